@@ -1,0 +1,33 @@
+# make demo | make test | make test-slow | make lint
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# Real data beside the checkout, if there is any; the bundled ml-latest-small needs none.
+SIMFOLK_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export SIMFOLK_DATA
+
+.PHONY: demo test test-slow lint install clean
+
+$(BIN)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/simfolk demo
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: $(BIN)/.installed
+	$(BIN)/pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

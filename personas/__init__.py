@@ -1,0 +1,1 @@
+"""Personas: who the simulated users are, and the real data they are built from."""

@@ -1,0 +1,78 @@
+"""Typed actions and the action space a target offers.
+
+A brain returns actions, never free text; each action validates against the
+page the persona is looking at, so an impossible choice fails loudly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from personas.datasets import RatingScale
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Click(_Action):
+    """Open an item shown on the page."""
+
+    kind: Literal["click"] = "click"
+    item_id: int
+    position: int = Field(ge=0)
+
+
+class Rate(_Action):
+    """Rate an item after consuming it."""
+
+    kind: Literal["rate"] = "rate"
+    item_id: int
+    rating: float
+
+
+class Leave(_Action):
+    """End the session."""
+
+    kind: Literal["leave"] = "leave"
+    reason: Literal["satisfied", "bored", "fatigued"]
+
+
+Action = Annotated[Click | Rate | Leave, Field(discriminator="kind")]
+
+
+class InvalidAction(ValueError):
+    """An action that the current page does not allow."""
+
+
+@dataclass(frozen=True)
+class ActionSpace:
+    """What a persona may do on one page: click what is shown, rate on the scale, leave."""
+
+    item_ids: tuple[int, ...]
+    rating_scale: RatingScale
+
+    def validate(self, action: Click | Rate | Leave) -> Click | Rate | Leave:
+        """Return the action unchanged, or raise InvalidAction saying why."""
+        if isinstance(action, Click):
+            if (
+                action.position >= len(self.item_ids)
+                or self.item_ids[action.position] != action.item_id
+            ):
+                raise InvalidAction(
+                    f"click on item {action.item_id} at position {action.position}: "
+                    f"the page shows {list(self.item_ids)}"
+                )
+        elif isinstance(action, Rate):
+            if action.item_id not in self.item_ids:
+                raise InvalidAction(f"rate of item {action.item_id}: it is not on the page")
+            if not self.rating_scale.contains(action.rating):
+                scale = self.rating_scale
+                raise InvalidAction(
+                    f"rating {action.rating} of item {action.item_id} is off the scale "
+                    f"{scale.low}..{scale.high} step {scale.step}"
+                )
+        return action

@@ -1,0 +1,229 @@
+"""PersonaAgent: a persona plus perception, memory and brain, living on the clock.
+
+The agent is a small state machine whose state is plain data: between any two
+steps everything it will do next is in `AgentState`, so a checkpoint can stop
+the world at any instant and a resumed run continues exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+import mesa
+import simpy
+
+from personas.schema import Persona
+from simulator.actions import ActionSpace, Click, Leave, Rate
+from simulator.interfaces import Brain, Interaction, RecContext, SessionState
+from simulator.memory import EpisodicMemory, MemoryEntry
+from simulator.perception import Perception
+from simulator.rng import Streams, generator_state, restore_generator
+from simulator.trace.schema import EventKind
+
+if TYPE_CHECKING:
+    from simulator.world import World
+
+# Each purpose has its own stream, so e.g. a longer page never shifts arrival times.
+PURPOSES = ("arrival", "timing", "perception", "choice")
+
+
+@dataclass
+class AgentState:
+    """Everything the agent will do next, as plain data."""
+
+    phase: Literal["idle", "browse", "act"] = "idle"
+    next_at: float = 0.0
+    session: int = -1
+    page: int = 0
+    clicks: int = 0
+    shown: list[int] = field(default_factory=list)
+    pending: list[tuple[float, Click | Rate | Leave, int]] = field(default_factory=list)
+
+
+class PersonaAgent(mesa.Agent):
+    """One persona using the system under test."""
+
+    def __init__(
+        self,
+        world: World,
+        persona: Persona,
+        *,
+        perception: Perception,
+        memory: EpisodicMemory,
+        brain: Brain,
+        streams: Streams,
+    ) -> None:
+        super().__init__(world)
+        self.world = world
+        self.persona = persona
+        self.perception = perception
+        self.memory = memory
+        self.brain = brain
+        self.rngs = {purpose: streams.generator(persona.id, purpose) for purpose in PURPOSES}
+        self.state = AgentState()
+        self.state.next_at = self._gap()
+
+    # --- the clock -------------------------------------------------------------------------
+    def live(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
+        """The agent's process: sleep until the next step, take it, repeat."""
+        while True:
+            yield env.timeout(max(self.state.next_at - env.now, 0.0))
+            self.step()
+
+    def step(self) -> None:
+        """Take the step the state says is due at `state.next_at`."""
+        if self.state.phase == "idle":
+            self._start_session()
+        elif self.state.phase == "browse":
+            self._show_page()
+        else:
+            self._act()
+
+    # --- draws -----------------------------------------------------------------------------
+    def _gap(self) -> float:
+        # Sessions arrive as a Poisson process at the persona's own rate.
+        mean = 86400.0 / self.persona.traits.sessions_per_day
+        return self.state.next_at + float(self.rngs["arrival"].exponential(mean))
+
+    def _after(self, mean: float) -> float:
+        return self.state.next_at + float(self.rngs["timing"].exponential(mean))
+
+    # --- steps -----------------------------------------------------------------------------
+    def _emit(self, event: EventKind, t: float, **fields: Any) -> None:
+        self.world.trace.emit(
+            t, event, persona_id=self.persona.id, session=self.state.session, **fields
+        )
+
+    def _start_session(self) -> None:
+        s = self.state
+        s.session += 1
+        s.page, s.clicks, s.shown, s.pending = 0, 0, [], []
+        self._emit(EventKind.SESSION_START, s.next_at)
+        self.world.counters["sessions"] += 1
+        s.phase = "browse"
+        s.next_at = self._after(self.world.config.timing.page_load)
+
+    def _show_page(self) -> None:
+        s, world = self.state, self.world
+        t = s.next_at
+        context = RecContext(t=t, session=s.session, page=s.page, exclude=frozenset(s.shown))
+        slate = world.target.recommend(
+            self.persona.target_user, world.config.perception.page_size, context
+        )
+        observation = self.perception.perceive(
+            self.persona, slate, t=t, page=s.page, rng=self.rngs["perception"]
+        )
+        for view, examined in zip(observation.items, observation.examined, strict=True):
+            self._emit(
+                EventKind.IMPRESSION,
+                t,
+                page=s.page,
+                position=view.position,
+                item_id=view.item_id,
+                examined=examined,
+                target=world.target.name,
+            )
+        world.counters["impressions"] += len(slate)
+        s.shown.extend(slate)
+        rows = world.catalog.index([v.item_id for v in observation.examined_items()])
+        recall = self.memory.recall(world.catalog.genre_matrix[rows], now=t)
+        space = ActionSpace(item_ids=tuple(slate), rating_scale=world.rating_scale)
+        actions = (
+            []
+            if not slate
+            else self.brain.decide(
+                self.persona,
+                observation,
+                recall,
+                SessionState(session=s.session, page=s.page, clicks=s.clicks),
+                space,
+                self.rngs["choice"],
+            )
+        )
+        if not slate:
+            actions = [Leave(reason="bored")]
+        timing = world.config.timing
+        when = t
+        for action in actions:
+            space.validate(action)
+            if isinstance(action, Click):
+                when += float(self.rngs["timing"].exponential(timing.examine))
+            elif isinstance(action, Rate):
+                when += float(self.rngs["timing"].exponential(timing.consume))
+            s.pending.append((when, action, s.page))
+        self._continue()
+
+    def _continue(self) -> None:
+        s = self.state
+        if s.pending:
+            s.phase = "act"
+            s.next_at = s.pending[0][0]
+        else:
+            s.phase = "browse"
+            s.page += 1
+            s.next_at = self._after(self.world.config.timing.next_page)
+
+    def _act(self) -> None:
+        s, world = self.state, self.world
+        t, action, page = s.pending.pop(0)
+        user = self.persona.target_user
+        if isinstance(action, Click):
+            s.clicks += 1
+            world.counters["clicks"] += 1
+            self._emit(
+                EventKind.CLICK, t, page=page, position=action.position, item_id=action.item_id
+            )
+            world.target.feedback(Interaction(user=user, item_id=action.item_id, kind="click", t=t))
+        elif isinstance(action, Rate):
+            world.counters["ratings"] += 1
+            self._emit(EventKind.RATE, t, page=page, item_id=action.item_id, rating=action.rating)
+            world.target.feedback(
+                Interaction(
+                    user=user, item_id=action.item_id, kind="rate", t=t, rating=action.rating
+                )
+            )
+            world.record_rating(user, action.item_id, action.rating, t)
+            self._remember(action, t)
+        else:
+            self._emit(EventKind.LEAVE, t, page=page, reason=action.reason)
+            self._emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
+            s.phase, s.pending = "idle", []
+            s.next_at = self._gap()
+            return
+        self._continue()
+
+    def _remember(self, action: Rate, t: float) -> None:
+        style = self.persona.rating
+        # Strong opinions stick: importance grows with distance from the persona's mean.
+        importance = float(min(abs(action.rating - style.mean) / (2.0 * style.spread), 1.0))
+        row = self.world.catalog.index([action.item_id])[0]
+        features = tuple(float(x) for x in self.world.catalog.genre_matrix[row])
+        self.memory.store(
+            MemoryEntry(
+                t=t,
+                item_id=action.item_id,
+                rating=action.rating,
+                importance=importance,
+                features=features,
+            ),
+            now=t,
+        )
+
+    # --- checkpoints -----------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """State machine, memory and every stream."""
+        return {
+            "state": replace(
+                self.state, shown=list(self.state.shown), pending=list(self.state.pending)
+            ),
+            "memory": self.memory.get_state(),
+            "rngs": {purpose: generator_state(rng) for purpose, rng in self.rngs.items()},
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint."""
+        self.state = state["state"]
+        self.memory.set_state(state["memory"])
+        self.rngs = {purpose: restore_generator(s) for purpose, s in state["rngs"].items()}

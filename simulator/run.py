@@ -1,0 +1,211 @@
+"""Run a simulation end to end: data -> personas -> target -> world -> trace.
+
+`simulate` is what scenario scripts and the CLI call. A run directory holds
+`manifest.json`, `personas.json`, `events/part-*.parquet`, `timeseries.parquet`
+and, while a run can still be continued, `checkpoint.pkl`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from personas.builder import build_personas
+from personas.datasets import Dataset, Split, load_dataset, temporal_split
+from personas.io import load_personas, save_personas
+from personas.schema import Persona
+from personas.taste import TasteSpace, fit_taste_space
+from simulator.brains import check_brain_name
+from simulator.catalog import Catalog
+from simulator.checkpoint import load_checkpoint, save_checkpoint
+from simulator.config import RunConfig
+from simulator.manifest import (
+    MANIFEST_VERSION,
+    environment,
+    file_sha256,
+    git_revision,
+    package_versions,
+    read_manifest,
+    write_manifest,
+)
+from simulator.rng import Streams
+from simulator.targets import check_target_name, make_target
+from simulator.trace import SCHEMA_VERSION, TraceWriter
+from simulator.world import World
+
+PERSONAS_FILE = "personas.json"
+
+
+class RunDirError(ValueError):
+    """The output directory cannot take this run; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The data side of a run, all derived from the config."""
+
+    dataset: Dataset
+    split: Split
+    space: TasteSpace
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished (or paused) run produced."""
+
+    run_dir: Path
+    events: int
+    days_done: int
+    complete: bool
+    resumed: bool
+    wall_seconds: float
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Load the dataset, split it, fit the taste space and the catalogue."""
+    dataset = load_dataset(config.dataset)
+    split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
+    space = fit_taste_space(
+        split.train, dataset.items["item_id"].to_numpy(), dims=config.taste_dims
+    )
+    catalog = Catalog.build(dataset.items, dataset.genres, split.train, space)
+    return Prepared(dataset=dataset, split=split, space=space, catalog=catalog)
+
+
+def sample_users(split: Split, n: int, streams: Streams) -> list[int]:
+    """Draw n train users without replacement from a keyed stream (all if n is larger)."""
+    eligible = np.unique(split.train["user_id"].to_numpy())
+    if n >= len(eligible):
+        return [int(u) for u in eligible]
+    chosen = streams.generator("population", "sample").choice(eligible, size=n, replace=False)
+    return sorted(int(u) for u in chosen)
+
+
+def train_interactions(split: Split) -> pl.DataFrame:
+    """The train ratings as the target sees them (users keyed by their dataset id)."""
+    return split.train.select(
+        pl.col("user_id").cast(pl.String).alias("user"),
+        "item_id",
+        pl.col("rating").cast(pl.Float64),
+        pl.col("timestamp").cast(pl.Float64).alias("t"),
+    )
+
+
+def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "trace_schema_version": SCHEMA_VERSION,
+        "config": config.model_dump(mode="json"),
+        "root_seed": config.seed,
+        "dataset": {
+            "name": prep.dataset.name,
+            "path": str(prep.dataset.path),
+            "format": prep.dataset.format,
+            "sha256": prep.dataset.sha256,
+        },
+        "split": {
+            "holdout": config.holdout,
+            "min_train": config.min_train,
+            "rule": config.split_label,
+        },
+        "taste_space": prep.space.id,
+        "personas": {"file": PERSONAS_FILE, "count": n, "sha256": personas_sha},
+        "target": config.target,
+        "brain": config.brain,
+        "versions": package_versions(),
+        "environment": environment(),
+        "git_revision": git_revision(),
+        "status": "running",
+    }
+
+
+def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> None:
+    has_run = (out / "manifest.json").exists()
+    if resume and not has_run:
+        raise RunDirError(f"{out}: nothing to resume (no manifest.json); drop --resume to start")
+    if not resume and has_run:
+        raise RunDirError(
+            f"{out}: already holds a run; pass --resume to continue it, or choose another --out"
+        )
+    if resume:
+        saved = read_manifest(out)["config"]
+        wanted = config.model_dump(mode="json")
+        diff = sorted(k for k in wanted.keys() | saved.keys() if wanted.get(k) != saved.get(k))
+        if diff:
+            raise RunDirError(
+                f"{out}: cannot resume with a different config (differs in: {', '.join(diff)})"
+            )
+
+
+def simulate(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    until_day: int | None = None,
+    on_day: Callable[[World], None] | None = None,
+) -> RunResult:
+    """Run (or resume) `config` into `out`; stop after `until_day` days if given."""
+    started = time.perf_counter()
+    out = Path(out)
+    # Names first: a typo should not cost a dataset load.
+    check_target_name(config.target)
+    check_brain_name(config.brain)
+    _check_out_dir(out, config, resume)
+    out.mkdir(parents=True, exist_ok=True)
+    streams = Streams(config.seed)
+    prep = prepare(config)
+    personas: list[Persona]
+    if resume:
+        personas = load_personas(out / PERSONAS_FILE)
+    else:
+        users = sample_users(prep.split, config.personas, streams)
+        personas = build_personas(
+            prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
+        )
+        save_personas(personas, out / PERSONAS_FILE)
+    target = make_target(config.target, prep.catalog, streams)
+    train = train_interactions(prep.split)
+    target.fit(train)
+    world = World(
+        config=config,
+        personas=personas,
+        catalog=prep.catalog,
+        target=target,
+        train=train,
+        rating_scale=prep.dataset.rating_scale,
+        trace=TraceWriter(out, config.part_rows),
+        streams=streams,
+    )
+    state = load_checkpoint(out) if resume else None
+    if state is not None:
+        world.set_state(state)
+    elif resume:
+        world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
+    manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+    write_manifest(out, manifest)
+    world.run(until_day, on_day=on_day, checkpoint=lambda w: save_checkpoint(w, out))
+    world.timeseries().write_parquet(out / "timeseries.parquet")
+    complete = world.day >= config.days
+    manifest.update(
+        status="complete" if complete else "paused",
+        days_done=world.day,
+        events=world.trace.next_seq,
+        event_parts=world.trace.next_part,
+    )
+    write_manifest(out, manifest)
+    return RunResult(
+        run_dir=out,
+        events=world.trace.next_seq,
+        days_done=world.day,
+        complete=complete,
+        resumed=state is not None,
+        wall_seconds=time.perf_counter() - started,
+    )

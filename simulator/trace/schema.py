@@ -1,0 +1,44 @@
+"""The trace's event schema: one flat, versioned Arrow table.
+
+Every event kind shares one wide schema so a run is a single table that
+polars scans without unions; columns a kind does not use are null.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+
+class EventKind(StrEnum):
+    """What happened. The trace's vocabulary; analysis keys on these names."""
+
+    SESSION_START = "session_start"
+    IMPRESSION = "impression"  # an item was put on the page (examined or not)
+    CLICK = "click"
+    RATE = "rate"
+    LEAVE = "leave"  # the persona chose to end the session (reason says why)
+    SESSION_END = "session_end"
+    REFIT = "refit"  # the target retrained on what it has seen so far
+
+
+EVENT_SCHEMA = pa.schema(
+    [
+        pa.field("seq", pa.int64(), nullable=False),  # global order of writing
+        pa.field("t", pa.float64(), nullable=False),  # simulated seconds since run start
+        pa.field("event", pa.string(), nullable=False),
+        pa.field("persona_id", pa.string()),
+        pa.field("session", pa.int32()),  # per persona, from 0
+        pa.field("page", pa.int16()),  # per session, from 0
+        pa.field("position", pa.int16()),  # slot on the page, from 0
+        pa.field("item_id", pa.int64()),
+        pa.field("examined", pa.bool_()),  # impressions: did perception look at it
+        pa.field("rating", pa.float32()),
+        pa.field("reason", pa.string()),
+        pa.field("target", pa.string()),
+    ],
+    metadata={b"simfolk.trace.schema_version": str(SCHEMA_VERSION).encode()},
+)

@@ -1,0 +1,48 @@
+"""Shared fixtures: the bundled dataset prepared once, and small run configs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from simulator.config import RunConfig
+from simulator.run import Prepared, prepare, train_interactions
+
+
+@pytest.fixture(scope="session")
+def small_config() -> RunConfig:
+    """A run small enough for the suite: bundled data, 12 personas, 2 days."""
+    return RunConfig(
+        scenario="test",
+        dataset="ml-latest-small",
+        personas=12,
+        days=2,
+        seed=7,
+        target="popularity",
+        taste_dims=8,
+    )
+
+
+@pytest.fixture(scope="session")
+def prepared(small_config: RunConfig) -> Prepared:
+    return prepare(small_config)
+
+
+@pytest.fixture(scope="session")
+def train(prepared: Prepared):  # type: ignore[no-untyped-def]
+    return train_interactions(prepared.split)
+
+
+def _event_digests(run_dir: Path) -> dict[str, str]:
+    return {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((Path(run_dir) / "events").glob("part-*.parquet"))
+    }
+
+
+@pytest.fixture
+def event_digests():  # type: ignore[no-untyped-def]
+    """sha256 of every event part of a run, by file name."""
+    return _event_digests

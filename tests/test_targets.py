@@ -1,0 +1,88 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from simulator.interfaces import Interaction, RecContext
+from simulator.rng import Streams
+from simulator.targets import make_target, target_names
+
+NAMES = ["random", "popularity", "itemknn", "als"]
+
+
+@pytest.fixture(scope="module")
+def fitted(prepared, train):
+    targets = {}
+    for name in NAMES:
+        target = make_target(name, prepared.catalog, Streams(5))
+        target.fit(train)
+        targets[name] = target
+    return targets
+
+
+def _context(exclude=()):
+    return RecContext(t=0.0, session=0, page=0, exclude=frozenset(exclude))
+
+
+def test_registry_lists_the_builtins_and_says_the_fix(prepared):
+    assert set(NAMES) <= set(target_names())
+    with pytest.raises(ValueError, match="choose one of: als, itemknn, popularity, random"):
+        make_target("bogus", prepared.catalog, Streams(0))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_recommends_k_unseen_catalogue_items(fitted, train, prepared, name):
+    target = fitted[name]
+    user = train["user"][0]
+    history = set(train.filter(pl.col("user") == user)["item_id"].to_list())
+    shown = prepared.catalog.item_ids[:5].tolist()
+    slate = target.recommend(user, 10, _context(shown))
+    assert len(slate) == 10 == len(set(slate))
+    assert not set(slate) & (history | set(shown))
+    assert set(slate) <= set(prepared.catalog.item_ids.tolist())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_feedback_removes_consumed_items(fitted, train, name):
+    target = fitted[name]
+    user = train["user"][1]
+    first = target.recommend(user, 5, _context())
+    target.feedback(Interaction(user=user, item_id=first[0], kind="rate", t=1.0, rating=5.0))
+    assert first[0] not in target.recommend(user, 5, _context())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_round_trip_gives_the_same_recommendations(fitted, train, prepared, name):
+    target = fitted[name]
+    clone = make_target(name, prepared.catalog, Streams(99))
+    clone.set_state(target.get_state())
+    for user in train["user"].unique(maintain_order=True).to_list()[:5]:
+        assert clone.recommend(user, 10, _context()) == target.recommend(user, 10, _context())
+
+
+def test_popularity_ranks_by_count(prepared, train):
+    target = make_target("popularity", prepared.catalog, Streams(0))
+    target.fit(train)
+    slate = target.recommend("a-new-user", 10, _context())
+    counts = train.group_by("item_id").len().sort(["len", "item_id"], descending=[True, False])
+    assert slate == counts["item_id"][:10].to_list()
+
+
+def test_itemknn_follows_the_history(prepared, train):
+    target = make_target("itemknn", prepared.catalog, Streams(0))
+    target.fit(train)
+    cold = target.recommend("cold", 10, _context())
+    item = cold[0]
+    target.feedback(Interaction(user="cold", item_id=item, kind="click", t=0.0))
+    after = target.recommend("cold", 10, _context())
+    row = prepared.catalog.index([item])[0]
+    neighbours = set(prepared.catalog.item_ids[target.similarity[row].indices].tolist())
+    assert set(after) <= neighbours | set(cold)
+    assert set(after) & neighbours
+
+
+def test_als_fit_is_reproducible(prepared, train):
+    a = make_target("als", prepared.catalog, Streams(1))
+    b = make_target("als", prepared.catalog, Streams(1))
+    a.fit(train)
+    b.fit(train)
+    assert np.array_equal(a.get_state()["item_factors"], b.get_state()["item_factors"])
