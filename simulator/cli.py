@@ -29,6 +29,9 @@ app = typer.Typer(
 console = Console()
 
 
+_SHORT = {"wasserstein": "W1", "ks": "KS", "jensen_shannon": "JS", "abs_diff": "|Δ|"}
+
+
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
@@ -38,14 +41,15 @@ def _fmt(value: Any) -> str:
 def print_comparison(comparison: RunComparison, title: str) -> None:
     """The comparison table, then the simulation-only figures."""
     table = Table(title=title)
-    for column in ("metric", "distance", "value", "floor", "ratio", "simulated", "real"):
-        table.add_column(column, justify="left" if column in ("metric", "distance") else "right")
+    for column in ("metric", "by", "distance", "floor", "ratio", "sim", "real"):
+        left = column in ("metric", "by")
+        table.add_column(column, justify="left" if left else "right", no_wrap=True)
     for row in comparison.rows:
         ratio = _fmt(row.ratio)
         style = "green" if math.isfinite(row.ratio) and row.ratio <= 1.5 else None
         table.add_row(
             row.metric,
-            row.distance_name,
+            _SHORT.get(row.distance_name, row.distance_name),
             _fmt(row.distance),
             _fmt(row.floor),
             f"[{style}]{ratio}[/]" if style else ratio,
@@ -62,7 +66,8 @@ def print_comparison(comparison: RunComparison, title: str) -> None:
     )
     console.print(
         "floor = the same distance between two random halves of the real users; "
-        "ratio = distance / floor (≤ 1.5 is green)."
+        "ratio = distance / floor (≤ 1.5 is green); sim and real are means "
+        "(genre_share: entropy in bits)."
     )
 
 

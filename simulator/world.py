@@ -85,6 +85,8 @@ class World(mesa.Model):
                 "clicks": lambda m: m.counters["clicks"],
                 "ratings": lambda m: m.counters["ratings"],
                 "refits": lambda m: m.counters["refits"],
+                # A view over mesa's AgentSet: who is inside a session at the day's end.
+                "in_session": lambda m: len(m.agents.select(lambda a: a.state.phase != "idle")),
             }
         )
 
