@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from analysis.behaviour import Behaviour, behaviour_from_events, behaviour_from_ratings
+from analysis.behaviour import (
+    Behaviour,
+    behaviour_from_events,
+    behaviour_from_log,
+    behaviour_from_ratings,
+)
 from analysis.compare import ComparisonRow, compare
 from analysis.distance import jensen_shannon, ks, wasserstein
 from analysis.frames import TraceError, load_events
@@ -28,6 +33,7 @@ __all__ = [
     "ComparisonRow",
     "TraceError",
     "behaviour_from_events",
+    "behaviour_from_log",
     "behaviour_from_ratings",
     "compare",
     "coverage",

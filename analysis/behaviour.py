@@ -2,15 +2,29 @@
 
 Simulated runs and real rating logs both become a :class:`Behaviour`, so every
 metric and every comparison reads the same three frames whatever their source.
+
+Both sides are built by one function, :func:`behaviour_from_log`, from a plain
+rating log, so they are measured the same way:
+
+* Sessions are cut from the ratings alone with the dataset rule,
+  :func:`personas.datasets.sessionize` (a new session after a gap of more than
+  ``SESSION_GAP_SECONDS``). A simulated session in which the persona rated
+  nothing is therefore not a session here, just as a real visit without a
+  rating leaves no trace in a rating log; every session holds at least one
+  rating on both sides.
+* Every user of the population gets the same observation window of
+  ``window_days`` days, including users who rated nothing in it, so per-day
+  rates share one denominator and idle users count as 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
+from personas.datasets import SESSION_GAP_SECONDS, sessionize
 from simulator.trace.schema import EventKind
 
 _SECONDS_PER_DAY = 86_400.0
@@ -45,7 +59,9 @@ class Behaviour:
         ratings: One row per rating: ``user_id`` (String), ``item_id`` (Int64),
             ``rating`` (Float64), ``t`` (Float64 seconds), ``session`` (Int32).
         sessions: One row per session: ``user_id``, ``session``, ``start``
-            (Float64 seconds) and ``n_items`` (Int32, ratings in it; 0 allowed).
+            (Float64 seconds) and ``n_items`` (Int32, ratings in it). Frames
+            built by :func:`behaviour_from_log` never hold a session with 0
+            ratings; hand-built ones may.
         windows: One row per user: ``user_id`` and ``days`` (Float64), how long
             the user was observed, the denominator of per-day rates.
     """
@@ -84,100 +100,150 @@ class Behaviour:
         )
 
 
-def behaviour_from_events(events: pl.DataFrame, horizon_days: float) -> Behaviour:
+LOG_SCHEMA = pl.Schema(
+    {"user_id": pl.String, "item_id": pl.Int64, "rating": pl.Float64, "t": pl.Float64}
+)
+
+
+def behaviour_from_log(log: pl.DataFrame, users: Sequence[str], window_days: float) -> Behaviour:
+    """Build the common form from a rating log; the one construction both sides share.
+
+    Sessions are numbered per user by :func:`personas.datasets.sessionize`
+    (timestamp ``t``, the default 30-minute gap), each starting at its first
+    rating. Every user in ``users`` is observed for ``window_days`` days,
+    whether or not it rated anything.
+
+    Args:
+        log: One row per rating: ``user_id`` (String), ``item_id``, ``rating``
+            and ``t`` (seconds, any origin). Other columns are ignored.
+        users: The population, rated or not; ids must be unique.
+        window_days: How long every user was observed, in days.
+
+    Returns:
+        The behaviour, with ratings sorted by user then time.
+
+    Raises:
+        ValueError: If ``window_days`` is not positive, ``users`` repeats an id,
+            or the log holds a user that is not in ``users``.
+    """
+    if not window_days > 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    population = list(users)
+    if len(set(population)) != len(population):
+        raise ValueError("users must not repeat an id")
+    missing = [col for col in LOG_SCHEMA.names() if col not in log.columns]
+    if missing:
+        raise ValueError(f"rating log lacks columns {missing}")
+    frame = log.select(pl.col(col).cast(dtype) for col, dtype in LOG_SCHEMA.items())
+    strangers = sorted(set(frame["user_id"].unique().to_list()) - set(population), key=str)
+    if strangers:
+        raise ValueError(f"the rating log holds users outside the population: {strangers[:5]}")
+    ratings = sessionize(frame.rename({"t": "timestamp"}), SESSION_GAP_SECONDS).select(
+        "user_id", "item_id", "rating", pl.col("timestamp").alias("t"), "session"
+    )
+    sessions = (
+        ratings.group_by("user_id", "session")
+        .agg(pl.col("t").min().alias("start"), pl.len().alias("n_items"))
+        .sort("user_id", "session")
+    )
+    windows = pl.DataFrame(
+        {"user_id": sorted(population), "days": [float(window_days)] * len(population)},
+        schema=WINDOWS_SCHEMA,
+    )
+    return Behaviour(ratings=ratings, sessions=sessions, windows=windows)
+
+
+def behaviour_from_events(
+    events: pl.DataFrame, horizon_days: float, users: Sequence[str]
+) -> Behaviour:
     """Build the common form from a simulated run's event frame.
+
+    Only ``rate`` events are read: persona, item, rating and time become a
+    rating log for :func:`behaviour_from_log`, so sessions are cut from the
+    ratings exactly as for real users, not taken from the simulator's own
+    session numbers.
 
     Args:
         events: Events as returned by :func:`analysis.frames.load_events`.
-        horizon_days: Length of the simulated run in days; every persona with
-            any event is taken to be observed for that long.
+        horizon_days: Length of the simulated run in days, the window every
+            persona is observed for.
+        users: Every persona id of the run, including personas without events.
 
     Returns:
         The run's behaviour, with ``user_id`` the persona id.
 
     Raises:
-        ValueError: If ``horizon_days`` is not positive.
+        ValueError: If ``horizon_days`` is not positive or a persona that rated
+            something is not in ``users``.
     """
     if not horizon_days > 0:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
-    user = pl.col("persona_id").alias("user_id")
-    ratings = events.filter(pl.col("event") == EventKind.RATE.value).select(
-        user, "item_id", "rating", "t", "session"
+    log = events.filter(pl.col("event") == EventKind.RATE.value).select(
+        pl.col("persona_id").alias("user_id"), "item_id", "rating", "t"
     )
-    starts = events.filter(pl.col("event") == EventKind.SESSION_START.value).select(
-        user, "session", pl.col("t").alias("start")
-    )
-    counts = ratings.group_by("user_id", "session").agg(pl.len().alias("n_items"))
-    sessions = (
-        starts.join(counts, on=["user_id", "session"], how="left")
-        .with_columns(pl.col("n_items").fill_null(0))
-        .sort("user_id", "session")
-    )
-    windows = (
-        events.select(user)
-        .drop_nulls()
-        .unique()
-        .sort("user_id")
-        .with_columns(pl.lit(float(horizon_days)).alias("days"))
-    )
-    return Behaviour(ratings=ratings.sort("user_id", "t"), sessions=sessions, windows=windows)
+    return behaviour_from_log(log, users, horizon_days)
 
 
 def behaviour_from_ratings(
     ratings: pl.DataFrame,
-    user_ids: Mapping[int, str] | None = None,
-    min_window_days: float = 1.0,
+    user_ids: Mapping[int, str],
+    window_days: float,
+    starts: Mapping[int, float] | None = None,
 ) -> Behaviour:
-    """Build the common form from a real, already sessionised rating log.
+    """Build the common form from a real rating log.
+
+    With ``starts``, each user's window is ``starts[u] <= timestamp <
+    starts[u] + window_days * 86400`` and only ratings inside it are kept;
+    without, the log is taken to cover the window already. Sessions are cut
+    afterwards by :func:`behaviour_from_log` (any ``session`` column in
+    ``ratings`` is ignored).
 
     Args:
-        ratings: Columns ``user_id`` (Int64), ``item_id``, ``rating``,
-            ``timestamp`` (seconds, or a Datetime) and ``session`` (Int32).
-        user_ids: Optional map from dataset user to persona id (e.g. 42 to
-            ``"ml-100k-42"``); users not in it are dropped.
-        min_window_days: Shortest observation window, so that users seen for a
-            moment do not get huge per-day rates.
+        ratings: Columns ``user_id`` (integer), ``item_id``, ``rating`` and
+            ``timestamp`` (unix seconds, or a Datetime).
+        user_ids: Map from dataset user to persona id (e.g. 42 to
+            ``"ml-100k-42"``): the population. Users not in it are dropped;
+            users in it without a rating get rate 0.
+        window_days: How long every user is observed, in days.
+        starts: Optional start of each user's window (unix seconds), keyed by
+            dataset user; it must cover every user in ``user_ids``.
 
     Returns:
-        The log's behaviour, with ``t`` the timestamp in seconds.
+        The log's behaviour, with ``user_id`` the persona id and ``t`` the
+        timestamp in seconds.
 
     Raises:
-        ValueError: If ``min_window_days`` is not positive.
+        ValueError: If ``window_days`` is not positive, two users map to one
+            persona id, or ``starts`` lacks a user of ``user_ids``.
     """
-    if not min_window_days > 0:
-        raise ValueError(f"min_window_days must be positive, got {min_window_days}")
+    if not window_days > 0:
+        raise ValueError(f"window_days must be positive, got {window_days}")
+    personas = list(user_ids.values())
+    if len(set(personas)) != len(personas):
+        raise ValueError("user_ids maps two users to the same persona id")
     timestamp = pl.col("timestamp")
     if isinstance(ratings.schema["timestamp"], pl.Datetime):
         t = timestamp.dt.epoch("ms").cast(pl.Float64) / 1000.0
     else:
         t = timestamp.cast(pl.Float64)
-    frame = ratings.select(
-        pl.col("user_id").cast(pl.Int64),
-        pl.col("item_id").cast(pl.Int64),
-        pl.col("rating").cast(pl.Float64),
-        t.alias("t"),
-        pl.col("session").cast(pl.Int32),
+    mapping = pl.DataFrame(
+        {"user_id": list(user_ids.keys()), "persona": personas},
+        schema={"user_id": pl.Int64, "persona": pl.String},
     )
-    if user_ids is None:
-        frame = frame.with_columns(pl.col("user_id").cast(pl.String))
-    else:
-        mapping = pl.DataFrame(
-            {"user_id": list(user_ids.keys()), "persona": list(user_ids.values())},
-            schema={"user_id": pl.Int64, "persona": pl.String},
+    frame = ratings.select(pl.col("user_id").cast(pl.Int64), "item_id", "rating", t.alias("t"))
+    if starts is not None:
+        lacking = sorted(set(user_ids) - set(starts))
+        if lacking:
+            raise ValueError(f"starts lacks users {lacking[:5]}")
+        bounds = pl.DataFrame(
+            {"user_id": list(user_ids), "start": [float(starts[u]) for u in user_ids]},
+            schema={"user_id": pl.Int64, "start": pl.Float64},
         )
-        frame = frame.join(mapping, on="user_id", how="inner").select(
-            pl.col("persona").alias("user_id"), "item_id", "rating", "t", "session"
+        end = pl.col("start") + float(window_days) * _SECONDS_PER_DAY
+        frame = frame.join(bounds, on="user_id", how="inner").filter(
+            (pl.col("t") >= pl.col("start")) & (pl.col("t") < end)
         )
-    frame = frame.sort("user_id", "t")
-    sessions = (
-        frame.group_by("user_id", "session")
-        .agg(pl.col("t").min().alias("start"), pl.len().alias("n_items"))
-        .sort("user_id", "session")
+    log = frame.join(mapping, on="user_id", how="inner").select(
+        pl.col("persona").alias("user_id"), "item_id", "rating", "t"
     )
-    span_days = (pl.col("t").max() - pl.col("t").min()) / _SECONDS_PER_DAY
-    windows = (
-        frame.group_by("user_id")
-        .agg(pl.max_horizontal(span_days, pl.lit(float(min_window_days))).alias("days"))
-        .sort("user_id")
-    )
-    return Behaviour(ratings=frame, sessions=sessions, windows=windows)
+    return behaviour_from_log(log, personas, window_days)

@@ -1,8 +1,27 @@
 """Simulated against real behaviour, measured against a split-half human floor.
 
 A distance alone says little: two halves of the same real population already
-differ. Each row therefore carries a floor, the mean distance between random
-halves of the real users, and the ratio of the simulated distance to it.
+differ. Each row therefore carries a floor, the distance between random halves
+of the real users, and the ratio of the simulated distance to it.
+
+Both numbers are taken on samples of the same size. The users (the union of
+both sides' users; in a run, the same persona ids) are split ``n_splits``
+times at random into halves A and B, and for each split k
+
+* ``floor_k = d(real[A], real[B])``,
+* ``distance_k = (d(sim[A], real[B]) + d(sim[B], real[A])) / 2``,
+
+so the simulated side is always held against real users it does not share,
+with half the population on each side, exactly like the floor. The row's
+``distance`` and ``floor`` are the means over splits and ``ratio`` their
+quotient. Holding all simulated against all real users instead would set a
+distance on full populations against a floor on halves, which inflates the
+floor (about sqrt(2) for KS and W1, more for Gini and coverage, which depend on
+sample size themselves) and flatters the ratio.
+When sim and real are the same behaviour the distance equals the floor. A
+distance that is undefined (nan: a half lacks the data for a metric) is left
+out of the means.
+The ``simulated`` and ``real`` summaries are taken on the full populations.
 """
 
 from __future__ import annotations
@@ -40,8 +59,11 @@ class ComparisonRow:
     Attributes:
         metric: Name of the metric.
         distance_name: How the two sides were compared.
-        distance: Distance between simulated and real.
-        floor: Mean distance between random halves of the real users.
+        distance: Distance between simulated and real, taken between disjoint
+            halves of the users (simulated half A against real half B and B
+            against A, averaged, then averaged over splits), so it has the
+            same sample size as the floor.
+        floor: Mean distance between the same random halves of the real users.
         ratio: ``distance / floor``; nan when the floor is 0 or undefined.
         simulated: One-number summary of the simulated side (a sample's mean,
             a scalar itself, or a distribution's entropy in bits).
@@ -134,23 +156,31 @@ def _finite_mean(values: list[float]) -> float:
     return sum(finite) / len(finite) if finite else math.nan
 
 
-def _floors(real: Behaviour, metrics: list[_Metric], seed: int, n_splits: int) -> list[float]:
-    users = np.array(real.users(), dtype=object)
+def _split_half(
+    sim: Behaviour, real: Behaviour, metrics: list[_Metric], seed: int, n_splits: int
+) -> tuple[list[float], list[float]]:
+    """Per metric, the split-half distance and floor (see the module docstring)."""
+    users = np.array(sorted(set(sim.users()) | set(real.users())), dtype=object)
     if users.size < 2:
-        return [math.nan] * len(metrics)
-    # One generator for all splits: split k is the k-th draw, so floors are
+        return [math.nan] * len(metrics), [math.nan] * len(metrics)
+    # One generator for all splits: split k is the k-th draw, so results are
     # reproducible for a seed and never touch numpy's global state.
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
     half = users.size // 2
-    per_split: list[list[float]] = [[] for _ in metrics]
+    distances: list[list[float]] = [[] for _ in metrics]
+    floors: list[list[float]] = [[] for _ in metrics]
     for _ in range(n_splits):
         order = rng.permutation(users.size)
-        a = real.subset(users[order[:half]].tolist())
-        b = real.subset(users[order[half:]].tolist())
-        for values, metric in zip(per_split, metrics, strict=True):
-            values.append(metric.distance(metric.measure(a), metric.measure(b)))
+        a, b = users[order[:half]].tolist(), users[order[half:]].tolist()
+        halves = (sim.subset(a), sim.subset(b), real.subset(a), real.subset(b))
+        for metric, dist, floor in zip(metrics, distances, floors, strict=True):
+            sim_a, sim_b, real_a, real_b = (metric.measure(h) for h in halves)
+            floor.append(metric.distance(real_a, real_b))
+            dist.append(
+                _finite_mean([metric.distance(sim_a, real_b), metric.distance(sim_b, real_a)])
+            )
     # A split where a half lacks the data for a metric (nan) is left out of its mean.
-    return [_finite_mean(values) for values in per_split]
+    return [_finite_mean(d) for d in distances], [_finite_mean(f) for f in floors]
 
 
 def _ratio(distance: float, floor: float) -> float:
@@ -182,11 +212,12 @@ def compare(
         items: Catalogue with ``item_id`` and ``genres`` (List of String).
         genres: Genres for the genre-share distribution, in order.
         n_items: Catalogue size, for Gini padding and coverage.
-        seed: Seed of the split-half floor.
-        n_splits: Number of random real-user splits averaged into each floor.
+        seed: Seed of the random user splits.
+        n_splits: Number of random user splits averaged into each distance
+            and floor.
 
     Returns:
-        One row per metric.
+        One row per metric; distance and floor are nan with fewer than two users.
 
     Raises:
         ValueError: If ``n_splits`` is less than 1.
@@ -194,11 +225,9 @@ def compare(
     if n_splits < 1:
         raise ValueError(f"n_splits must be at least 1, got {n_splits}")
     metrics = _metrics(items, genres, n_items)
-    floors = _floors(real, metrics, seed, n_splits)
+    distances, floors = _split_half(sim, real, metrics, seed, n_splits)
     rows = []
-    for metric, floor in zip(metrics, floors, strict=True):
-        s, r = metric.measure(sim), metric.measure(real)
-        distance = metric.distance(s, r)
+    for metric, distance, floor in zip(metrics, distances, floors, strict=True):
         rows.append(
             ComparisonRow(
                 metric=metric.name,
@@ -206,8 +235,8 @@ def compare(
                 distance=distance,
                 floor=floor,
                 ratio=_ratio(distance, floor),
-                simulated=metric.summary(s),
-                real=metric.summary(r),
+                simulated=metric.summary(metric.measure(sim)),
+                real=metric.summary(metric.measure(real)),
             )
         )
     return rows

@@ -1,4 +1,13 @@
-"""Hold a run's trace against the held-out real data of the same users."""
+"""Hold a run's trace against the held-out real data of the same users.
+
+Both sides cover the same stretch of each user's life: the simulation plays
+the ``days`` days after each persona's train cutoff, so the real side is, for
+each persona's user, the held-out ratings with
+``train_until <= timestamp < train_until + days * 86400`` (``train_until`` from
+the persona's provenance). Every persona counts on both sides, active or not,
+with a window of ``days`` days, and both sides are sessionised by the same rule
+(see :mod:`analysis.behaviour`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +21,7 @@ from analysis.behaviour import behaviour_from_events, behaviour_from_ratings
 from analysis.compare import ComparisonRow, compare
 from analysis.frames import load_events
 from analysis.metrics import ctr, ctr_by_position, examined_share, pages_per_session
-from personas.datasets import load_dataset, sessionize, temporal_split
+from personas.datasets import load_dataset, temporal_split
 from personas.io import load_personas
 from simulator.manifest import read_manifest
 
@@ -29,40 +38,85 @@ class RunComparison:
         return {"rows": [row.as_dict() for row in self.rows], "simulated": self.simulated}
 
 
+def _field(manifest: dict[str, Any], path: Path, *keys: str) -> Any:
+    """``manifest[k1][k2]...``, or a ValueError naming the file and the missing key."""
+    value: Any = manifest
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            name = ".".join(keys[: depth + 1])
+            raise ValueError(f"{path}: the manifest has no {name!r}")
+        value = value[key]
+    return value
+
+
 def compare_run(
     run_dir: str | Path, *, seed: int | None = None, n_splits: int = 5
 ) -> RunComparison:
-    """Compare a run with the held-out period of the users its personas were built from."""
+    """Compare a complete run with the held-out period of the users its personas were built from.
+
+    Args:
+        run_dir: The run directory.
+        seed: Seed of the random user splits; the run's root seed if None.
+        n_splits: Number of random user splits (see :func:`analysis.compare.compare`).
+
+    Returns:
+        The comparison table and the simulation-only metrics.
+
+    Raises:
+        ValueError: If the run is not complete, its manifest lacks a needed key,
+            the dataset changed since the run, or a persona has no dataset user
+            or train cutoff.
+    """
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
-    recorded = manifest["dataset"]
-    dataset = load_dataset(
-        recorded["path"] if Path(recorded["path"]).is_dir() else recorded["name"]
-    )
-    if dataset.sha256 != recorded["sha256"]:
+    manifest_path = run_dir / "manifest.json"
+
+    def get(*keys: str) -> Any:
+        return _field(manifest, manifest_path, *keys)
+
+    status = get("status")
+    if status != "complete":
+        days_done = manifest.get("days_done", "?")
         raise ValueError(
-            f"{run_dir}: the run used dataset {recorded['name']} with sha256 "
-            f"{recorded['sha256'][:12]}…, but {dataset.path} now has {dataset.sha256[:12]}…; "
+            f"{run_dir}: the run is {status} after day {days_done}; "
+            "resume it (simfolk run ... --resume) before comparing"
+        )
+    path, name, sha256 = get("dataset", "path"), get("dataset", "name"), get("dataset", "sha256")
+    dataset = load_dataset(path if Path(path).is_dir() else name)
+    if dataset.sha256 != sha256:
+        raise ValueError(
+            f"{run_dir}: the run used dataset {name} with sha256 "
+            f"{sha256[:12]}…, but {dataset.path} now has {dataset.sha256[:12]}…; "
             "point SIMFOLK_DATA at the same copy"
         )
-    split_cfg = manifest["split"]
     split = temporal_split(
-        dataset.ratings, holdout=split_cfg["holdout"], min_train=split_cfg["min_train"]
+        dataset.ratings, holdout=get("split", "holdout"), min_train=get("split", "min_train")
     )
-    personas = load_personas(run_dir / manifest["personas"]["file"])
-    mapping = {p.provenance.user_id: p.id for p in personas if p.provenance.user_id is not None}
+    days = float(get("config", "days"))
+    personas_file = run_dir / get("personas", "file")
+    personas = load_personas(personas_file)
+    mapping: dict[int, str] = {}
+    starts: dict[int, float] = {}
+    for p in personas:
+        user, until = p.provenance.user_id, p.provenance.train_until
+        if user is None or until is None:
+            raise ValueError(
+                f"{personas_file}: persona {p.id!r} has no dataset user_id or train_until, "
+                "so it has no real counterpart to compare with"
+            )
+        mapping[user] = p.id
+        starts[user] = float(until)
     heldout = split.heldout.filter(pl.col("user_id").is_in(list(mapping)))
-    real = behaviour_from_ratings(sessionize(heldout), user_ids=mapping)
+    real = behaviour_from_ratings(heldout, mapping, window_days=days, starts=starts)
     events = load_events(run_dir)
-    days = float(manifest["config"]["days"])
-    sim = behaviour_from_events(events, horizon_days=days)
+    sim = behaviour_from_events(events, horizon_days=days, users=[p.id for p in personas])
     rows = compare(
         sim,
         real,
         items=dataset.items,
         genres=dataset.genres,
         n_items=dataset.items.height,
-        seed=manifest["root_seed"] if seed is None else seed,
+        seed=get("root_seed") if seed is None else seed,
         n_splits=n_splits,
     )
     pages = pages_per_session(events)

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from personas.atomic import write_text_atomically
 from personas.schema import PERSONA_SCHEMA_VERSION, Persona
 
 
@@ -87,7 +88,4 @@ def save_personas(personas: Sequence[Persona], path: str | os.PathLike[str]) -> 
         text = yaml.dump(payload, Dumper=dumper, sort_keys=False, allow_unicode=True)
     else:
         raise PersonaFileError(f"{path}: unknown persona file type; use .yaml, .yml or .json")
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(path, text)

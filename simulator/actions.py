@@ -6,6 +6,7 @@ page the persona is looking at, so an impossible choice fails loudly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -15,7 +16,8 @@ from personas.datasets import RatingScale
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Strict: "10" is not an item id; an LLM's loose JSON is repaired, never coerced.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class Click(_Action):
@@ -57,6 +59,8 @@ class ActionSpace:
 
     def validate(self, action: Click | Rate | Leave) -> Click | Rate | Leave:
         """Return the action unchanged, or raise InvalidAction saying why."""
+        if not isinstance(action, Click | Rate | Leave):
+            raise InvalidAction(f"{action!r} is not an action (Click, Rate or Leave)")
         if isinstance(action, Click):
             if (
                 action.position >= len(self.item_ids)
@@ -76,3 +80,18 @@ class ActionSpace:
                     f"{scale.low}..{scale.high} step {scale.step}"
                 )
         return action
+
+    def validate_sequence(
+        self, actions: Sequence[Click | Rate | Leave]
+    ) -> list[Click | Rate | Leave]:
+        """Check every action and their order: a Rate follows its Click, a Leave comes last."""
+        clicked: set[int] = set()
+        for index, action in enumerate(actions):
+            self.validate(action)
+            if isinstance(action, Click):
+                clicked.add(action.item_id)
+            elif isinstance(action, Rate) and action.item_id not in clicked:
+                raise InvalidAction(f"rate of item {action.item_id} before any click on it")
+            elif isinstance(action, Leave) and index != len(actions) - 1:
+                raise InvalidAction(f"leave at step {index} is followed by more actions")
+        return list(actions)

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 PURPOSES = ("arrival", "timing", "perception", "choice")
 
 
+class TargetError(ValueError):
+    """The system under test answered something the page cannot show."""
+
+
 @dataclass
 class AgentState:
     """Everything the agent will do next, as plain data."""
@@ -112,6 +116,7 @@ class PersonaAgent(mesa.Agent):
         slate = world.target.recommend(
             self.persona.target_user, world.config.perception.page_size, context
         )
+        self._check_slate(slate)
         observation = self.perception.perceive(
             self.persona, slate, t=t, page=s.page, rng=self.rngs["perception"]
         )
@@ -146,14 +151,25 @@ class PersonaAgent(mesa.Agent):
             actions = [Leave(reason="bored")]
         timing = world.config.timing
         when = t
-        for action in actions:
-            space.validate(action)
+        for action in space.validate_sequence(actions):
             if isinstance(action, Click):
                 when += float(self.rngs["timing"].exponential(timing.examine))
             elif isinstance(action, Rate):
                 when += float(self.rngs["timing"].exponential(timing.consume))
             s.pending.append((when, action, s.page))
         self._continue()
+
+    def _check_slate(self, slate: list[int]) -> None:
+        # The system under test is outside our control: say clearly when it misbehaves.
+        target, size = self.world.target.name, self.world.config.perception.page_size
+        if len(slate) > size or len(set(slate)) != len(slate):
+            raise TargetError(
+                f"target {target!r} returned {slate}: need at most {size} distinct items"
+            )
+        try:
+            self.world.catalog.index(slate)
+        except KeyError as exc:
+            raise TargetError(f"target {target!r} recommended unknown {exc.args[0]}") from None
 
     def _continue(self) -> None:
         s = self.state

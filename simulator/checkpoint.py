@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 from typing import Any
 
+from personas.atomic import replace_atomically, temporary_path
 from simulator.world import World
 
 CHECKPOINT_VERSION = 1
@@ -18,12 +18,10 @@ def save_checkpoint(world: World, run_dir: Path) -> Path:
     world.trace.flush()
     state = {"version": CHECKPOINT_VERSION, "world": world.get_state()}
     path = Path(run_dir) / _NAME
-    tmp = path.with_name(_NAME + ".tmp")
+    tmp = temporary_path(path)
     with tmp.open("wb") as handle:
         pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    replace_atomically(tmp, path)
     return path
 
 
@@ -32,11 +30,18 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     path = Path(run_dir) / _NAME
     if not path.exists():
         return None
-    with path.open("rb") as handle:
-        state: dict[str, Any] = pickle.load(handle)  # our own file, in our run dir
-    if state.get("version") != CHECKPOINT_VERSION:
+    try:
+        with path.open("rb") as handle:
+            state = pickle.load(handle)  # our own file, in our run dir
+    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
         raise ValueError(
-            f"{path}: checkpoint version {state.get('version')!r}, this simfolk reads "
+            f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
+            "delete it to restart the run from day 0, or start afresh in a new --out"
+        ) from exc
+    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
+        found = state.get("version") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(
+            f"{path}: checkpoint version {found!r}, this simfolk reads "
             f"{CHECKPOINT_VERSION}; start the run afresh in a new --out"
         )
     world: dict[str, Any] = state["world"]

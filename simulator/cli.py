@@ -65,8 +65,8 @@ def print_comparison(comparison: RunComparison, title: str) -> None:
         + " ".join(f"{p['position']}:{p['ctr']:.2f}" for p in sim["ctr_by_position"])
     )
     console.print(
-        "floor = the same distance between two random halves of the real users; "
-        "ratio = distance / floor (≤ 1.5 is green); sim and real are means "
+        "floor: distance between two random halves of the real users; distance: sim half "
+        "vs the other real half (same sample sizes); ratio ≤ 1.5 is green. sim/real: means "
         "(genre_share: entropy in bits)."
     )
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from personas.atomic import write_text_atomically
 
 _PACKAGES = (
     "simfolk",
@@ -68,11 +69,9 @@ def git_revision() -> str | None:
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
     """Write atomically, so a crash never leaves half a manifest."""
-    path = Path(run_dir) / "manifest.json"
-    tmp = path.with_name("manifest.json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomically(
+        Path(run_dir) / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True)
+    )
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:

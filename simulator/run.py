@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from personas.atomic import replace_atomically, temporary_path
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, temporal_split
 from personas.io import load_personas, save_personas
@@ -126,6 +127,28 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
     }
 
 
+def _resumed_manifest(out: Path, fresh: dict[str, Any], from_day: int) -> dict[str, Any]:
+    """The original manifest, checked against what this resume would use, plus a resume note.
+
+    A trace must not silently mix two datasets or two persona files; another code
+    revision is allowed but recorded.
+    """
+    original = read_manifest(out)
+    for key, what in (("dataset", "dataset"), ("personas", "persona file")):
+        if original[key]["sha256"] != fresh[key]["sha256"]:
+            raise RunDirError(
+                f"{out}: the {what} changed since the run started (sha256 "
+                f"{original[key]['sha256'][:12]}… then, {fresh[key]['sha256'][:12]}… now); "
+                "resume with the same one, or start afresh in a new --out"
+            )
+    note = {
+        "from_day": from_day,
+        "git_revision": fresh["git_revision"],
+        "versions": fresh["versions"],
+    }
+    return {**original, "status": "running", "resumes": [*original.get("resumes", []), note]}
+
+
 def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> None:
     has_run = (out / "manifest.json").exists()
     if resume and not has_run:
@@ -190,9 +213,13 @@ def simulate(
     elif resume:
         world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+    if resume:
+        manifest = _resumed_manifest(out, manifest, from_day=world.day)
     write_manifest(out, manifest)
     world.run(until_day, on_day=on_day, checkpoint=lambda w: save_checkpoint(w, out))
-    world.timeseries().write_parquet(out / "timeseries.parquet")
+    series = out / "timeseries.parquet"
+    world.timeseries().write_parquet(temporary_path(series))
+    replace_atomically(temporary_path(series), series)
     complete = world.day >= config.days
     manifest.update(
         status="complete" if complete else "paused",

@@ -123,7 +123,7 @@ class World(mesa.Model):
             for agent in self.population:
                 self.env.process(agent.live(self.env))
             self._started = True
-        end = min(until_day or self.config.days, self.config.days)
+        end = self.config.days if until_day is None else min(until_day, self.config.days)
         while self.day < end:
             self.env.run(until=(self.day + 1) * DAY)
             self.day += 1
@@ -134,6 +134,8 @@ class World(mesa.Model):
                 checkpoint(self)
             if on_day:
                 on_day(self)
+        # Whatever was simulated is on disk when run() returns, checkpoint or not.
+        self.trace.flush()
 
     def timeseries(self) -> pl.DataFrame:
         """Mesa's model-level series, one row per simulated day."""

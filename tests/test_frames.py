@@ -106,6 +106,10 @@ def test_trace_error_is_a_value_error() -> None:
 
 
 def test_loaded_trace_becomes_behaviour(tmp_path: Path) -> None:
+    # Sessions come from the ratings alone, cut at gaps over 30 minutes, not
+    # from the simulator's session numbers: a's simulator session 1 has no
+    # rating and is no session here; its simulator session 2 holds ratings
+    # 1800 s after the previous one (same session) and then 1891 s later (new).
     rows = [
         event(0, 0.0, "session_start", persona_id="a", session=0),
         event(1, 5.0, "rate", persona_id="a", session=0, item_id=1, rating=4.0),
@@ -113,11 +117,14 @@ def test_loaded_trace_becomes_behaviour(tmp_path: Path) -> None:
         event(3, 10.0, "session_end", persona_id="a", session=0),
         event(4, 100.0, "session_start", persona_id="a", session=1),
         event(5, 110.0, "leave", persona_id="a", session=1, reason="bored"),
-        event(6, 50.0, "session_start", persona_id="b", session=0),
-        event(7, 60.0, "rate", persona_id="b", session=0, item_id=1, rating=5.0),
-        event(8, 70.0, "refit", target="pop"),
+        event(6, 1000.0, "session_start", persona_id="a", session=2),
+        event(7, 1809.0, "rate", persona_id="a", session=2, item_id=3, rating=3.0),
+        event(8, 3700.0, "rate", persona_id="a", session=2, item_id=4, rating=1.0),
+        event(9, 50.0, "session_start", persona_id="b", session=0),
+        event(10, 60.0, "rate", persona_id="b", session=0, item_id=1, rating=5.0),
+        event(11, 70.0, "refit", target="pop"),
         event(
-            9,
+            12,
             80.0,
             "impression",
             persona_id="c",
@@ -129,9 +136,9 @@ def test_loaded_trace_becomes_behaviour(tmp_path: Path) -> None:
         ),
     ]
     write_part(tmp_path, "part-00000.parquet", rows, EVENT_SCHEMA)
-    b = behaviour_from_events(load_events(tmp_path), horizon_days=2.0)
+    b = behaviour_from_events(load_events(tmp_path), horizon_days=2.0, users=["d", "c", "b", "a"])
 
-    assert b.users() == ["a", "b", "c"]
+    assert b.users() == ["a", "b", "c", "d"]
     assert b.ratings.schema == pl.Schema(
         {
             "user_id": pl.String,
@@ -141,17 +148,29 @@ def test_loaded_trace_becomes_behaviour(tmp_path: Path) -> None:
             "session": pl.Int32,
         }
     )
-    assert b.ratings.sort("t").rows() == [
+    assert b.ratings.rows() == [
         ("a", 1, 4.0, 5.0, 0),
         ("a", 2, 2.5, 9.0, 0),
+        ("a", 3, 3.0, 1809.0, 0),
+        ("a", 4, 1.0, 3700.0, 1),
         ("b", 1, 5.0, 60.0, 0),
     ]
-    assert b.sessions.rows() == [("a", 0, 0.0, 2), ("a", 1, 100.0, 0), ("b", 0, 50.0, 1)]
+    # Each session starts at its first rating and holds at least one.
+    assert b.sessions.rows() == [("a", 0, 5.0, 3), ("a", 1, 3700.0, 1), ("b", 0, 60.0, 1)]
     assert b.sessions.schema["n_items"] == pl.Int32
-    assert b.windows.rows() == [("a", 2.0), ("b", 2.0), ("c", 2.0)]
+    # Every persona of the run is observed for the whole run, even without events.
+    assert b.windows.rows() == [("a", 2.0), ("b", 2.0), ("c", 2.0), ("d", 2.0)]
 
 
-def test_behaviour_from_events_needs_positive_horizon(tmp_path: Path) -> None:
-    write_part(tmp_path, "part-00000.parquet", [event(0, 0.0, "refit")], EVENT_SCHEMA)
+def test_behaviour_from_events_checks_its_arguments(tmp_path: Path) -> None:
+    write_part(
+        tmp_path,
+        "part-00000.parquet",
+        [event(0, 0.0, "rate", persona_id="z", session=0, item_id=1, rating=3.0)],
+        EVENT_SCHEMA,
+    )
+    events = load_events(tmp_path)
     with pytest.raises(ValueError, match="horizon_days"):
-        behaviour_from_events(load_events(tmp_path), horizon_days=0.0)
+        behaviour_from_events(events, horizon_days=0.0, users=["z"])
+    with pytest.raises(ValueError, match="outside the population"):
+        behaviour_from_events(events, horizon_days=1.0, users=["a"])

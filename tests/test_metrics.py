@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.behaviour import Behaviour, behaviour_from_ratings
+from analysis.behaviour import (
+    Behaviour,
+    behaviour_from_events,
+    behaviour_from_log,
+    behaviour_from_ratings,
+)
 from analysis.metrics import (
     coverage,
     ctr,
@@ -232,19 +237,20 @@ def test_simulation_metrics_without_impressions() -> None:
     np.testing.assert_array_equal(pages_per_session(frame), [0])
 
 
-def test_behaviour_from_ratings_maps_users_and_windows() -> None:
+def test_behaviour_from_ratings_maps_users_and_sessionises() -> None:
     ratings = pl.DataFrame(
         {
             "user_id": [42, 42, 42, 7, 9],
             "item_id": [1, 2, 3, 1, 5],
             "rating": [4.0, 3.0, 5.0, 2.0, 1.0],
             "timestamp": [1000, 1000 + 3 * 86400, 1100, 5000, 6000],
-            "session": [0, 1, 0, 0, 0],
-        },
-        schema_overrides={"session": pl.Int32},
+            # A session column from elsewhere is ignored: sessions are cut here.
+            "session": [5, 5, 5, 5, 5],
+        }
     )
-    b = behaviour_from_ratings(ratings, {42: "ml-100k-42", 7: "ml-100k-7"}, min_window_days=1.0)
-    assert b.users() == ["ml-100k-42", "ml-100k-7"]
+    b = behaviour_from_ratings(ratings, {42: "ml-100k-42", 7: "ml-100k-7", 5: "ml-100k-5"}, 4.0)
+    # User 9 is not in the map and is dropped; user 5 rated nothing and stays.
+    assert b.users() == ["ml-100k-42", "ml-100k-5", "ml-100k-7"]
     assert b.ratings.schema["user_id"] == pl.String
     assert b.ratings.filter(pl.col("user_id") == "ml-100k-42")["t"].to_list() == [
         1000.0,
@@ -256,11 +262,33 @@ def test_behaviour_from_ratings_maps_users_and_windows() -> None:
         ("ml-100k-42", 1, 1000.0 + 3 * 86400, 1),
         ("ml-100k-7", 0, 5000.0, 1),
     ]
-    assert b.windows.rows() == [("ml-100k-42", 3.0), ("ml-100k-7", 1.0)]
+    # Every user has the same window; without ratings the rates are 0.
+    assert b.windows.rows() == [("ml-100k-42", 4.0), ("ml-100k-5", 4.0), ("ml-100k-7", 4.0)]
+    np.testing.assert_allclose(ratings_per_day(b), [0.75, 0.0, 0.25])
+    np.testing.assert_allclose(sessions_per_day(b), [0.5, 0.0, 0.25])
 
-    plain = behaviour_from_ratings(ratings, min_window_days=0.5)
-    assert plain.users() == ["42", "7", "9"]
-    assert plain.windows.filter(pl.col("user_id") == "9")["days"].to_list() == [0.5]
+
+def test_behaviour_from_ratings_keeps_only_the_window() -> None:
+    start, day = 10_000, 86_400
+    ratings = pl.DataFrame(
+        {
+            "user_id": [1, 1, 1, 1, 2, 2],
+            "item_id": [1, 2, 3, 4, 5, 6],
+            "rating": [1.0, 2.0, 3.0, 4.0, 5.0, 5.0],
+            "timestamp": [start - 1, start, start + day - 1, start + day, 100, 100 + day],
+        }
+    )
+    b = behaviour_from_ratings(ratings, {1: "p1", 2: "p2"}, 1.0, starts={1: start, 2: 100 + day})
+    # Just before the start and at the end are out; at the start and just
+    # before the end are in. User 2's window starts at its second rating.
+    assert b.ratings.select("user_id", "item_id").rows() == [("p1", 2), ("p1", 3), ("p2", 6)]
+    assert b.windows.rows() == [("p1", 1.0), ("p2", 1.0)]
+    later = {1: start + 2 * day, 2: 0}
+    nothing = behaviour_from_ratings(ratings, {1: "p1", 2: "p2"}, 1.0, starts=later)
+    assert nothing.ratings.filter(pl.col("user_id") == "p1").height == 0
+    np.testing.assert_allclose(ratings_per_day(nothing), [0.0, 1.0])
+    with pytest.raises(ValueError, match="starts lacks"):
+        behaviour_from_ratings(ratings, {1: "p1", 2: "p2"}, 1.0, starts={1: 0})
 
 
 def test_behaviour_from_ratings_reads_datetimes() -> None:
@@ -270,15 +298,81 @@ def test_behaviour_from_ratings_reads_datetimes() -> None:
             "item_id": [1, 2],
             "rating": [4.0, 3.0],
             "timestamp": [datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 1, 3, tzinfo=UTC)],
-            "session": [0, 1],
         }
     )
-    b = behaviour_from_ratings(ratings)
     start = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
-    assert b.ratings["t"].to_list() == [start, start + 2 * DAY]
-    assert b.windows.rows() == [("1", 2.0)]
-    with pytest.raises(ValueError):
-        behaviour_from_ratings(ratings, min_window_days=0.0)
+    b = behaviour_from_ratings(ratings, {1: "a"}, 2.0, starts={1: start})
+    assert b.ratings["t"].to_list() == [start]
+    assert b.windows.rows() == [("a", 2.0)]
+    with pytest.raises(ValueError, match="window_days"):
+        behaviour_from_ratings(ratings, {1: "a"}, 0.0)
+    with pytest.raises(ValueError, match="same persona"):
+        behaviour_from_ratings(ratings, {1: "a", 2: "a"}, 1.0)
+
+
+def test_behaviour_from_log_cuts_sessions_at_30_minutes() -> None:
+    log = pl.DataFrame(
+        {
+            "user_id": ["a", "a", "a", "a", "b"],
+            "item_id": [1, 2, 3, 4, 1],
+            "rating": [1.0, 2.0, 3.0, 4.0, 5.0],
+            # 1800 s continues a session, 1800.5 s starts the next one.
+            "t": [0.0, 1800.0, 3600.5, 3700.0, 7.5],
+        }
+    )
+    b = behaviour_from_log(log, ["a", "b", "c"], 3.0)
+    assert b.ratings["session"].to_list() == [0, 0, 1, 1, 0]
+    assert b.sessions.rows() == [("a", 0, 0.0, 2), ("a", 1, 3600.5, 2), ("b", 0, 7.5, 1)]
+    assert b.windows.rows() == [("a", 3.0), ("b", 3.0), ("c", 3.0)]
+    with pytest.raises(ValueError, match="outside the population"):
+        behaviour_from_log(log, ["a"], 1.0)
+    with pytest.raises(ValueError, match="repeat"):
+        behaviour_from_log(log, ["a", "b", "a"], 1.0)
+    with pytest.raises(ValueError, match="window_days"):
+        behaviour_from_log(log, ["a", "b"], -1.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 20),
+            st.sampled_from([1.0, 2.5, 4.0]),
+            st.integers(0, int(3 * DAY) - 1).map(float),  # whole seconds, as in data
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(10**8, 2 * 10**8), min_size=4, max_size=4),
+)
+def test_both_sides_measure_one_log_alike(
+    log: list[tuple[int, int, float, float]], starts: list[int]
+) -> None:
+    # The same ratings as simulated events (seconds since the run start) and as
+    # a real log (seconds since the epoch, each user from its train cutoff,
+    # plus ratings outside the window) give the same behaviour up to the clock.
+    days = 3.0
+    users = {u: f"p{u}" for u in range(4)}
+    events = events_frame(
+        [
+            dict(event="rate", persona_id=users[u], session=0, item_id=i, rating=r)
+            for u, i, r, _ in log
+        ]
+    ).with_columns(pl.Series("t", [offset for *_, offset in log], dtype=pl.Float64))
+    real_rows = [(u, i, r, starts[u] + offset) for u, i, r, offset in log]
+    real_rows += [(u, 99, 1.0, starts[u] - 1.0) for u in range(4)]
+    real_rows += [(u, 99, 1.0, starts[u] + days * DAY) for u in range(4)]
+    ratings = pl.DataFrame(
+        real_rows, schema=["user_id", "item_id", "rating", "timestamp"], orient="row"
+    )
+    sim = behaviour_from_events(events, days, list(users.values()))
+    real = behaviour_from_ratings(ratings, users, days, starts={u: float(starts[u]) for u in users})
+    assert sim.windows.equals(real.windows)
+    assert sim.ratings.drop("t").equals(real.ratings.drop("t"))
+    assert sim.sessions.drop("start").equals(real.sessions.drop("start"))
+    for metric in (items_per_session, session_gaps_hours, sessions_per_day, ratings_per_day):
+        np.testing.assert_allclose(metric(sim), metric(real), atol=1e-6)
+    assert (sim.sessions["n_items"] >= 1).all()
 
 
 user_names = st.sampled_from(["u0", "u1", "u2", "u3", "u4"])

@@ -65,6 +65,26 @@ def test_action_space_rejects_what_the_page_does_not_allow():
             space.validate(bad)
     with pytest.raises(ValueError):
         Leave(reason="whatever")  # type: ignore[arg-type]
+    with pytest.raises(InvalidAction, match="not an action"):
+        space.validate({"kind": "click", "item_id": 10, "position": 0})  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Rate(item_id="10", rating="4")  # type: ignore[arg-type]  # strict: no coercion
+
+
+@pytest.mark.parametrize(
+    "actions, error",
+    [
+        ([Rate(item_id=10, rating=3)], "before any click"),
+        ([Leave(reason="bored"), Click(item_id=10, position=0)], "followed by more"),
+        ([Click(item_id=10, position=0), Rate(item_id=20, rating=3)], "before any click"),
+    ],
+)
+def test_action_order_is_checked(actions, error):
+    space = ActionSpace(item_ids=(10, 20), rating_scale=RatingScale(1, 5, 1))
+    with pytest.raises(InvalidAction, match=error):
+        space.validate_sequence(actions)
+    good = [Click(item_id=20, position=1), Rate(item_id=20, rating=5), Leave(reason="satisfied")]
+    assert space.validate_sequence(good) == good
 
 
 def _click_rate(brain, persona, prepared, items, n=400):

@@ -86,3 +86,13 @@ def test_als_fit_is_reproducible(prepared, train):
     a.fit(train)
     b.fit(train)
     assert np.array_equal(a.get_state()["item_factors"], b.get_state()["item_factors"])
+
+
+def test_random_target_draws_per_user(prepared, train):
+    alone = make_target("random", prepared.catalog, Streams(2))
+    crowded = make_target("random", prepared.catalog, Streams(2))
+    alone.fit(train)
+    crowded.fit(train)
+    for other in ("x1", "x2", "x3"):
+        crowded.recommend(other, 10, _context())
+    assert alone.recommend("me", 10, _context()) == crowded.recommend("me", 10, _context())

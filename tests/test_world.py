@@ -128,3 +128,43 @@ def test_golden_trace(small_config, tmp_path):
     golden = pl.read_csv(GOLDEN, schema=frame.schema)
     assert frame.height > 50
     assert frame.equals(golden)
+
+
+def test_a_paused_run_has_every_event_it_counts_on_disk(small_config, tmp_path):
+    config = small_config.model_copy(update={"days": 4, "checkpoint_every_days": 2})
+    paused = simulate(config, tmp_path / "r", until_day=3)
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert manifest["status"] == "paused" and manifest["days_done"] == 3
+    assert load_events(paused.run_dir).height == manifest["events"] == paused.events
+    whole = simulate(config, tmp_path / "whole")
+    resumed = simulate(config, tmp_path / "r", resume=True)
+    assert load_events(resumed.run_dir).equals(load_events(whole.run_dir))
+    manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert [note["from_day"] for note in manifest["resumes"]] == [2]
+
+
+def test_resume_refuses_changed_personas_and_names_bad_files(small_config, tmp_path):
+    out = tmp_path / "r"
+    simulate(small_config, out, until_day=1)
+    personas = out / "personas.json"
+    original = personas.read_bytes()
+    personas.write_bytes(original.replace(b'"backstory": "', b'"backstory": "Edited. ', 1))
+    with pytest.raises(RunDirError, match="persona file changed"):
+        simulate(small_config, out, resume=True)
+    personas.write_bytes(original)
+    (out / "events" / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match=r"notes\.txt: not a trace part"):
+        simulate(small_config, out, resume=True)
+    (out / "events" / "notes.txt").unlink()
+    (out / "checkpoint.pkl").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"checkpoint\.pkl: unreadable checkpoint"):
+        simulate(small_config, out, resume=True)
+
+
+def test_a_misbehaving_target_is_named(small_config, tmp_path, monkeypatch):
+    from simulator.agent import TargetError
+    from simulator.targets.baselines import PopularityRecommender
+
+    monkeypatch.setattr(PopularityRecommender, "recommend", lambda self, user, k, ctx: [-5])
+    with pytest.raises(TargetError, match="'popularity' recommended unknown"):
+        simulate(small_config, tmp_path / "r")

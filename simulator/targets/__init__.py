@@ -11,12 +11,7 @@ from simulator.targets.baselines import PopularityRecommender, RandomRecommender
 from simulator.targets.itemknn import ItemKNNRecommender
 
 TARGETS: Registry[[Catalog, Streams], Recommender] = Registry("target")
-TARGETS.register(
-    "random",
-    lambda catalog, streams: RandomRecommender(
-        catalog, streams.generator("target:random", "recommend")
-    ),
-)
+TARGETS.register("random", RandomRecommender)
 TARGETS.register("popularity", lambda catalog, streams: PopularityRecommender(catalog))
 TARGETS.register("itemknn", lambda catalog, streams: ItemKNNRecommender(catalog))
 TARGETS.register(

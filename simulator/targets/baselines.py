@@ -9,18 +9,23 @@ import polars as pl
 
 from simulator.catalog import Catalog
 from simulator.interfaces import Interaction, RecContext
-from simulator.rng import generator_state, restore_generator
+from simulator.rng import Streams, generator_state, restore_generator
 from simulator.targets.history import UserHistory, top_k
 
 
 class RandomRecommender:
-    """Uniformly random unseen items: the floor every recommender should beat."""
+    """Uniformly random unseen items: the floor every recommender should beat.
+
+    Each user has their own stream, so what one user is shown never depends on
+    what others did: A/B arms see common random numbers.
+    """
 
     name = "random"
 
-    def __init__(self, catalog: Catalog, rng: np.random.Generator) -> None:
+    def __init__(self, catalog: Catalog, streams: Streams) -> None:
         self.catalog = catalog
-        self.rng = rng
+        self.streams = streams
+        self.rngs: dict[str, np.random.Generator] = {}
         self.history = UserHistory()
 
     def fit(self, interactions: pl.DataFrame) -> None:
@@ -29,7 +34,10 @@ class RandomRecommender:
 
     def recommend(self, user: str, k: int, context: RecContext) -> list[int]:
         """Random scores over the catalogue, excluding consumed and already shown items."""
-        scores = self.rng.random(len(self.catalog))
+        rng = self.rngs.get(user)
+        if rng is None:
+            rng = self.rngs[user] = self.streams.generator(user, "target:random")
+        scores = rng.random(len(self.catalog))
         return top_k(scores, self.catalog, self.history.of(user) | context.exclude, k)
 
     def feedback(self, event: Interaction) -> None:
@@ -37,13 +45,18 @@ class RandomRecommender:
         self.history.add(event.user, event.item_id)
 
     def get_state(self) -> dict[str, Any]:
-        """History and generator state."""
-        return {"history": self.history.get_state(), "rng": generator_state(self.rng)}
+        """History and every user's generator state."""
+        return {
+            "history": self.history.get_state(),
+            "root_seed": self.streams.root_seed,  # users not seen yet draw from it later
+            "rngs": {user: generator_state(rng) for user, rng in self.rngs.items()},
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint."""
         self.history.set_state(state["history"])
-        self.rng = restore_generator(state["rng"])
+        self.streams = Streams(state["root_seed"])
+        self.rngs = {user: restore_generator(s) for user, s in state["rngs"].items()}
 
 
 class PopularityRecommender:

@@ -8,16 +8,18 @@ sequence, which keeps same-seed runs byte-identical.
 
 from __future__ import annotations
 
-import os
+import re
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from personas.atomic import replace_atomically, temporary_path
 from simulator.trace.schema import EVENT_SCHEMA, EventKind
 
 _COLUMNS = tuple(EVENT_SCHEMA.names)
+_PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
 
 
 class TraceWriter:
@@ -70,9 +72,9 @@ class TraceWriter:
             return None
         table = pa.Table.from_pydict(self._buffer, schema=EVENT_SCHEMA)
         path = self.dir / f"part-{self.next_part:05d}.parquet"
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = temporary_path(path)
         pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, path)
+        replace_atomically(tmp, path)
         self.next_part += 1
         self._buffer = {name: [] for name in _COLUMNS}
         return path
@@ -92,7 +94,9 @@ class TraceWriter:
         """Continue numbering; drop parts written after the checkpoint (a resume rewrites them)."""
         self.next_seq = state["next_seq"]
         self.next_part = state["next_part"]
-        for path in sorted(self.dir.glob("part-*.parquet*")):
-            index = int(path.name.split("-")[1].split(".")[0])
-            if index >= self.next_part or path.name.endswith(".tmp"):
+        for path in sorted(self.dir.iterdir()):
+            match = _PART.fullmatch(path.name)
+            if match is None:
+                raise ValueError(f"{path}: not a trace part; move it out of the events folder")
+            if int(match["index"]) >= self.next_part or match["tmp"]:
                 path.unlink()

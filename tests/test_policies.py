@@ -1,0 +1,69 @@
+"""Design decisions checked on the source: simulated time only, keyed randomness."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+SOURCES = sorted(p for package in ("simulator", "personas") for p in (ROOT / package).rglob("*.py"))
+WALL_CLOCK = {
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+}
+GLOBAL_NUMPY = {
+    "seed",
+    "rand",
+    "randn",
+    "randint",
+    "random",
+    "choice",
+    "normal",
+    "uniform",
+    "exponential",
+    "shuffle",
+    "permutation",
+    "poisson",
+    "binomial",
+}
+# Durations reported to the user, never fed to agents.
+ALLOWED = {("simulator/run.py", "perf_counter")}
+
+
+def _calls(path: Path):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            yield name, node.func.attr, node.lineno
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_wall_clock_and_no_global_rng(path):
+    relative = str(path.relative_to(ROOT))
+    for owner, attr, line in _calls(path):
+        assert (owner, attr) not in WALL_CLOCK, f"{relative}:{line} reads the wall clock"
+        assert not (owner == "random" and attr in GLOBAL_NUMPY), f"{relative}:{line} global RNG"
+        if attr == "perf_counter":
+            assert (relative, attr) in ALLOWED, f"{relative}:{line} times with the wall clock"
+    tree = ast.parse(path.read_text())
+    imports = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert "random" not in imports, f"{relative} imports the global `random` module"
+
+
+def test_the_check_sees_a_violation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import numpy as np\nimport time\nx = np.random.rand(3)\nt = time.time()\n")
+    found = {(owner, attr) for owner, attr, _ in _calls(bad)}
+    assert ("random", "rand") in found and ("time", "time") in found
