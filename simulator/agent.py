@@ -16,6 +16,7 @@ import simpy
 
 from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
+from simulator.brains.utility import sessions_per_day
 from simulator.interfaces import Brain, Interaction, RecContext, SessionState
 from simulator.memory import EpisodicMemory, MemoryEntry
 from simulator.perception import Perception
@@ -87,8 +88,8 @@ class PersonaAgent(mesa.Agent):
 
     # --- draws -----------------------------------------------------------------------------
     def _gap(self) -> float:
-        # Sessions arrive as a Poisson process at the persona's own rate.
-        mean = 86400.0 / self.persona.traits.sessions_per_day
+        # Sessions arrive as a Poisson process at the persona's rate (through the activity model).
+        mean = 86400.0 / sessions_per_day(self.persona, self.world.config.utility)
         return self.state.next_at + float(self.rngs["arrival"].exponential(mean))
 
     def _after(self, mean: float) -> float:

@@ -9,6 +9,9 @@ import polars as pl
 
 from personas.taste import TasteSpace
 
+_BIAS_SHRINKAGE = 5.0  # pseudo-ratings at the global mean: thinly rated items stay near it
+_TIME_SPAN = 2**32  # timestamps fit below it, so row * span + time sorts by row, then time
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -23,6 +26,9 @@ class Catalog:
     popularity: np.ndarray  # standardised log train counts: how much of a hit an item looks
     factors: np.ndarray  # rows of the taste space, aligned with item_ids
     space_id: str
+    item_bias: np.ndarray  # shrunk mean train rating minus the global mean
+    rating_keys: np.ndarray  # sorted row * 2**32 + timestamp of every train rating
+    last_train_time: int
 
     @classmethod
     def build(
@@ -47,6 +53,10 @@ class Catalog:
         np.add.at(counts, np.searchsorted(item_ids, train["item_id"].to_numpy()), 1.0)
         log_counts = np.log1p(counts)
         popularity = (log_counts - log_counts.mean()) / (log_counts.std() or 1.0)
+        rows = np.searchsorted(item_ids, train["item_id"].to_numpy())
+        ratings = train["rating"].to_numpy().astype(np.float64)
+        sums = np.bincount(rows, weights=ratings - ratings.mean(), minlength=len(item_ids))
+        times = train["timestamp"].to_numpy().astype(np.int64)
         return cls(
             item_ids=item_ids,
             titles=tuple(items["title"].to_list()),
@@ -57,7 +67,19 @@ class Catalog:
             popularity=popularity,
             factors=space.item_factors,
             space_id=space.id,
+            item_bias=sums / (counts + _BIAS_SHRINKAGE),
+            rating_keys=np.sort(rows.astype(np.int64) * _TIME_SPAN + times),
+            last_train_time=int(times.max()) if len(times) else 0,
         )
+
+    def recent_counts(self, rows: np.ndarray, until: int, days: float = 30.0) -> np.ndarray:
+        """Train ratings of each item in the `days` before `until` (unix s): what is trending."""
+        rows = np.asarray(rows, dtype=np.int64) * _TIME_SPAN
+        start = until - int(days * 86400)
+        high = np.searchsorted(self.rating_keys, rows + until, side="right")
+        low = np.searchsorted(self.rating_keys, rows + start, side="left")
+        counts: np.ndarray = (high - low).astype(np.float64)
+        return counts
 
     def __len__(self) -> int:
         return len(self.item_ids)

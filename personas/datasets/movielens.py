@@ -152,6 +152,18 @@ class RatingScale:
         steps = (value - self.low) / self.step
         return abs(steps - round(steps)) <= 1e-9
 
+    def snap(self, value: float) -> float:
+        """The allowed rating nearest to ``value`` (clipped to the range).
+
+        Args:
+            value: Any real number.
+
+        Returns:
+            A rating that :meth:`contains` accepts.
+        """
+        steps = round((value - self.low) / self.step)
+        return float(min(max(self.low + steps * self.step, self.low), self.high))
+
     def expr(self, column: str) -> pl.Expr:
         """Build the vectorized form of :meth:`contains` over a column.
 

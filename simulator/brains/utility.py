@@ -16,6 +16,7 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from personas.datasets import RatingScale
 from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
 from simulator.catalog import Catalog
@@ -23,24 +24,59 @@ from simulator.interfaces import SessionState
 from simulator.memory import Recall
 from simulator.perception import Observation
 
+FEATURES = ("taste", "genre", "popularity", "conformity_popularity", "recent")
+RATING_FEATURES = ("taste", "item_bias", "genre")
+
 
 class UtilityParams(BaseModel):
-    """Coefficients of the choice, stop and rating models."""
+    """Coefficients of the choice, stop, rating and activity models.
+
+    The defaults are priors; `simulator.calibrate` fits the choice, rating and
+    activity coefficients on the train part of a dataset.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # Choice: log-odds of clicking an examined slot (browsing) or of "would watch" (a list task).
     intercept: float = -1.6
+    watch_intercept: float = 0.0
     taste: float = 1.2
     genre: float = 1.0
-    popularity: float = 0.6
-    position: float = 0.4
+    popularity: float = 0.0
+    conformity_popularity: float = 0.6
+    recent: float = 0.0
+    position: float = Field(default=0.4, description="prior: MovieLens logs no impressions")
     fatigue: float = 0.1
     memory: float = 0.6
+    # Stop: leaving after a page.
     leave_after_page: float = -1.8
     leave_no_click: float = 1.2
     leave_patience: float = -1.0
     max_pages: int = Field(default=20, ge=1)
+    # Rating: persona mean + these times the rating features, plus noise.
+    rating_taste: float = 1.0
+    rating_item_bias: float = 0.0
+    rating_genre: float = 0.5
     rating_noise: float = Field(default=0.8, ge=0, description="noise sd as a share of spread")
+    # Activity: sessions/day = exp(activity_intercept) * persona rate ** activity_slope.
+    activity_intercept: float = 0.0
+    activity_slope: float = 1.0
+
+    def choice_coefficients(self) -> np.ndarray:
+        """Coefficients in FEATURES order."""
+        return np.array([getattr(self, name) for name in FEATURES])
+
+    def rating_coefficients(self) -> np.ndarray:
+        """Coefficients in RATING_FEATURES order."""
+        return np.array([getattr(self, f"rating_{name}") for name in RATING_FEATURES])
+
+
+def sessions_per_day(persona: Persona, params: UtilityParams) -> float:
+    """The persona's arrival rate, through the activity model."""
+    rate = (
+        math.exp(params.activity_intercept) * persona.traits.sessions_per_day**params.activity_slope
+    )
+    return min(max(rate, 1e-4), 48.0)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -55,40 +91,77 @@ class UtilityBrain:
         self.catalog = catalog
         self.params = params or UtilityParams()
 
+    def features(self, persona: Persona, rows: np.ndarray, *, genres: bool = True) -> np.ndarray:
+        """The choice features (FEATURES order) of catalogue rows for this persona."""
+        catalog = self.catalog
+        taste = np.zeros(len(rows))
+        if persona.taste.factors and persona.taste.factor_space == catalog.space_id:
+            taste = catalog.factors[rows] @ np.asarray(persona.taste.factors)
+        affinity = persona.taste.genre_affinity
+        genre = np.array(
+            [
+                np.mean([affinity.get(g, 0.0) for g in catalog.genres[r]])
+                if genres and catalog.genres[r]
+                else 0.0
+                for r in rows
+            ]
+        )
+        popularity = catalog.popularity[rows]
+        now = persona.provenance.train_until or catalog.last_train_time
+        recent = np.log1p(catalog.recent_counts(rows, until=now))
+        return np.column_stack(
+            [taste, genre, popularity, persona.traits.conformity * popularity, recent]
+        )
+
+    def rating_features(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
+        """The rating features (RATING_FEATURES order) of catalogue rows."""
+        f = self.features(persona, rows)
+        return np.column_stack([f[:, 0], self.catalog.item_bias[rows], f[:, 1]])
+
+    def expected_ratings(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
+        """Mean rating the persona would give each row, before noise and rounding."""
+        centred: np.ndarray = (
+            self.rating_features(persona, rows) @ self.params.rating_coefficients()
+        )
+        return persona.rating.mean + centred
+
+    def watch_probabilities(self, persona: Persona, item_ids: list[int]) -> np.ndarray:
+        """P(would watch) for each item of a list the persona reads whole (a list task)."""
+        rows = self.catalog.index(item_ids)
+        logits = (
+            self.params.watch_intercept
+            + self.features(persona, rows) @ self.params.choice_coefficients()
+        )
+        return _sigmoid(logits)
+
+    def predicted_rating(self, persona: Persona, item_id: int, scale: RatingScale) -> float:
+        """The rating the persona would most likely give, on the scale."""
+        value = float(self.expected_ratings(persona, self.catalog.index([item_id]))[0])
+        return scale.snap(value)
+
     def scores(
         self, persona: Persona, observation: Observation, recall: Recall, clicks: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Click log-odds and predicted centred ratings of the examined slots."""
+        """Click log-odds and expected ratings of the examined slots."""
         p = self.params
         views = observation.examined_items()
         rows = self.catalog.index([v.item_id for v in views])
-        taste = np.zeros(len(views))
-        if persona.taste.factors and persona.taste.factor_space == self.catalog.space_id:
-            taste = self.catalog.factors[rows] @ np.asarray(persona.taste.factors)
-        affinity = persona.taste.genre_affinity
-        genre = np.array(
-            [np.mean([affinity.get(g, 0.0) for g in v.genres]) if v.genres else 0.0 for v in views]
-        )
+        shown_genres = bool(views) and views[0].genres is not None
+        f = self.features(persona, rows, genres=shown_genres)
         positions = np.array([v.position for v in views], dtype=np.float64)
         logits = (
             p.intercept
-            + p.taste * taste
-            + p.genre * genre
-            + p.popularity * persona.traits.conformity * self.catalog.popularity[rows]
+            + f @ p.choice_coefficients()
             + p.position / (positions + 1.0)
             - p.fatigue * clicks
             + p.memory * (1.0 - 2.0 * persona.traits.diversity) * recall.familiarity
         )
-        return logits, taste + 0.5 * genre
+        return logits, self.expected_ratings(persona, rows)
 
-    def rate(self, persona: Persona, centred: float, space: ActionSpace, draw: float) -> float:
-        """A rating on the scale from the persona's mean, the taste match and noise."""
-        scale = space.rating_scale
-        value = (
-            persona.rating.mean + centred + draw * self.params.rating_noise * persona.rating.spread
-        )
-        snapped = scale.low + round((value - scale.low) / scale.step) * scale.step
-        return float(min(max(snapped, scale.low), scale.high))
+    def rate(self, persona: Persona, expected: float, space: ActionSpace, draw: float) -> float:
+        """A rating on the scale: the expected rating plus the persona's noise."""
+        noise = draw * self.params.rating_noise * persona.rating.spread
+        return space.rating_scale.snap(expected + noise)
 
     def decide(
         self,
@@ -102,7 +175,7 @@ class UtilityBrain:
         """Clicks and ratings in page order; maybe a Leave at the end."""
         p = self.params
         views = observation.examined_items()
-        logits, centred = self.scores(persona, observation, recall, session.clicks)
+        logits, expected = self.scores(persona, observation, recall, session.clicks)
         # A fixed number of draws per slot keeps the stream aligned across arms.
         draws = rng.random((len(views), 2))
         noise = rng.standard_normal(len(views))
@@ -114,7 +187,7 @@ class UtilityBrain:
             if draws[i, 0] >= 1.0 / (1.0 + math.exp(-logit)):
                 continue
             actions.append(Click(item_id=view.item_id, position=view.position))
-            rating = self.rate(persona, float(centred[i]), space, float(noise[i]))
+            rating = self.rate(persona, float(expected[i]), space, float(noise[i]))
             actions.append(Rate(item_id=view.item_id, rating=rating))
             clicks += 1
             if draws[i, 1] < hazard:
