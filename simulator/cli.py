@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from analysis.run_compare import RunComparison, compare_run
+from simulator.bench import app as bench_app
 from simulator.config import RunConfig
 from simulator.run import RunResult
 from simulator.scenario import load_scenario
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 

@@ -32,6 +32,9 @@ class RunConfig(BaseModel):
     seed: int = Field(default=0, ge=0)
     target: str = "itemknn"
     brain: str = "utility"
+    calibrate: bool = Field(
+        default=True, description="fit the utility brain on the train split before running"
+    )
     holdout: float = Field(default=0.2, gt=0, lt=1)
     min_train: int = Field(default=5, ge=1)
     taste_dims: int = Field(default=16, ge=1, le=256)

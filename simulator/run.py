@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from personas.atomic import replace_atomically, temporary_path
+from personas.atomic import replace_atomically, temporary_path, write_text_atomically
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, temporal_split
 from personas.io import load_personas, save_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
 from simulator.brains import check_brain_name
+from simulator.calibrate import Calibration, calibrate
 from simulator.catalog import Catalog
 from simulator.checkpoint import load_checkpoint, save_checkpoint
 from simulator.config import RunConfig
@@ -41,6 +42,7 @@ from simulator.trace import SCHEMA_VERSION, TraceWriter
 from simulator.world import World
 
 PERSONAS_FILE = "personas.json"
+CALIBRATION_FILE = "calibration.json"
 
 
 class RunDirError(ValueError):
@@ -127,6 +129,24 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
     }
 
 
+def _calibration(config: RunConfig, prep: Prepared, out: Path, resume: bool) -> Calibration | None:
+    """Fit (or, on resume, reload) the calibrated brain parameters; saved beside the personas."""
+    if not config.calibrate:
+        return None
+    path = out / CALIBRATION_FILE
+    if resume and path.exists():
+        return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
+    calibration = calibrate(
+        prep.dataset,
+        prep.split.train,
+        seed=config.seed,
+        dims=config.taste_dims,
+        min_train=config.min_train,
+    )
+    write_text_atomically(path, calibration.model_dump_json(indent=2))
+    return calibration
+
+
 def _resumed_manifest(out: Path, fresh: dict[str, Any], from_day: int) -> dict[str, Any]:
     """The original manifest, checked against what this resume would use, plus a resume note.
 
@@ -194,11 +214,13 @@ def simulate(
             prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
         )
         save_personas(personas, out / PERSONAS_FILE)
+    calibration = _calibration(config, prep, out, resume)
+    effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
     target = make_target(config.target, prep.catalog, streams)
     train = train_interactions(prep.split)
     target.fit(train)
     world = World(
-        config=config,
+        config=effective,
         personas=personas,
         catalog=prep.catalog,
         target=target,
@@ -213,6 +235,7 @@ def simulate(
     elif resume:
         world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+    manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
     if resume:
         manifest = _resumed_manifest(out, manifest, from_day=world.day)
     write_manifest(out, manifest)

@@ -17,8 +17,15 @@ from simulator.config import RunConfig
 from simulator.run import simulate
 
 DAYS = 2
+# Uncalibrated priors keep these 8 personas busy enough for every metric to be defined.
 CONFIG = RunConfig(
-    dataset="ml-latest-small", personas=8, days=DAYS, seed=3, target="popularity", taste_dims=8
+    dataset="ml-latest-small",
+    personas=8,
+    days=DAYS,
+    seed=3,
+    target="popularity",
+    taste_dims=8,
+    calibrate=False,
 )
 METRICS = [
     "rating",

@@ -1,0 +1,176 @@
+"""Fit the utility brain on the train part of a dataset.
+
+The fit never sees held-out data: each user's *train* history is split again in
+time (the last 20 % becomes a "future" inside train), personas and the taste
+space are built from the earlier part, and three models learn how that earlier
+part predicts the later one:
+
+- choice: a logistic regression (scikit-learn) over the brain's FEATURES, with
+  the user's later items as positives and as many never-rated items as
+  negatives, drawn from a keyed stream;
+- rating: a ridge regression of (rating - persona mean) on RATING_FEATURES,
+  whose residual spread sets the rating noise;
+- activity: a Poisson regression of the sessions that started in the week after
+  the inner cutoff on the persona's own session rate, with exposure weights.
+
+Browsing has no counterpart in MovieLens (it logs no impressions), so position,
+fatigue and the page-level stop model keep their priors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
+
+from personas.builder import build_personas
+from personas.datasets import Dataset, sessionize, temporal_split
+from personas.schema import Persona
+from personas.taste import fit_taste_space
+from simulator.brains.utility import FEATURES, RATING_FEATURES, UtilityBrain, UtilityParams
+from simulator.catalog import Catalog
+from simulator.rng import Streams
+
+ACTIVITY_WINDOW_DAYS = 7.0
+_MIN_ACTIVITY_USERS = 10
+_INNER_HOLDOUT = 0.2
+
+
+class Calibration(BaseModel):
+    """Fitted parameters and what they were fitted on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    params: UtilityParams
+    dataset_sha256: str
+    train_rows: int
+    users: int
+    choice_pairs: int
+    ratings: int
+    activity_users: int
+    activity_fitted: bool
+    rating_residual_sd: float
+
+
+def _negatives(
+    persona: Persona, seen: set[int], catalog: Catalog, n: int, streams: Streams
+) -> np.ndarray:
+    rng = streams.generator(persona.id, "calibrate:negatives")
+    pool = np.setdiff1d(catalog.item_ids, np.fromiter(seen, dtype=np.int64, count=len(seen)))
+    chosen = rng.choice(pool, size=min(n, len(pool)), replace=False)
+    return np.sort(chosen)
+
+
+def _activity_rows(
+    personas: list[Persona], train: pl.DataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Sessions of the whole train history; count those that start after the inner
+    # cutoff, up to a week or the end of train (exposure), whichever comes first.
+    starts = (
+        sessionize(train)
+        .group_by("user_id", "session")
+        .agg(pl.col("timestamp").min().alias("start"))
+    )
+    ends = train.group_by("user_id").agg(pl.col("timestamp").max().alias("end"))
+    by_user = {
+        uid: np.sort(frame["start"].to_numpy())
+        for (uid,), frame in starts.partition_by("user_id", as_dict=True).items()
+    }
+    end_of = dict(zip(ends["user_id"].to_list(), ends["end"].to_list(), strict=True))
+    rates, counts, exposures = [], [], []
+    for persona in personas:
+        uid, cutoff = persona.provenance.user_id, persona.provenance.train_until
+        assert uid is not None and cutoff is not None  # built from a dataset
+        exposure = min(ACTIVITY_WINDOW_DAYS * 86400.0, float(end_of[uid] - cutoff))
+        if exposure < 86400.0:  # under a day of evidence says little about a week
+            continue
+        s = by_user[uid]
+        n = int(((s > cutoff) & (s <= cutoff + exposure)).sum())
+        rates.append(persona.traits.sessions_per_day)
+        counts.append(n)
+        exposures.append(exposure / 86400.0)
+    return np.array(rates), np.array(counts, dtype=np.float64), np.array(exposures)
+
+
+def calibrate(
+    dataset: Dataset,
+    train: pl.DataFrame,
+    *,
+    seed: int,
+    dims: int = 16,
+    min_train: int = 5,
+    negatives: int = 1,
+) -> Calibration:
+    """Fit choice, rating and activity coefficients on `train` (and nothing else)."""
+    streams = Streams(seed)
+    inner = temporal_split(train, holdout=_INNER_HOLDOUT, min_train=min_train)
+    space = fit_taste_space(inner.train, dataset.items["item_id"].to_numpy(), dims=dims)
+    catalog = Catalog.build(dataset.items, dataset.genres, inner.train, space)
+    brain = UtilityBrain(catalog)
+    users = sorted(set(inner.heldout["user_id"].to_list()))
+    personas = build_personas(dataset, inner.train, users, space=space, split_label="calibration")
+    later = {
+        uid: frame for (uid,), frame in inner.heldout.partition_by("user_id", as_dict=True).items()
+    }
+    seen_by = {
+        uid: set(frame["item_id"].to_list())
+        for (uid,), frame in train.partition_by("user_id", as_dict=True).items()
+    }
+    x_choice, y_choice, x_rating, y_rating = [], [], [], []
+    for persona in personas:
+        uid = persona.provenance.user_id
+        assert uid is not None
+        future = later[uid].unique("item_id", keep="first", maintain_order=True)
+        positives = catalog.index(future["item_id"].to_numpy())
+        negative_ids = _negatives(
+            persona, seen_by[uid], catalog, negatives * len(positives), streams
+        )
+        rows = np.concatenate([positives, catalog.index(negative_ids)])
+        x_choice.append(brain.features(persona, rows))
+        y_choice.append(np.r_[np.ones(len(positives)), np.zeros(len(negative_ids))])
+        x_rating.append(brain.rating_features(persona, positives))
+        y_rating.append(future["rating"].to_numpy() - persona.rating.mean)
+    choice = LogisticRegression(C=1.0, max_iter=1000).fit(
+        np.vstack(x_choice), np.concatenate(y_choice)
+    )
+    xr, yr = np.vstack(x_rating), np.concatenate(y_rating)
+    rating = Ridge(alpha=1.0, fit_intercept=False).fit(xr, yr)
+    residual_sd = float(np.std(yr - rating.predict(xr)))
+    mean_spread = float(np.mean([p.rating.spread for p in personas]))
+    rates, counts, exposures = _activity_rows(personas, train)
+    # Too little evidence of returns (or none at all) leaves the activity prior in place.
+    activity_fitted = len(rates) >= _MIN_ACTIVITY_USERS and counts.sum() > 0
+    if activity_fitted:
+        activity = PoissonRegressor(alpha=0.0, max_iter=1000).fit(
+            np.log(rates)[:, None], counts / exposures, sample_weight=exposures
+        )
+    fitted: dict[str, Any] = dict(zip(FEATURES, (float(c) for c in choice.coef_[0]), strict=True))
+    fitted |= {
+        f"rating_{name}": float(c) for name, c in zip(RATING_FEATURES, rating.coef_, strict=True)
+    }
+    fitted |= {
+        "watch_intercept": float(choice.intercept_[0]),
+        "rating_noise": residual_sd / mean_spread if mean_spread > 0 else 0.0,
+    }
+    if activity_fitted:
+        fitted |= {
+            "activity_intercept": float(activity.intercept_),
+            "activity_slope": float(activity.coef_[0]),
+        }
+    if not all(math.isfinite(v) for v in fitted.values()):
+        raise ValueError(f"calibration produced non-finite coefficients: {fitted}")
+    return Calibration(
+        params=UtilityParams().model_copy(update=fitted),
+        dataset_sha256=dataset.sha256,
+        train_rows=train.height,
+        users=len(personas),
+        choice_pairs=int(sum(len(y) for y in y_choice)),
+        ratings=len(yr),
+        activity_users=len(rates),
+        activity_fitted=bool(activity_fitted),
+        rating_residual_sd=residual_sd,
+    )
