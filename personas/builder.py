@@ -132,6 +132,7 @@ def build_personas(
                 taste=Taste(
                     genre_affinity=affinity,
                     factors=tuple(round(float(x), 6) for x in space.user_vector(uid)),
+                    choice_factors=tuple(round(float(x), 6) for x in space.choice_vector(uid)),
                     factor_space=space.id,
                 ),
                 rating=rating,

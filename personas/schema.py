@@ -45,14 +45,17 @@ class Taste(_Record):
     """What the persona likes: per-genre affinity and latent factors in a named space."""
 
     genre_affinity: dict[str, float]
-    factors: tuple[float, ...] = ()
+    factors: tuple[float, ...] = Field(default=(), description="predict how the persona rates")
+    choice_factors: tuple[float, ...] = Field(
+        default=(), description="predict what the persona picks (implicit, from what it consumed)"
+    )
     factor_space: str | None = Field(
         default=None, description="id of the item-factor space the factors live in"
     )
 
     @model_validator(mode="after")
     def _space_named(self) -> Taste:
-        if self.factors and not self.factor_space:
+        if (self.factors or self.choice_factors) and not self.factor_space:
             raise ValueError("factors need a factor_space naming the item factors they pair with")
         return self
 

@@ -18,20 +18,34 @@ from scipy.sparse.linalg import svds
 
 @dataclass(frozen=True)
 class TasteSpace:
-    """Item and user factors; `u @ v` predicts a user's rating minus their mean."""
+    """Item and user factors.
+
+    `user_factors @ item_factors` predicts a user's rating minus their mean;
+    `choice_user_factors @ choice_item_factors` (PureSVD) scores what they pick.
+    """
 
     id: str
     item_ids: np.ndarray
     item_factors: np.ndarray
     user_ids: np.ndarray
     user_factors: np.ndarray
+    choice_item_factors: np.ndarray
+    choice_user_factors: np.ndarray
 
-    def user_vector(self, user_id: int) -> np.ndarray:
-        """The factors of one train user."""
+    def _row(self, user_id: int) -> int:
         index = int(np.searchsorted(self.user_ids, user_id))
         if index >= len(self.user_ids) or self.user_ids[index] != user_id:
             raise KeyError(f"user {user_id} has no train ratings in taste space {self.id}")
-        vector: np.ndarray = self.user_factors[index]
+        return index
+
+    def user_vector(self, user_id: int) -> np.ndarray:
+        """The rating factors of one train user."""
+        vector: np.ndarray = self.user_factors[self._row(user_id)]
+        return vector
+
+    def choice_vector(self, user_id: int) -> np.ndarray:
+        """The choice factors of one train user: their consumption projected on the item factors."""
+        vector: np.ndarray = self.choice_user_factors[self._row(user_id)]
         return vector
 
 
@@ -58,29 +72,41 @@ def fit_taste_space(train: pl.DataFrame, item_ids: np.ndarray, dims: int = 16) -
         (ratings - user_mean[rows], (rows, cols)), shape=(len(user_ids), len(item_ids))
     )
     matrix.sum_duplicates()
-    k = min(dims, min(matrix.shape) - 1)
-    if k < 1:
-        users = np.zeros((len(user_ids), dims))
-        items = np.zeros((len(item_ids), dims))
-    else:
-        # A fixed start vector makes ARPACK deterministic.
-        v0 = np.full(min(matrix.shape), 1.0 / np.sqrt(min(matrix.shape)))
-        u, s, vt = svds(matrix, k=k, v0=v0, solver="arpack")
-        order = np.argsort(-s)
-        root = np.sqrt(s[order])
-        users = np.zeros((len(user_ids), dims))
-        items = np.zeros((len(item_ids), dims))
-        users[:, :k] = u[:, order] * root
-        items[:, :k] = vt[order].T * root
-        # SVD signs are arbitrary: fix them so the same data always gives the same factors.
-        signs = np.sign(items[np.argmax(np.abs(items), axis=0), np.arange(dims)])
-        signs[signs == 0] = 1.0
-        users *= signs
-        items *= signs
+    users, items = _svd(matrix, dims)
+    # PureSVD on who-rated-what: item factors V, a user's choice vector is their row @ V.
+    consumed = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(len(user_ids), len(item_ids))
+    )
+    consumed.sum_duplicates()
+    consumed.data[:] = 1.0
+    # Unscaled V, as PureSVD scores a user's row by row @ V @ V.T.
+    _, choice_items = _svd(consumed, 2 * dims, scale=False)
     return TasteSpace(
         id=f"svd{dims}:{_train_digest(train)}",
         item_ids=item_ids,
         item_factors=items,
         user_ids=user_ids,
         user_factors=users,
+        choice_item_factors=choice_items,
+        choice_user_factors=np.asarray(consumed @ choice_items),
     )
+
+
+def _svd(matrix: sp.csr_matrix, dims: int, *, scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Factors U sqrt(S) and V sqrt(S) (U and V if not `scale`), zero-padded, with fixed signs."""
+    k = min(dims, min(matrix.shape) - 1)
+    users = np.zeros((matrix.shape[0], dims))
+    items = np.zeros((matrix.shape[1], dims))
+    if k < 1:
+        return users, items
+    # A fixed start vector makes ARPACK deterministic.
+    v0 = np.full(min(matrix.shape), 1.0 / np.sqrt(min(matrix.shape)))
+    u, s, vt = svds(matrix.astype(np.float64), k=k, v0=v0, solver="arpack")
+    order = np.argsort(-s)
+    root = np.sqrt(s[order]) if scale else np.ones(k)
+    users[:, :k] = u[:, order] * root
+    items[:, :k] = vt[order].T * root
+    # SVD signs are arbitrary: fix them so the same data always gives the same factors.
+    signs = np.sign(items[np.argmax(np.abs(items), axis=0), np.arange(dims)])
+    signs[signs == 0] = 1.0
+    return users * signs, items * signs

@@ -25,6 +25,7 @@ class Catalog:
     genre_matrix: np.ndarray  # (items, genres), each row sums to 1 (or 0: no genre)
     popularity: np.ndarray  # standardised log train counts: how much of a hit an item looks
     factors: np.ndarray  # rows of the taste space, aligned with item_ids
+    choice_factors: np.ndarray  # rows of the taste space's PureSVD item factors
     space_id: str
     item_bias: np.ndarray  # shrunk mean train rating minus the global mean
     rating_keys: np.ndarray  # sorted row * 2**32 + timestamp of every train rating
@@ -66,6 +67,7 @@ class Catalog:
             genre_matrix=matrix,
             popularity=popularity,
             factors=space.item_factors,
+            choice_factors=space.choice_item_factors,
             space_id=space.id,
             item_bias=sums / (counts + _BIAS_SHRINKAGE),
             rating_keys=np.sort(rows.astype(np.int64) * _TIME_SPAN + times),
