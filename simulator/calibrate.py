@@ -9,7 +9,8 @@ part predicts the later one:
   the user's later items as positives and as many never-rated items as
   negatives, drawn from a keyed stream;
 - rating: a ridge regression of (rating - persona mean) on RATING_FEATURES,
-  whose residual spread sets the rating noise;
+  whose intercept learns the drift of later ratings and whose residual spread
+  sets the rating noise;
 - activity: a Poisson regression of the sessions that started in the week after
   the inner cutoff on the persona's own session rate, with exposure weights.
 
@@ -138,7 +139,7 @@ def calibrate(
         np.vstack(x_choice), np.concatenate(y_choice)
     )
     xr, yr = np.vstack(x_rating), np.concatenate(y_rating)
-    rating = Ridge(alpha=1.0, fit_intercept=False).fit(xr, yr)
+    rating = Ridge(alpha=1.0).fit(xr, yr)
     residual_sd = float(np.std(yr - rating.predict(xr)))
     mean_spread = float(np.mean([p.rating.spread for p in personas]))
     rates, counts, exposures = _activity_rows(personas, train)
@@ -154,6 +155,7 @@ def calibrate(
     }
     fitted |= {
         "watch_intercept": float(choice.intercept_[0]),
+        "rating_intercept": float(rating.intercept_),
         "rating_noise": residual_sd / mean_spread if mean_spread > 0 else 0.0,
     }
     if activity_fitted:

@@ -55,7 +55,9 @@ class UtilityParams(BaseModel):
     leave_no_click: float = 1.2
     leave_patience: float = -1.0
     max_pages: int = Field(default=20, ge=1)
-    # Rating: persona mean + these times the rating features, plus noise.
+    # Rating: persona mean + intercept (drift: later ratings run lower) + these times
+    # the rating features, plus noise.
+    rating_intercept: float = 0.0
     rating_taste: float = 1.0
     rating_item_bias: float = 0.0
     rating_genre: float = 0.5
@@ -125,10 +127,9 @@ class UtilityBrain:
 
     def expected_ratings(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
         """Mean rating the persona would give each row, before noise and rounding."""
-        centred: np.ndarray = (
-            self.rating_features(persona, rows) @ self.params.rating_coefficients()
-        )
-        return persona.rating.mean + centred
+        p = self.params
+        centred: np.ndarray = self.rating_features(persona, rows) @ p.rating_coefficients()
+        return persona.rating.mean + p.rating_intercept + centred
 
     def watch_probabilities(self, persona: Persona, item_ids: list[int]) -> np.ndarray:
         """P(would watch) for each item of a list the persona reads whole (a list task)."""
