@@ -218,7 +218,9 @@ def genre_share(b: Behaviour, items: pl.DataFrame, genres: Sequence[str]) -> Flo
         .filter(pl.col("genres").list.len() > 0)
         .with_columns((pl.col("n").cast(pl.Float64) / pl.col("genres").list.len()).alias("w"))
         .explode("genres")
-        .group_by("genres")
+        # Joins and group_by reorder rows from call to call; a float sum must not see that.
+        .sort("genres", "item_id")
+        .group_by("genres", maintain_order=True)
         .agg(pl.col("w").sum())
     )
     by_genre = dict(zip(weights["genres"].to_list(), weights["w"].to_list(), strict=True))
