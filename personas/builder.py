@@ -133,6 +133,9 @@ def build_personas(
                     genre_affinity=affinity,
                     factors=tuple(round(float(x), 6) for x in space.user_vector(uid)),
                     choice_factors=tuple(round(float(x), 6) for x in space.choice_vector(uid)),
+                    recent_choice_factors=tuple(
+                        round(float(x), 6) for x in space.recent_choice_vector(uid)
+                    ),
                     factor_space=space.id,
                 ),
                 rating=rating,

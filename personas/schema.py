@@ -49,13 +49,18 @@ class Taste(_Record):
     choice_factors: tuple[float, ...] = Field(
         default=(), description="predict what the persona picks (implicit, from what it consumed)"
     )
+    recent_choice_factors: tuple[float, ...] = Field(
+        default=(), description="the same, from its latest consumption: its current interest"
+    )
     factor_space: str | None = Field(
         default=None, description="id of the item-factor space the factors live in"
     )
 
     @model_validator(mode="after")
     def _space_named(self) -> Taste:
-        if (self.factors or self.choice_factors) and not self.factor_space:
+        if (self.factors or self.choice_factors or self.recent_choice_factors) and not (
+            self.factor_space
+        ):
             raise ValueError("factors need a factor_space naming the item factors they pair with")
         return self
 

@@ -15,6 +15,8 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+RECENT_HALF_LIFE = 10.0  # items: the current interest is mostly the last few dozen
+
 
 @dataclass(frozen=True)
 class TasteSpace:
@@ -31,6 +33,7 @@ class TasteSpace:
     user_factors: np.ndarray
     choice_item_factors: np.ndarray
     choice_user_factors: np.ndarray
+    recent_choice_user_factors: np.ndarray
 
     def _row(self, user_id: int) -> int:
         index = int(np.searchsorted(self.user_ids, user_id))
@@ -41,6 +44,11 @@ class TasteSpace:
     def user_vector(self, user_id: int) -> np.ndarray:
         """The rating factors of one train user."""
         vector: np.ndarray = self.user_factors[self._row(user_id)]
+        return vector
+
+    def recent_choice_vector(self, user_id: int) -> np.ndarray:
+        """Like `choice_vector`, each item weighted down by how many items came after it."""
+        vector: np.ndarray = self.recent_choice_user_factors[self._row(user_id)]
         return vector
 
     def choice_vector(self, user_id: int) -> np.ndarray:
@@ -89,7 +97,22 @@ def fit_taste_space(train: pl.DataFrame, item_ids: np.ndarray, dims: int = 16) -
         user_factors=users,
         choice_item_factors=choice_items,
         choice_user_factors=np.asarray(consumed @ choice_items),
+        recent_choice_user_factors=np.asarray(
+            _recency_weighted(train, rows, cols, consumed.shape) @ choice_items
+        ),
     )
+
+
+def _recency_weighted(
+    train: pl.DataFrame, rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """Who consumed what, each item weighted 0.5 ** (items consumed after it / half-life)."""
+    order = np.lexsort((cols, train["timestamp"].to_numpy(), rows))
+    rows, cols = rows[order], cols[order]
+    starts = np.searchsorted(rows, rows, side="right")  # one past each user's last item
+    after = starts - 1 - np.arange(len(rows))
+    weights = 0.5 ** (after / RECENT_HALF_LIFE)
+    return sp.csr_matrix((weights, (rows, cols)), shape=shape)
 
 
 def _svd(matrix: sp.csr_matrix, dims: int, *, scale: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -1,8 +1,9 @@
 """The utility brain: a choice model, fast and LLM-free.
 
 For each slot the persona examined, a click has log-odds
-    intercept + coefficients·FEATURES (taste match, PureSVD affinity, genre
-    affinity, popularity, popularity·conformity, recent popularity)
+    intercept + coefficients·FEATURES (taste match, PureSVD affinity overall and
+    for the latest items, genre affinity, popularity, popularity·conformity,
+    recent popularity)
     + position/(k+1) - fatigue·clicks + memory·(1-2·diversity)·familiarity,
 so the taste match, the crowd's pull (scaled by how conformist the persona
 is), position, fatigue and familiarity all move the choice. After each item
@@ -25,7 +26,15 @@ from simulator.interfaces import SessionState
 from simulator.memory import Recall
 from simulator.perception import Observation
 
-FEATURES = ("taste", "affinity", "genre", "popularity", "conformity_popularity", "recent")
+FEATURES = (
+    "taste",
+    "affinity",
+    "recent_affinity",
+    "genre",
+    "popularity",
+    "conformity_popularity",
+    "recent",
+)
 RATING_FEATURES = ("taste", "item_bias", "genre")
 
 
@@ -43,6 +52,7 @@ class UtilityParams(BaseModel):
     watch_intercept: float = 0.0
     taste: float = 1.2
     affinity: float = 0.0
+    recent_affinity: float = 0.0
     genre: float = 1.0
     popularity: float = 0.0
     conformity_popularity: float = 0.6
@@ -98,12 +108,15 @@ class UtilityBrain:
     def features(self, persona: Persona, rows: np.ndarray, *, genres: bool = True) -> np.ndarray:
         """The choice features (FEATURES order) of catalogue rows for this persona."""
         catalog = self.catalog
-        taste, affinity = np.zeros(len(rows)), np.zeros(len(rows))
+        taste, affinity, current = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
         if persona.taste.factor_space == catalog.space_id:
             if persona.taste.factors:
                 taste = catalog.factors[rows] @ np.asarray(persona.taste.factors)
             if persona.taste.choice_factors:
                 affinity = catalog.choice_factors[rows] @ np.asarray(persona.taste.choice_factors)
+            if persona.taste.recent_choice_factors:
+                recent_taste = np.asarray(persona.taste.recent_choice_factors)
+                current = catalog.choice_factors[rows] @ recent_taste
         by_genre = persona.taste.genre_affinity
         genre = np.array(
             [
@@ -117,13 +130,21 @@ class UtilityBrain:
         now = persona.provenance.train_until or catalog.last_train_time
         recent = np.log1p(catalog.recent_counts(rows, until=now))
         return np.column_stack(
-            [taste, affinity, genre, popularity, persona.traits.conformity * popularity, recent]
+            [
+                taste,
+                affinity,
+                current,
+                genre,
+                popularity,
+                persona.traits.conformity * popularity,
+                recent,
+            ]
         )
 
     def rating_features(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
         """The rating features (RATING_FEATURES order) of catalogue rows."""
         f = self.features(persona, rows)
-        return np.column_stack([f[:, 0], self.catalog.item_bias[rows], f[:, 2]])
+        return np.column_stack([f[:, 0], self.catalog.item_bias[rows], f[:, 3]])
 
     def expected_ratings(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
         """Mean rating the persona would give each row, before noise and rounding."""
