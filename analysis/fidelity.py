@@ -36,6 +36,7 @@ from personas.datasets import RatingScale
 from personas.schema import Persona
 from simulator.brains import check_brain_name, make_brain
 from simulator.brains.utility import UtilityParams
+from simulator.calibrate import calibrate
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
 from simulator.rng import Streams
@@ -108,15 +109,8 @@ def _fitted_params(prep: Prepared, config: RunConfig) -> UtilityParams:
     """The utility brain's parameters for this bench, fitted as `simulate` fits them.
 
     They come from :func:`simulator.calibrate.calibrate` on the train split
-    (``config.calibrate`` off: the config's own ``utility``). Only while that
-    module does not exist are the priors ``UtilityParams()`` used.
+    (``config.calibrate`` off: the config's own ``utility``).
     """
-    try:
-        from simulator.calibrate import calibrate
-    except ModuleNotFoundError as exc:
-        if exc.name != "simulator.calibrate":
-            raise
-        return UtilityParams()
     if not config.calibrate:
         return config.utility
     return calibrate(
@@ -434,19 +428,28 @@ class MacroResult:
         return self.comparison.as_dict()
 
 
-def macro_config(config: RunConfig, personas: int) -> RunConfig:
-    """The run the macro protocol simulates: the bench's config under its own scenario name."""
-    return config.model_copy(update={"scenario": SCENARIO, "personas": personas})
+def macro_config(config: RunConfig, personas: int, params: UtilityParams) -> RunConfig:
+    """The run the macro protocol simulates: the bench's config and its fitted parameters.
+
+    The parameters are passed in (calibration off) so the run uses exactly what the
+    list task used, without fitting them a second time.
+    """
+    return config.model_copy(
+        update={"scenario": SCENARIO, "personas": personas, "calibrate": False, "utility": params}
+    )
 
 
 def macro_protocol(
-    config: RunConfig, personas: int, workdir: str | Path | None = None
+    config: RunConfig,
+    personas: int,
+    params: UtilityParams,
+    workdir: str | Path | None = None,
 ) -> MacroResult:
     """Simulate `personas` users for `config.days` days and compare with the real ones.
 
     The run goes to ``workdir/run`` (kept) or to a temporary folder (removed).
     """
-    run_config = macro_config(config, personas)
+    run_config = macro_config(config, personas, params)
     if workdir is not None:
         out = Path(workdir) / "run"
         simulate(run_config, out)
@@ -529,7 +532,7 @@ def fidelity(
     macro_result = None
     if macro:
         started = time.perf_counter()
-        macro_result = macro_protocol(config, pop.sampled, workdir)
+        macro_result = macro_protocol(config, pop.sampled, params, workdir)
         wall["macro"] = time.perf_counter() - started
     return FidelityReport(
         dataset_name=pop.prep.dataset.name,

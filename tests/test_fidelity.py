@@ -11,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 import analysis.fidelity as fid
-import simulator.calibrate
 import simulator.run
 from analysis.fidelity import (
     Confusion,
@@ -142,7 +141,7 @@ def _mirrored_heldout(monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
 
 def test_leakage_heldout_values_move_only_the_real_side(monkeypatch, pop):
     seen: dict[str, list[pl.DataFrame]] = {"build": [], "calibrate": []}
-    real_build, real_calibrate = fid.build_personas, simulator.calibrate.calibrate
+    real_build, real_calibrate = fid.build_personas, fid.calibrate
 
     def spy_build(dataset, train, *args, **kwargs):
         seen["build"].append(train)
@@ -153,7 +152,7 @@ def test_leakage_heldout_values_move_only_the_real_side(monkeypatch, pop):
         return real_calibrate(dataset, train, **kwargs)
 
     monkeypatch.setattr(fid, "build_personas", spy_build)
-    monkeypatch.setattr(simulator.calibrate, "calibrate", spy_calibrate)
+    monkeypatch.setattr(fid, "calibrate", spy_calibrate)
     before = fidelity(CONFIG, users=USERS, macro=False)
 
     # Nothing held out reached the persona builder or the calibration.
