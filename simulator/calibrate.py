@@ -131,9 +131,10 @@ def calibrate(
             persona, seen_by[uid], catalog, negatives * len(positives), streams
         )
         rows = np.concatenate([positives, catalog.index(negative_ids)])
-        x_choice.append(brain.features(persona, rows))
+        features = brain.features(persona, rows)
+        x_choice.append(features)
         y_choice.append(np.r_[np.ones(len(positives)), np.zeros(len(negative_ids))])
-        x_rating.append(brain.rating_features(persona, positives))
+        x_rating.append(brain.rating_features(positives, features[: len(positives)]))
         y_rating.append(future["rating"].to_numpy() - persona.rating.mean)
     choice = LogisticRegression(C=1.0, max_iter=1000).fit(
         np.vstack(x_choice), np.concatenate(y_choice)

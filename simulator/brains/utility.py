@@ -36,6 +36,7 @@ FEATURES = (
     "recent",
 )
 RATING_FEATURES = ("taste", "item_bias", "genre")
+_TASTE, _GENRE = FEATURES.index("taste"), FEATURES.index("genre")
 
 
 class UtilityParams(BaseModel):
@@ -105,7 +106,7 @@ class UtilityBrain:
         self.catalog = catalog
         self.params = params or UtilityParams()
 
-    def features(self, persona: Persona, rows: np.ndarray, *, genres: bool = True) -> np.ndarray:
+    def features(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
         """The choice features (FEATURES order) of catalogue rows for this persona."""
         catalog = self.catalog
         taste, affinity, current = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
@@ -121,7 +122,7 @@ class UtilityBrain:
         genre = np.array(
             [
                 np.mean([by_genre.get(g, 0.0) for g in catalog.genres[r]])
-                if genres and catalog.genres[r]
+                if catalog.genres[r]
                 else 0.0
                 for r in rows
             ]
@@ -141,15 +142,20 @@ class UtilityBrain:
             ]
         )
 
-    def rating_features(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
-        """The rating features (RATING_FEATURES order) of catalogue rows."""
-        f = self.features(persona, rows)
-        return np.column_stack([f[:, 0], self.catalog.item_bias[rows], f[:, 3]])
+    def rating_features(self, rows: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The rating features (RATING_FEATURES order), from the rows' choice `features`."""
+        return np.column_stack(
+            [features[:, _TASTE], self.catalog.item_bias[rows], features[:, _GENRE]]
+        )
 
-    def expected_ratings(self, persona: Persona, rows: np.ndarray) -> np.ndarray:
+    def expected_ratings(
+        self, persona: Persona, rows: np.ndarray, features: np.ndarray | None = None
+    ) -> np.ndarray:
         """Mean rating the persona would give each row, before noise and rounding."""
+        if features is None:
+            features = self.features(persona, rows)
         p = self.params
-        centred: np.ndarray = self.rating_features(persona, rows) @ p.rating_coefficients()
+        centred: np.ndarray = self.rating_features(rows, features) @ p.rating_coefficients()
         return persona.rating.mean + p.rating_intercept + centred
 
     def watch_probabilities(self, persona: Persona, item_ids: list[int]) -> np.ndarray:
@@ -173,8 +179,11 @@ class UtilityBrain:
         p = self.params
         views = observation.examined_items()
         rows = self.catalog.index([v.item_id for v in views])
-        shown_genres = bool(views) and views[0].genres is not None
-        f = self.features(persona, rows, genres=shown_genres)
+        f = self.features(persona, rows)
+        # Ratings come after watching, when the genres are known; the click sees only the page.
+        expected = self.expected_ratings(persona, rows, f)
+        if views and views[0].genres is None:
+            f[:, _GENRE] = 0.0
         positions = np.array([v.position for v in views], dtype=np.float64)
         logits = (
             p.intercept
@@ -183,7 +192,7 @@ class UtilityBrain:
             - p.fatigue * clicks
             + p.memory * (1.0 - 2.0 * persona.traits.diversity) * recall.familiarity
         )
-        return logits, self.expected_ratings(persona, rows)
+        return logits, expected
 
     def rate(self, persona: Persona, expected: float, space: ActionSpace, draw: float) -> float:
         """A rating on the scale: the expected rating plus the persona's noise."""
