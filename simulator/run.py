@@ -7,8 +7,10 @@ and, while a run can still be continued, `checkpoint.pkl`.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,12 @@ from personas.datasets import Dataset, Split, load_dataset, temporal_split
 from personas.io import load_personas, save_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
-from simulator.brains import check_brain_name
+from simulator.brains import LLM_BRAINS, check_brain_name
 from simulator.calibrate import Calibration, calibrate
 from simulator.catalog import Catalog
 from simulator.checkpoint import load_checkpoint, save_checkpoint
 from simulator.config import RunConfig
+from simulator.llm.config import LLMConfig
 from simulator.manifest import (
     MANIFEST_VERSION,
     environment,
@@ -42,6 +45,7 @@ from simulator.trace import SCHEMA_VERSION, TraceWriter
 from simulator.world import World
 
 PERSONAS_FILE = "personas.json"
+CACHE_FILE = "llm-cache.sqlite"
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -68,7 +72,42 @@ class RunResult:
     days_done: int
     complete: bool
     resumed: bool
+    status: str  # complete, paused, or why it stopped early (budget_exhausted)
     wall_seconds: float
+
+
+def llm_cache_path() -> Path:
+    """Where answers are cached across runs: $SIMFOLK_CACHE_DIR, else ~/.cache/simfolk."""
+    root = os.environ.get("SIMFOLK_CACHE_DIR") or Path.home() / ".cache" / "simfolk"
+    return Path(root) / CACHE_FILE
+
+
+@contextmanager
+def language_model(config: LLMConfig, run_dir: Path | None) -> Iterator[Any]:
+    """An LLM for the run (starting the embedded server for "local"), stopped afterwards."""
+    from simulator.llm import open_llm  # litellm loads only for runs that think in words
+
+    cache = llm_cache_path() if config.cache else None
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    llm, server = open_llm(config, run_dir=run_dir, cache_path=cache)
+    try:
+        yield llm
+    finally:
+        llm.close()
+        if server is not None:
+            server.stop()
+
+
+def _llm_manifest(llm: Any) -> dict[str, Any]:
+    from simulator.embeddings import embedder_identity
+    from simulator.prompts import template_hashes
+
+    return {
+        "model": llm.identity,
+        "prompts": template_hashes(),
+        "embedder": embedder_identity(),
+    }
 
 
 def prepare(config: RunConfig) -> Prepared:
@@ -127,6 +166,12 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
         "git_revision": git_revision(),
         "status": "running",
     }
+
+
+def _mind_factory(config: RunConfig) -> Callable[[], Any]:
+    from simulator.reflective_memory import ReflectiveMemory
+
+    return lambda: ReflectiveMemory(config.mind)
 
 
 def _calibration(config: RunConfig, prep: Prepared, out: Path, resume: bool) -> Calibration | None:
@@ -216,6 +261,29 @@ def simulate(
         save_personas(personas, out / PERSONAS_FILE)
     calibration = _calibration(config, prep, out, resume)
     effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
+    if config.brain not in LLM_BRAINS:
+        return _simulate(config, effective, out, prep, personas, calibration, streams, resume,
+                         until_day, on_day, started, llm=None)
+    with language_model(config.llm, out) as llm:
+        return _simulate(config, effective, out, prep, personas, calibration, streams, resume,
+                         until_day, on_day, started, llm=llm)
+
+
+def _simulate(
+    config: RunConfig,
+    effective: RunConfig,
+    out: Path,
+    prep: Prepared,
+    personas: list[Persona],
+    calibration: Calibration | None,
+    streams: Streams,
+    resume: bool,
+    until_day: int | None,
+    on_day: Callable[[World], None] | None,
+    started: float,
+    *,
+    llm: Any,
+) -> RunResult:
     target = make_target(config.target, prep.catalog, streams)
     train = train_interactions(prep.split)
     target.fit(train)
@@ -228,6 +296,8 @@ def simulate(
         rating_scale=prep.dataset.rating_scale,
         trace=TraceWriter(out, config.part_rows),
         streams=streams,
+        llm=llm,
+        mind=_mind_factory(effective) if llm is not None else None,
     )
     state = load_checkpoint(out) if resume else None
     if state is not None:
@@ -236,16 +306,28 @@ def simulate(
         world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
     manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
+    manifest["llm"] = _llm_manifest(llm) if llm is not None else None
     if resume:
         manifest = _resumed_manifest(out, manifest, from_day=world.day)
     write_manifest(out, manifest)
-    world.run(until_day, on_day=on_day, checkpoint=lambda w: save_checkpoint(w, out))
+
+    def checkpoint(w: World) -> None:
+        if llm is not None:
+            llm.flush()  # the ledger is on disk whenever a checkpoint is
+        save_checkpoint(w, out)
+
+    try:
+        world.run(until_day, on_day=on_day, checkpoint=checkpoint)
+    finally:
+        world.broker.close()
+        if llm is not None:
+            llm.flush()
     series = out / "timeseries.parquet"
     world.timeseries().write_parquet(temporary_path(series))
     replace_atomically(temporary_path(series), series)
-    complete = world.day >= config.days
+    complete = world.day >= config.days or world.halted is not None
     manifest.update(
-        status="complete" if complete else "paused",
+        status=world.halted or ("complete" if complete else "paused"),
         days_done=world.day,
         events=world.trace.next_seq,
         event_parts=world.trace.next_part,
@@ -257,5 +339,6 @@ def simulate(
         days_done=world.day,
         complete=complete,
         resumed=state is not None,
+        status=manifest["status"],
         wall_seconds=time.perf_counter() - started,
     )

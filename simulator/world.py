@@ -18,9 +18,10 @@ from personas.datasets import RatingScale
 from personas.schema import Persona
 from simulator.agent import PersonaAgent
 from simulator.brains import make_brain
+from simulator.broker import Broker
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
-from simulator.interfaces import INTERACTIONS_SCHEMA, Recommender
+from simulator.interfaces import INTERACTIONS_SCHEMA, Recommender, RunHalted
 from simulator.memory import EpisodicMemory
 from simulator.perception import Perception
 from simulator.rng import Streams
@@ -43,6 +44,8 @@ class World(mesa.Model):
         rating_scale: RatingScale,
         trace: TraceWriter,
         streams: Streams,
+        llm: Any = None,
+        mind: Callable[[], Any] | None = None,
     ) -> None:
         super().__init__(rng=streams.integer_seed("world", "mesa"))
         self.config = config
@@ -58,7 +61,9 @@ class World(mesa.Model):
         every = config.refit_every_days
         self.next_refit: float | None = every * DAY if every else None
         self._started = False
-        brain = make_brain(config.brain, catalog, config.utility)
+        self.halted: str | None = None  # why the run stopped early, if it did
+        self.broker = Broker(config.broker_window)
+        brain = make_brain(config.brain, catalog, config.utility, llm)
         perception = Perception(config.perception, catalog)
         self.population: list[PersonaAgent] = []
         for persona in personas:
@@ -75,6 +80,7 @@ class World(mesa.Model):
                     memory=EpisodicMemory(config.memory),
                     brain=brain,
                     streams=streams,
+                    mind=mind() if mind is not None else None,
                 )
             )
         self.datacollector = mesa.DataCollector(
@@ -124,8 +130,14 @@ class World(mesa.Model):
                 self.env.process(agent.live(self.env))
             self._started = True
         end = self.config.days if until_day is None else min(until_day, self.config.days)
-        while self.day < end:
-            self.env.run(until=(self.day + 1) * DAY)
+        while self.day < end and self.halted is None:
+            try:
+                self.env.run(until=(self.day + 1) * DAY)
+                # Decisions still out at midnight are answered now, so a checkpoint holds them.
+                self.broker.flush()
+            except RunHalted as stop:
+                self._halt(stop)
+                break
             self.day += 1
             self.datacollector.collect(self)
             if checkpoint and (
@@ -135,6 +147,16 @@ class World(mesa.Model):
             if on_day:
                 on_day(self)
         # Whatever was simulated is on disk when run() returns, checkpoint or not.
+        self.trace.flush()
+
+    def _halt(self, stop: RunHalted) -> None:
+        """End every open session and record why the run stops here."""
+        now = self.env.now
+        for agent in self.population:
+            agent.close_session(now, stop.event)
+        self.trace.emit(now, EventKind(stop.event), reason=stop.event, text=str(stop)[:500])
+        self.halted = stop.event
+        self.datacollector.collect(self)
         self.trace.flush()
 
     def timeseries(self) -> pl.DataFrame:

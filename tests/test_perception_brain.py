@@ -128,5 +128,5 @@ def test_ratings_are_on_the_scale_and_follow_the_taste(prepared, persona):
 
 
 def test_brain_registry_says_the_fix(prepared):
-    with pytest.raises(ValueError, match="choose one of: utility"):
+    with pytest.raises(ValueError, match="choose one of: hybrid, llm, utility"):
         make_brain("llm-please", prepared.catalog, UtilityParams())

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: `text` column; review, llm_failure, budget_exhausted
 
 
 class EventKind(StrEnum):
@@ -23,6 +23,9 @@ class EventKind(StrEnum):
     LEAVE = "leave"  # the persona chose to end the session (reason says why)
     SESSION_END = "session_end"
     REFIT = "refit"  # the target retrained on what it has seen so far
+    REVIEW = "review"  # words a persona wrote about an item it rated (text)
+    LLM_FAILURE = "llm_failure"  # a decision the LLM could not give (reason: code, text: detail)
+    BUDGET_EXHAUSTED = "budget_exhausted"  # the LLM budget is spent; the run ends here
 
 
 EVENT_SCHEMA = pa.schema(
@@ -39,6 +42,7 @@ EVENT_SCHEMA = pa.schema(
         pa.field("rating", pa.float32()),
         pa.field("reason", pa.string()),
         pa.field("target", pa.string()),
+        pa.field("text", pa.string()),  # language: a review, a rationale, a failure's detail
     ],
     metadata={b"simfolk.trace.schema_version": str(SCHEMA_VERSION).encode()},
 )

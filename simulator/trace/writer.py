@@ -47,6 +47,7 @@ class TraceWriter:
         rating: float | None = None,
         reason: str | None = None,
         target: str | None = None,
+        text: str | None = None,
     ) -> None:
         """Append one event; writes a part when the buffer is full."""
         b = self._buffer
@@ -62,6 +63,7 @@ class TraceWriter:
         b["rating"].append(rating)
         b["reason"].append(reason)
         b["target"].append(target)
+        b["text"].append(text)
         self.next_seq += 1
         if len(b["seq"]) >= self.part_rows:
             self.flush()
