@@ -183,7 +183,9 @@ class PersonaAgent(mesa.Agent):
                 return
             self._schedule(decided, space, t)
         else:
-            self._schedule(brain.decide(persona, observation, recall, session, space, rng), space, t)
+            self._schedule(
+                brain.decide(persona, observation, recall, session, space, rng), space, t
+            )
 
     def _decided(self) -> None:
         """Act on the broker's answer to the page's request."""

@@ -81,3 +81,53 @@ def fidelity_command(
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
         _print_report(report)
+
+
+@app.command("llm")
+def llm_command(
+    personas: Annotated[int, typer.Option(help="LLM personas, all arriving at once")] = 32,
+    slots: Annotated[int, typer.Option(help="embedded server slots = concurrency")] = 4,
+    days: Annotated[int, typer.Option(help="simulated days")] = 1,
+    window: Annotated[float, typer.Option(help="broker window, simulated seconds")] = 600.0,
+    max_tokens: Annotated[int, typer.Option(help="completion tokens per call, at most")] = 64,
+    dataset: Annotated[str, typer.Option(help="a dataset name or path")] = "ml-latest-small",
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Tokens per decision, and simfolk's server throughput against a raw load generator."""
+    from simulator.bench_llm import bench_llm
+
+    data = bench_llm(
+        dataset=dataset,
+        personas=personas,
+        days=days,
+        slots=slots,
+        window=window,
+        max_tokens=max_tokens,
+        seed=seed,
+    )
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    d = data["per_decision"]
+    console.print(
+        f"[bold]LLM decisions[/] by {personas} personas over {days} day(s), {data['model']}, "
+        f"{slots} slots\n"
+        f"prompt tokens per page decision: mean {d['prompt_tokens_mean']:.0f}, max "
+        f"{d['prompt_tokens_max']}; completion tokens: mean {d['completion_tokens_mean']:.1f} "
+        f"({d['decisions']} decisions, {d['failed_requests']} failed requests)"
+    )
+    table = Table(title="server output tokens/s")
+    for column in ("load", "requests", "output tokens", "seconds", "tokens/s"):
+        table.add_column(column, justify="right")
+    for name in ("simfolk", "raw"):
+        row = data[name]
+        table.add_row(
+            name,
+            str(row["requests"]),
+            str(row["completion_tokens"]),
+            f"{row['seconds']:.1f}",
+            f"{row['tokens_per_second']:.1f}",
+        )
+    console.print(table)
+    console.print(f"simfolk / raw = [bold]{data['ratio']:.3f}[/] (goal ≥ 0.9)")

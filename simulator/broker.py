@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import simpy
+from simpy.events import EventPriority
 
 # After every ordinary event of the same instant (simpy's NORMAL is 1), so all
 # agents due then have submitted before the batch goes out.
-_AFTER_NORMAL = 2
+_AFTER_NORMAL = EventPriority(2)
 
 
 class _Flush(simpy.Event):

@@ -15,9 +15,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from analysis.run_compare import RunComparison, compare_run
+from personas.cli import app as personas_app
 from simulator.bench import app as bench_app
 from simulator.brains import brain_names
 from simulator.config import RunConfig
+from simulator.llm.cli import llm_app
 from simulator.run import RunResult
 from simulator.scenario import load_scenario
 from simulator.targets import target_names
@@ -29,6 +31,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(llm_app, name="llm")
+app.add_typer(personas_app, name="personas")
 console = Console()
 
 

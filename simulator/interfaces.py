@@ -161,7 +161,7 @@ class DeliberateBrain(Protocol):
         ...
 
 
-class RunHalted(Exception):  # noqa: N818 - a signal, not an error
+class RunHalted(Exception):
     """The run must end now (e.g. its LLM budget is spent); the world closes it cleanly.
 
     `event` names the trace event that records why.

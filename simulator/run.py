@@ -74,6 +74,7 @@ class RunResult:
     resumed: bool
     status: str  # complete, paused, or why it stopped early (budget_exhausted)
     wall_seconds: float
+    run_seconds: float = 0.0  # wall time of the simulation itself (no data loading)
 
 
 def llm_cache_path() -> Path:
@@ -107,6 +108,21 @@ def _llm_manifest(llm: Any) -> dict[str, Any]:
         "model": llm.identity,
         "prompts": template_hashes(),
         "embedder": embedder_identity(),
+    }
+
+
+def _llm_usage(out: Path) -> dict[str, int]:
+    from simulator.llm import read_calls
+
+    calls = read_calls(out)
+    made = calls.filter(~pl.col("cache_hit"))
+    return {
+        "requests": calls.height,
+        "cache_hits": calls.height - made.height,
+        "http_requests": made.height,
+        "failed": calls.filter(~pl.col("ok")).height,
+        "prompt_tokens": int(made["prompt_tokens"].sum()),
+        "completion_tokens": int(made["completion_tokens"].sum()),
     }
 
 
@@ -262,11 +278,35 @@ def simulate(
     calibration = _calibration(config, prep, out, resume)
     effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
     if config.brain not in LLM_BRAINS:
-        return _simulate(config, effective, out, prep, personas, calibration, streams, resume,
-                         until_day, on_day, started, llm=None)
+        return _simulate(
+            config,
+            effective,
+            out,
+            prep,
+            personas,
+            calibration,
+            streams,
+            resume,
+            until_day,
+            on_day,
+            started,
+            llm=None,
+        )
     with language_model(config.llm, out) as llm:
-        return _simulate(config, effective, out, prep, personas, calibration, streams, resume,
-                         until_day, on_day, started, llm=llm)
+        return _simulate(
+            config,
+            effective,
+            out,
+            prep,
+            personas,
+            calibration,
+            streams,
+            resume,
+            until_day,
+            on_day,
+            started,
+            llm=llm,
+        )
 
 
 def _simulate(
@@ -312,20 +352,26 @@ def _simulate(
     write_manifest(out, manifest)
 
     def checkpoint(w: World) -> None:
-        if llm is not None:
-            llm.flush()  # the ledger is on disk whenever a checkpoint is
+        if llm is not None and llm.ledger is not None:
+            llm.ledger.flush()  # the ledger is on disk whenever a checkpoint is
         save_checkpoint(w, out)
 
+    running = time.perf_counter()
     try:
         world.run(until_day, on_day=on_day, checkpoint=checkpoint)
     finally:
-        world.broker.close()
         if llm is not None:
-            llm.flush()
+            world.broker.loop.run_until_complete(llm.aclose())
+        world.broker.close()
+        if llm is not None and llm.ledger is not None:
+            llm.ledger.flush()
+    run_seconds = time.perf_counter() - running
     series = out / "timeseries.parquet"
     world.timeseries().write_parquet(temporary_path(series))
     replace_atomically(temporary_path(series), series)
     complete = world.day >= config.days or world.halted is not None
+    if llm is not None:
+        manifest["llm"]["usage"] = _llm_usage(out)
     manifest.update(
         status=world.halted or ("complete" if complete else "paused"),
         days_done=world.day,
@@ -340,5 +386,6 @@ def _simulate(
         complete=complete,
         resumed=state is not None,
         status=manifest["status"],
+        run_seconds=run_seconds,
         wall_seconds=time.perf_counter() - started,
     )

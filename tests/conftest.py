@@ -46,3 +46,13 @@ def _event_digests(run_dir: Path) -> dict[str, str]:
 def event_digests():  # type: ignore[no-untyped-def]
     """sha256 of every event part of a run, by file name."""
     return _event_digests
+
+
+@pytest.fixture(scope="session")
+def embedded_server():  # type: ignore[no-untyped-def]
+    """The embedded SmolLM2 server, started once for the session (4 slots)."""
+    from simulator.llm.server import EmbeddedServer  # xllamacpp loads only when asked for
+
+    server = EmbeddedServer(slots=4).start()
+    yield server
+    server.stop()

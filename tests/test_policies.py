@@ -32,8 +32,17 @@ GLOBAL_NUMPY = {
     "poisson",
     "binomial",
 }
-# Durations reported to the user, never fed to agents.
-ALLOWED = {("simulator/run.py", "perf_counter")}
+# Durations reported to the user or written to the LLM ledger, never fed to agents.
+ALLOWED = {
+    (path, "perf_counter")
+    for path in (
+        "simulator/run.py",
+        "simulator/bench_llm.py",
+        "simulator/llm/client.py",  # request latency, for the ledger
+        "simulator/llm/server.py",  # start time and the health-check deadline
+        "personas/anthology.py",  # the backstory report's wall time
+    )
+}
 
 
 def _calls(path: Path):

@@ -1,4 +1,4 @@
-"""Brains by name. `--brain utility` is the calibrated choice model; `llm` and `hybrid` think in words."""
+"""Brains by name: `utility` is the calibrated choice model; `llm` and `hybrid` think in words."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ reflects without touching the rest.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypedDict, cast
@@ -32,10 +33,10 @@ from simulator.llm import LLM, CallTag, LLMFailure
 from simulator.memory import Recall
 from simulator.perception import Observation
 from simulator.prompts import render
-from simulator.reflection import Insights
+from simulator.reflective_memory import Insights
 
-REVIEW_CHARS = 80
-BACKSTORY_CHARS = 360  # the static prompt part stays short: tokens are the budget
+REVIEW_CHARS = 60
+BACKSTORY_CHARS = 280  # the static prompt part stays short: tokens are the budget
 
 
 class Thought(TypedDict, total=False):
@@ -56,15 +57,13 @@ NODES = ("perceive", "recall", "decide", "reflect")
 
 def page_schema(item_ids: list[int], *, rate: bool) -> type[BaseModel]:
     """The answer a page allows: watch one of `item_ids` or none, and say a few words."""
-    choices = tuple(str(i) for i in item_ids) + ("none",)
-    fields: dict[str, Any] = {"watch": (Literal[choices], ...)}  # type: ignore[valid-type]
+    choices = (*(str(i) for i in item_ids), "none")
+    fields: dict[str, Any] = {"watch": (Literal[choices], ...)}
     if rate:
         fields["rating"] = (Literal[1, 2, 3, 4, 5], ...)
     fields["review"] = (str, Field(max_length=REVIEW_CHARS))
     fields["leave"] = (bool, ...)
-    return create_model(
-        "PageAnswer", __config__=ConfigDict(extra="forbid", strict=True), **fields
-    )
+    return create_model("PageAnswer", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
 class LLMBrain:
@@ -98,9 +97,9 @@ class LLMBrain:
         chosen.update(nodes or {})
         graph = StateGraph(Thought)
         for name in NODES:
-            graph.add_node(name, chosen[name])
+            graph.add_node(name, cast(Any, chosen[name]))
         graph.add_edge(START, "perceive")
-        for before, after in zip(NODES, NODES[1:], strict=False):
+        for before, after in itertools.pairwise(NODES):
             graph.add_edge(before, after)
         graph.add_edge(NODES[-1], END)
         self.graph = graph.compile()
@@ -164,9 +163,7 @@ class LLMBrain:
         for view in request.observation.examined_items():
             genres = ", ".join(view.genres) if view.genres else ""
             year = f" ({view.year})" if view.year else ""
-            prior = (
-                f" {request.priors[view.item_id]:.2f}" if view.item_id in request.priors else ""
-            )
+            prior = f" {request.priors[view.item_id]:.2f}" if view.item_id in request.priors else ""
             lines.append(f"[{view.item_id}] {view.title or 'untitled'}{year} {genres}{prior}")
         return {"items": lines}
 
@@ -200,7 +197,6 @@ class LLMBrain:
             items=state["items"],
             priors=bool(request.priors),
             rate=self.rates,
-            review_chars=REVIEW_CHARS,
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -253,10 +249,14 @@ class LLMBrain:
             )
             mind.add_insights(answer.value.insights, t=request.t)
         except LLMFailure as failure:
-            return {"failures": [*state["failures"], Failure(failure.reason, failure.detail)]}
+            problem = Failure(failure.reason, failure.detail)
         except ValueError as error:  # an insight citing a line that is not there
-            return {"failures": [*state["failures"], Failure("evidence", str(error))]}
-        return {}
+            problem = Failure("evidence", str(error))
+        else:
+            return {}
+        # A reflection that found nothing still counts as one, or every page would retry it.
+        mind.add_insights([], t=request.t)
+        return {"failures": [*state["failures"], problem]}
 
 
 class HybridBrain(LLMBrain):
@@ -280,7 +280,9 @@ class HybridBrain(LLMBrain):
         views = observation.examined_items()
         logits, expected = self.utility.scores(persona, observation, recall, session.clicks)
         noise = rng.standard_normal(len(views))
-        priors = {v.item_id: 1.0 / (1.0 + math.exp(-float(x))) for v, x in zip(views, logits)}
+        priors = {
+            v.item_id: 1.0 / (1.0 + math.exp(-float(x))) for v, x in zip(views, logits, strict=True)
+        }
         ratings = {
             v.item_id: self.utility.rate(persona, float(e), space, float(z))
             for v, e, z in zip(views, expected, noise, strict=True)

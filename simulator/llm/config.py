@@ -24,7 +24,7 @@ class LLMConfig(BaseModel):
         default=None, description="an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1"
     )
     temperature: float = Field(default=0.7, ge=0, le=2)
-    max_tokens: int = Field(default=64, ge=1, le=4096, description="per call, completion")
+    max_tokens: int = Field(default=96, ge=1, le=4096, description="per call, completion")
     timeout_s: float = Field(default=60.0, gt=0, description="wall seconds per HTTP request")
     retries: int = Field(default=4, ge=0, le=10, description="on timeouts, 429 and 5xx")
     backoff_s: float = Field(default=0.5, ge=0, description="first retry wait; doubles")

@@ -1,0 +1,102 @@
+"""A spending limit on tokens and dollars, shared by concurrent calls.
+
+Before each HTTP attempt the caller reserves a (high) estimate of what it will
+spend, and settles it with the real usage when the answer comes. An attempt is
+admitted while spent + reserved stays under the limit, or when nothing else is
+in flight; otherwise it waits for in-flight attempts to settle. It is refused
+(BudgetExhausted) only once what is really spent reaches a limit. So if no
+estimate is below the real usage, the total spent exceeds a limit by less than
+one call, and a conservative estimate never ends a run early.
+
+Once a limit is reached every later call is refused, cache hits included: a
+replayed run then stops where the original stopped, and "exhausted" means one
+thing everywhere.
+
+All use is from one event loop at a time (no threads), so plain counters suffice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from simulator.llm.errors import BudgetExhausted
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one admitted attempt may spend, held until settled."""
+
+    tokens: int
+    usd: float
+
+
+class Budget:
+    """Token and dollar limits; None means no limit."""
+
+    def __init__(self, tokens: int | None = None, usd: float | None = None) -> None:
+        self.tokens = tokens
+        self.usd = usd
+        self.spent_tokens = 0
+        self.spent_usd = 0.0
+        self._reserved_tokens = 0
+        self._reserved_usd = 0.0
+        self._in_flight = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether what is already spent reaches a limit."""
+        return (self.tokens is not None and self.spent_tokens >= self.tokens) or (
+            self.usd is not None and self.spent_usd >= self.usd
+        )
+
+    def check(self) -> None:
+        """Raise BudgetExhausted if the budget is spent."""
+        if self.exhausted:
+            raise BudgetExhausted(self._describe())
+
+    async def reserve(self, tokens: int, usd: float = 0.0) -> Reservation:
+        """Admit one attempt, waiting while in-flight reservations fill the budget.
+
+        Raises:
+            BudgetExhausted: what is spent reaches a limit.
+        """
+        while True:
+            self.check()
+            if self._in_flight == 0 or not self._full():
+                self._reserved_tokens += tokens
+                self._reserved_usd += usd
+                self._in_flight += 1
+                return Reservation(tokens, usd)
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def settle(self, reservation: Reservation, tokens: int, usd: float = 0.0) -> None:
+        """Replace a reservation by what the attempt really spent, and wake waiters."""
+        self._reserved_tokens -= reservation.tokens
+        self._reserved_usd -= reservation.usd
+        self._in_flight -= 1
+        self.spent_tokens += tokens
+        self.spent_usd += usd
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():  # a cancelled waiter is simply dropped
+                waiter.set_result(None)
+
+    def _full(self) -> bool:
+        """Whether spent plus reserved reaches a limit."""
+        over_tokens = (
+            self.tokens is not None and self.spent_tokens + self._reserved_tokens >= self.tokens
+        )
+        over_usd = self.usd is not None and self.spent_usd + self._reserved_usd >= self.usd
+        return over_tokens or over_usd
+
+    def _describe(self) -> str:
+        parts = []
+        if self.tokens is not None:
+            parts.append(f"{self.spent_tokens}/{self.tokens} tokens")
+        if self.usd is not None:
+            parts.append(f"${self.spent_usd:.4f}/${self.usd:.4f}")
+        return "LLM budget spent: " + ", ".join(parts)

@@ -1,0 +1,137 @@
+"""Runs with brains that think in words: the real embedded model, and a fault-injecting fake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from fakellm import FakeLLMServer
+
+from analysis.frames import load_events
+from simulator.brains.utility import UtilityParams
+from simulator.config import RunConfig
+from simulator.llm import read_calls
+from simulator.llm.config import LLMConfig
+from simulator.run import simulate
+
+SECRET = "sk-test-never-written-0123456789"
+
+
+def _config(brain: str = "llm", **llm: object) -> RunConfig:
+    # Everyone arrives together an hour in, so one short day gives a few batched sessions.
+    return RunConfig(
+        scenario="llm-test",
+        dataset="ml-latest-small",
+        personas=4,
+        days=1,
+        seed=3,
+        target="popularity",
+        taste_dims=8,
+        calibrate=False,
+        brain=brain,
+        launch_at=3600.0,
+        utility=UtilityParams(max_pages=4),  # short sessions: the suite runs on two cores
+        llm=LLMConfig(**llm),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("SIMFOLK_CACHE_DIR", str(folder))
+    return folder
+
+
+def _sessions_closed(events: pl.DataFrame) -> None:
+    starts = events.filter(pl.col("event") == "session_start").height
+    ends = events.filter(pl.col("event") == "session_end").height
+    assert starts == ends > 0
+
+
+@pytest.fixture(scope="module")
+def warm_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The same --brain llm run twice, sharing one cache: cold, then warm."""
+    root = tmp_path_factory.mktemp("warm")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIMFOLK_CACHE_DIR", str(root / "cache"))
+        first = simulate(_config(), root / "cold")
+        second = simulate(_config(), root / "warm")
+    assert first.complete and second.complete
+    return first.run_dir, second.run_dir
+
+
+def test_warm_cache_replays_the_run_exactly_with_no_calls(warm_pair, event_digests):
+    cold, warm = warm_pair
+    assert event_digests(cold) and event_digests(cold) == event_digests(warm)
+    cold_calls, warm_calls = read_calls(cold), read_calls(warm)
+    assert cold_calls.filter(~pl.col("cache_hit")).height > 0
+    assert warm_calls.height > 0
+    assert warm_calls.filter(~pl.col("cache_hit")).height == 0  # zero LLM calls the second time
+
+
+def test_llm_run_is_a_valid_trace_with_words(warm_pair):
+    cold, _ = warm_pair
+    events = load_events(cold)
+    _sessions_closed(events)
+    decisions = read_calls(cold).filter(pl.col("purpose") == "decide")
+    pages = events.filter(pl.col("event") == "impression").select("persona_id", "session", "page")
+    # Every page but a session's forced last one was decided by the model.
+    assert 0 < decisions.select("persona_id", "t").unique().height <= pages.unique().height
+    clicks = events.filter(pl.col("event") == "click")
+    rates = events.filter(pl.col("event") == "rate")
+    reviews = events.filter(pl.col("event") == "review")
+    assert rates.height == clicks.height  # the model rates what it watches
+    assert reviews.height <= rates.height
+    assert reviews["text"].null_count() == 0
+    manifest = json.loads((cold / "manifest.json").read_text())
+    assert manifest["brain"] == "llm"
+    assert set(manifest["llm"]["prompts"]) >= {"decide_system", "decide_page", "reflect"}
+    assert manifest["llm"]["model"].startswith("smollm2")
+
+
+def test_hybrid_asks_only_where_something_tempts(tmp_path, cache_dir):
+    result = simulate(_config("hybrid"), tmp_path / "run")
+    events = load_events(result.run_dir)
+    _sessions_closed(events)
+    pages = events.filter(pl.col("event") == "impression").select("persona_id", "session", "page")
+    asked = read_calls(result.run_dir).filter(pl.col("purpose") == "decide")
+    decided_pages = asked.select("persona_id", "t").unique().height
+    assert 0 < decided_pages < pages.unique().height  # routine pages made no call
+    assert result.status == "complete"
+
+
+def test_budget_ends_the_run_cleanly(tmp_path, cache_dir):
+    budget = 1200
+    result = simulate(_config(budget_tokens=budget, cache=False), tmp_path / "run")
+    assert result.status == "budget_exhausted"
+    events = load_events(result.run_dir)
+    _sessions_closed(events)
+    assert events.sort("seq")["event"][-1] == "budget_exhausted"
+    calls = read_calls(result.run_dir).filter(~pl.col("cache_hit"))
+    spent = int((calls["prompt_tokens"] + calls["completion_tokens"]).sum())
+    biggest = int((calls["prompt_tokens"] + calls["completion_tokens"]).max())
+    assert budget <= spent <= budget + biggest  # over by at most one call
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "budget_exhausted"
+
+
+def test_failed_decisions_are_events_and_end_the_session(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with FakeLLMServer(default="malformed") as fake:
+        config = _config(model="openai/fake", api_base=fake.api_base, retries=0, repairs=1)
+        result = simulate(config, tmp_path / "run")
+        received = len(fake.received)
+    events = load_events(result.run_dir)
+    _sessions_closed(events)
+    failures = events.filter(pl.col("event") == "llm_failure")
+    ends = events.filter(pl.col("event") == "session_end")
+    assert failures.height == ends.filter(pl.col("reason") == "llm_failure").height > 0
+    assert events.filter(pl.col("event").is_in(["click", "rate"])).height == 0
+    calls = read_calls(result.run_dir)
+    assert calls.height == received  # every request the server saw is in the ledger
+    assert calls.filter(pl.col("ok")).height == 0
+    for path in result.run_dir.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
