@@ -85,6 +85,11 @@ class Provenance(_Record):
     train_until: int | None = Field(default=None, description="last train timestamp (unix s)")
     sampler: str | None = None
     seed: int | None = None
+    backstory_by: str | None = Field(
+        default=None,
+        description="who wrote the backstory, e.g. 'llm <model identity> seed=3 prompt=ab12cd34'; "
+        "None: the attribute template",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> Provenance:
