@@ -18,10 +18,12 @@ gives the same figures twice. Wall times are taken here, never inside agents.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -34,13 +36,14 @@ from analysis.run_compare import RunComparison, compare_run
 from personas.builder import build_personas
 from personas.datasets import RatingScale
 from personas.schema import Persona
-from simulator.brains import check_brain_name, make_brain
+from simulator.actions import ActionSpace
+from simulator.brains import LLM_BRAINS, check_brain_name, make_brain
 from simulator.brains.utility import UtilityParams
 from simulator.calibrate import calibrate
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
 from simulator.rng import Streams
-from simulator.run import Prepared, prepare, sample_users, simulate
+from simulator.run import Prepared, language_model, prepare, sample_users, simulate
 from simulator.targets import check_target_name
 
 MAX_LIST = 20
@@ -333,8 +336,81 @@ class MicroResult:
         }
 
 
-def _list_brain(pop: Population, params: UtilityParams) -> ListTaskBrain:
-    brain = make_brain(pop.config.brain, pop.prep.catalog, params)
+class DeliberateTasks:
+    """A brain that answers the tasks with a language model: all of a protocol's calls at once.
+
+    A list or a rating the model could not give (after its repairs) is left out
+    of the pooled figures and counted, never replaced by a guess.
+    """
+
+    def __init__(self, brain: Any, scale: RatingScale, seed: int) -> None:
+        self.brain = brain
+        self.space = ActionSpace(item_ids=(), rating_scale=scale)
+        self.seed = seed
+        self.loop = asyncio.new_event_loop()
+        self.failed = {"lists": 0, "ratings": 0}
+
+    def _all(self, coroutines: list[Any]) -> list[Any]:
+        from simulator.llm import LLMFailure
+
+        async def gather() -> list[Any]:
+            return list(await asyncio.gather(*coroutines, return_exceptions=True))
+
+        results = self.loop.run_until_complete(gather())
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, LLMFailure):
+                raise result
+        return [None if isinstance(r, BaseException) else r for r in results]
+
+    def watch_many(self, tasks: list[tuple[Persona, list[int]]]) -> list[np.ndarray | None]:
+        """The list task for every (persona, items) at once; None where the model failed."""
+        answers = self._all(
+            [
+                self.brain.watch_list(persona, items, self.space, seed=self.seed + i)
+                for i, (persona, items) in enumerate(tasks)
+            ]
+        )
+        self.failed["lists"] += sum(a is None for a in answers)
+        return answers
+
+    def rate_many(self, rows: list[tuple[Persona, int]], chunk: int = 10) -> list[float | None]:
+        """A rating for every (persona, item); None where the model failed."""
+        by_persona: dict[str, list[int]] = {}
+        personas: dict[str, Persona] = {}
+        for index, (persona, _item) in enumerate(rows):
+            by_persona.setdefault(persona.id, []).append(index)
+            personas[persona.id] = persona
+        jobs, slots = [], []
+        for pid, indices in by_persona.items():
+            for start in range(0, len(indices), chunk):
+                part = indices[start : start + chunk]
+                items = [rows[i][1] for i in part]
+                jobs.append(
+                    self.brain.rate_items(
+                        personas[pid], items, self.space, seed=self.seed + part[0]
+                    )
+                )
+                slots.append(part)
+        predicted: list[float | None] = [None] * len(rows)
+        for part, answer in zip(slots, self._all(jobs), strict=True):
+            if answer is None:
+                self.failed["ratings"] += len(part)
+                continue
+            for index, value in zip(part, answer, strict=True):
+                predicted[index] = value
+        return predicted
+
+    def close(self) -> None:
+        """Close the event loop."""
+        self.loop.close()
+
+
+def _list_brain(
+    pop: Population, params: UtilityParams, llm: Any = None
+) -> ListTaskBrain | DeliberateTasks:
+    brain = make_brain(pop.config.brain, pop.prep.catalog, params, llm)
+    if hasattr(brain, "watch_list"):
+        return DeliberateTasks(brain, pop.prep.dataset.rating_scale, pop.config.seed)
     if not isinstance(brain, ListTaskBrain):
         raise ValueError(
             f"brain {pop.config.brain!r} cannot answer list tasks or predict ratings "
@@ -344,7 +420,9 @@ def _list_brain(pop: Population, params: UtilityParams) -> ListTaskBrain:
 
 
 def micro_protocol(
-    pop: Population, brain: ListTaskBrain, ratios: Sequence[int] = DEFAULT_RATIOS
+    pop: Population,
+    brain: ListTaskBrain | DeliberateTasks,
+    ratios: Sequence[int] = DEFAULT_RATIOS,
 ) -> list[MicroResult]:
     """Agent4Rec's list task: would the persona watch each item of the list?"""
     personas = {p.id: p for p in pop.personas}
@@ -352,10 +430,18 @@ def micro_protocol(
     for ratio in ratios:
         pooled = Confusion()
         tasks = build_lists(pop, ratio)
-        for task in tasks:
-            probabilities = brain.watch_probabilities(personas[task.persona_id], list(task.items))
-            pooled += Confusion.of(task.labels, np.asarray(probabilities) >= WATCH_THRESHOLD)
-        results.append(MicroResult(ratio=ratio, confusion=pooled, lists=len(tasks)))
+        asked = [(personas[task.persona_id], list(task.items)) for task in tasks]
+        answers: list[np.ndarray | None] = (
+            brain.watch_many(asked)
+            if isinstance(brain, DeliberateTasks)
+            else [brain.watch_probabilities(persona, items) for persona, items in asked]
+        )
+        answered = 0
+        for task, probabilities in zip(tasks, answers, strict=True):
+            if probabilities is not None:
+                pooled += Confusion.of(task.labels, np.asarray(probabilities) >= WATCH_THRESHOLD)
+                answered += 1
+        results.append(MicroResult(ratio=ratio, confusion=pooled, lists=answered))
     return results
 
 
@@ -403,17 +489,24 @@ class RatingResult:
         }
 
 
-def rating_protocol(pop: Population, brain: ListTaskBrain) -> RatingResult:
+def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> RatingResult:
     """The persona's most likely rating of each held-out item against the real rating."""
     personas = {pop.user_of(p): p for p in pop.personas}
     scale = pop.prep.dataset.rating_scale
-    predicted = [
-        brain.predicted_rating(personas[user], item, scale)
+    rows = [
+        (personas[user], item)
         for user, item in pop.heldout.select("user_id", "item_id").iter_rows()
     ]
+    predicted = (
+        brain.rate_many(rows)
+        if isinstance(brain, DeliberateTasks)
+        else [brain.predicted_rating(persona, item, scale) for persona, item in rows]
+    )
+    real = pop.heldout["rating"].to_numpy().astype(np.float64)
+    given = np.array([p is not None for p in predicted])
     return RatingResult(
-        predicted=np.array(predicted, dtype=np.float64),
-        real=pop.heldout["rating"].to_numpy().astype(np.float64),
+        predicted=np.array([p for p in predicted if p is not None], dtype=np.float64),
+        real=real[given] if len(real) else real,
     )
 
 
@@ -474,6 +567,7 @@ class FidelityReport:
     ratings: RatingResult
     macro: MacroResult | None
     wall_seconds: dict[str, float]
+    failed: dict[str, int] = field(default_factory=dict)  # LLM answers not given, by task
 
     def as_dict(self) -> dict[str, Any]:
         """One JSON-ready object; only `wall_seconds` differs between runs with one seed."""
@@ -486,6 +580,7 @@ class FidelityReport:
             "dataset": {"name": self.dataset_name, "sha256": self.dataset_sha256},
             "params": self.params.model_dump(mode="json"),
             "wall_seconds": dict(self.wall_seconds),
+            "brain_failures": dict(self.failed),
         }
 
 
@@ -521,7 +616,27 @@ def fidelity(
     started = time.perf_counter()
     pop = population(config, users)
     params = _fitted_params(pop.prep, config)
-    brain = _list_brain(pop, params)
+    with ExitStack() as stack:
+        llm = None
+        if config.brain in LLM_BRAINS:
+            llm = stack.enter_context(language_model(config.llm, run_dir=None))
+        brain = _list_brain(pop, params, llm)
+        if isinstance(brain, DeliberateTasks):
+            stack.callback(brain.close)
+        return _protocols(config, pop, params, brain, ratios, macro, workdir, wall, started)
+
+
+def _protocols(
+    config: RunConfig,
+    pop: Population,
+    params: UtilityParams,
+    brain: ListTaskBrain | DeliberateTasks,
+    ratios: Sequence[int],
+    macro: bool,
+    workdir: str | Path | None,
+    wall: dict[str, float],
+    started: float,
+) -> FidelityReport:
     wall["prepare"] = time.perf_counter() - started
     started = time.perf_counter()
     micro = micro_protocol(pop, brain, ratios)
@@ -545,4 +660,5 @@ def fidelity(
         ratings=ratings,
         macro=macro_result,
         wall_seconds=wall,
+        failed=dict(brain.failed) if isinstance(brain, DeliberateTasks) else {},
     )

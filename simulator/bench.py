@@ -12,6 +12,7 @@ from rich.table import Table
 
 from analysis.fidelity import FidelityReport, fidelity, parse_ratios
 from simulator.config import RunConfig
+from simulator.llm.config import LLMConfig
 
 app = typer.Typer(
     help="Benchmarks: how faithful the persona agents are to the real users behind them.",
@@ -52,6 +53,8 @@ def _print_report(report: FidelityReport) -> None:
         ratings.add_column(column, justify="right")
     ratings.add_row(_fmt(r["rmse"]), _fmt(r["mae"]), _fmt(r["w1"]), str(r["n"]))
     console.print(ratings)
+    if report.failed and any(report.failed.values()):
+        console.print(f"answers the model could not give (left out): {report.failed}")
     if report.macro is not None:
         print_comparison(
             report.macro.comparison, f"macro: simulated vs held-out real · {wall['macro']:.1f} s"
@@ -65,7 +68,12 @@ def fidelity_command(
         int | None, typer.Option(help="how many users to draw [all]", show_default=False)
     ] = None,
     ratios: Annotated[str, typer.Option(help="negatives per positive, comma-separated")] = "1,3,9",
-    brain: Annotated[str, typer.Option(help="the brain to score")] = "utility",
+    brain: Annotated[str, typer.Option(help="utility, llm or hybrid")] = "utility",
+    model: Annotated[
+        str, typer.Option(help="for llm/hybrid: 'local' or a litellm model string")
+    ] = "local",
+    api_base: Annotated[str | None, typer.Option(help="an OpenAI-compatible endpoint")] = None,
+    macro: Annotated[bool, typer.Option(help="also simulate and compare (macro)")] = True,
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     days: Annotated[int, typer.Option(help="simulated days of the macro run")] = 7,
     target: Annotated[str, typer.Option(help="the recommender of the macro run")] = "itemknn",
@@ -74,9 +82,15 @@ def fidelity_command(
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
     parsed = parse_ratios(ratios)
     config = RunConfig(
-        scenario="bench-fidelity", dataset=dataset, seed=seed, days=days, target=target, brain=brain
+        scenario="bench-fidelity",
+        dataset=dataset,
+        seed=seed,
+        days=days,
+        target=target,
+        brain=brain,
+        llm=LLMConfig(model=model, api_base=api_base),
     )
-    report = fidelity(config, users=users, ratios=parsed)
+    report = fidelity(config, users=users, ratios=parsed, macro=macro)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -89,7 +103,7 @@ def llm_command(
     slots: Annotated[int, typer.Option(help="embedded server slots = concurrency")] = 4,
     days: Annotated[int, typer.Option(help="simulated days")] = 1,
     window: Annotated[float, typer.Option(help="broker window, simulated seconds")] = 600.0,
-    max_tokens: Annotated[int, typer.Option(help="completion tokens per call, at most")] = 64,
+    max_tokens: Annotated[int, typer.Option(help="completion tokens per call, at most")] = 96,
     dataset: Annotated[str, typer.Option(help="a dataset name or path")] = "ml-latest-small",
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,

@@ -4,9 +4,9 @@ One embedded server serves two loads in turn:
 
 - simfolk: `--personas` LLM personas who all arrive at once (a launch), deciding
   through the broker for `--days`; its output tokens per second of simulation;
-- raw: the same number of decide-shaped requests (same prompt template, schema
-  and max_tokens, pages drawn from the catalogue) fired by a plain concurrent
-  client at the same concurrency; its output tokens per second.
+- raw: the very requests simfolk sent (messages, schema, max_tokens, seed),
+  replayed in the same order by a plain OpenAI client at the same concurrency;
+  its output tokens per second.
 
 The ratio simfolk/raw says how much of the server's throughput survives the
 simulator (goal ≥ 0.9). Both are measured in one process, one after the other.
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from simulator.config import RunConfig
@@ -43,20 +42,29 @@ class LoadResult:
         return self.completion_tokens / self.seconds if self.seconds else float("nan")
 
 
-def simfolk_load(config: RunConfig, out: Path) -> tuple[LoadResult, dict[str, Any]]:
-    """Run `config` and read what its LLM calls cost from the ledger."""
+def simfolk_load(
+    config: RunConfig, out: Path
+) -> tuple[LoadResult, dict[str, Any], list[dict[str, Any]]]:
+    """Run `config`; what its LLM calls cost (from the ledger) and the requests it sent."""
     from simulator.llm import read_calls
     from simulator.run import simulate
 
-    result = simulate(config, out)
+    sent: list[dict[str, Any]] = []
+
+    def record(llm: Any) -> None:
+        llm.on_request = sent.append
+
+    result = simulate(config, out, on_llm=record)
     calls = read_calls(out).filter(~pl.col("cache_hit"))
     decide = calls.filter((pl.col("purpose") == "decide") & pl.col("ok"))
+    failed = calls.filter(~pl.col("ok"))
     per_decision = {
         "decisions": decide.height,
         "prompt_tokens_mean": decide.select(pl.col("prompt_tokens").mean()).item(),
         "prompt_tokens_max": decide.select(pl.col("prompt_tokens").max()).item(),
         "completion_tokens_mean": decide.select(pl.col("completion_tokens").mean()).item(),
-        "failed_requests": calls.filter(~pl.col("ok")).height,
+        "failed_requests": failed.height,
+        "errors": dict(failed.group_by("error").len().sort("error").iter_rows()),
         "by_purpose": dict(calls.group_by("purpose").len().sort("purpose").iter_rows()),
         "events": result.events,
     }
@@ -66,60 +74,7 @@ def simfolk_load(config: RunConfig, out: Path) -> tuple[LoadResult, dict[str, An
         prompt_tokens=int(calls["prompt_tokens"].sum()),
         seconds=result.run_seconds,
     )
-    return load, per_decision
-
-
-def decide_requests(config: RunConfig, n: int, seed: int) -> list[dict[str, Any]]:
-    """`n` request bodies shaped like the LLM brain's: same template, schema and limits."""
-    from personas.builder import build_personas
-    from simulator.actions import ActionSpace
-    from simulator.brains.llm import LLMBrain, Thought, page_schema
-    from simulator.interfaces import DecisionRequest, SessionState
-    from simulator.llm.client import response_format_for
-    from simulator.perception import Perception
-    from simulator.rng import Streams
-    from simulator.run import prepare, sample_users
-
-    prep = prepare(config)
-    streams = Streams(seed)
-    users = sample_users(prep.split, config.personas, streams)
-    personas = build_personas(
-        prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
-    )
-    brain = LLMBrain(prep.catalog, config.utility, llm=None)  # type: ignore[arg-type]
-    perception = Perception(config.perception, prep.catalog)
-    rng = streams.generator("bench", "pages")
-    item_ids = np.array(prep.catalog.item_ids)
-    bodies = []
-    for i in range(n):
-        persona = personas[i % len(personas)]
-        slate = [int(x) for x in rng.choice(item_ids, config.perception.page_size, replace=False)]
-        observation = perception.perceive(persona, slate, t=0.0, page=i % 3, rng=rng)
-        space = ActionSpace(item_ids=tuple(slate), rating_scale=prep.dataset.rating_scale)
-        request = DecisionRequest(
-            persona_id=persona.id,
-            t=0.0,
-            observation=observation,
-            session=SessionState(session=0, page=i % 3, clicks=0),
-            space=space,
-            seed=int(rng.integers(2**31 - 1)),
-            priors={},
-            expected={},
-            fallback=[],
-        )
-        state: Thought = {"request": request, "persona": persona, "memories": []}
-        state["items"] = asyncio.run(brain.perceive(state))["items"]
-        examined = [v.item_id for v in observation.examined_items()]
-        bodies.append(
-            {
-                "messages": brain.messages(state),
-                "max_tokens": config.llm.max_tokens,
-                "temperature": config.llm.temperature,
-                "seed": request.seed,
-                "response_format": response_format_for(page_schema(examined, rate=True)),
-            }
-        )
-    return bodies
+    return load, per_decision, sent
 
 
 async def raw_load(api_base: str, bodies: list[dict[str, Any]], concurrency: int) -> LoadResult:
@@ -133,7 +88,17 @@ async def raw_load(api_base: str, bodies: list[dict[str, Any]], concurrency: int
     async def worker() -> None:
         while queue:
             body = queue.pop()
-            reply = await client.chat.completions.create(model="local", **body)
+            extra = (
+                {"response_format": body["response_format"]} if "response_format" in body else {}
+            )
+            reply = await client.chat.completions.create(
+                model="local",
+                messages=body["messages"],
+                max_tokens=body["max_tokens"],
+                temperature=body["temperature"],
+                seed=body["seed"],
+                **extra,
+            )
             if reply.usage is not None:
                 totals["completion"] += reply.usage.completion_tokens
                 totals["prompt"] += reply.usage.prompt_tokens
@@ -180,9 +145,9 @@ def bench_llm(
         )
         with tempfile.TemporaryDirectory(prefix="simfolk-bench-llm-") as tmp:
             out = (workdir or Path(tmp)) / "run"
-            simfolk, per_decision = simfolk_load(config, out)
-        bodies = decide_requests(config, simfolk.requests, seed)
-        raw = asyncio.run(raw_load(server.api_base, bodies, slots))
+            simfolk, per_decision, sent = simfolk_load(config, out)
+        # The raw load replays exactly what simfolk sent, in the order it was sent.
+        raw = asyncio.run(raw_load(server.api_base, sent, slots))
     return {
         "dataset": dataset,
         "personas": personas,

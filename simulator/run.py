@@ -146,6 +146,14 @@ def sample_users(split: Split, n: int, streams: Streams) -> list[int]:
     return sorted(int(u) for u in chosen)
 
 
+def build_run_personas(config: RunConfig, prep: Prepared, streams: Streams) -> list[Persona]:
+    """The personas a run with `config` builds: its sampled users, from their train rows."""
+    users = sample_users(prep.split, config.personas, streams)
+    return build_personas(
+        prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
+    )
+
+
 def train_interactions(split: Split) -> pl.DataFrame:
     """The train ratings as the target sees them (users keyed by their dataset id)."""
     return split.train.select(
@@ -255,8 +263,13 @@ def simulate(
     resume: bool = False,
     until_day: int | None = None,
     on_day: Callable[[World], None] | None = None,
+    on_llm: Callable[[Any], None] | None = None,
 ) -> RunResult:
-    """Run (or resume) `config` into `out`; stop after `until_day` days if given."""
+    """Run (or resume) `config` into `out`; stop after `until_day` days if given.
+
+    `on_llm`, if given, is called with the run's LLM client once it is open (a
+    bench uses it to record the requests sent).
+    """
     started = time.perf_counter()
     out = Path(out)
     # Names first: a typo should not cost a dataset load.
@@ -270,10 +283,7 @@ def simulate(
     if resume:
         personas = load_personas(out / PERSONAS_FILE)
     else:
-        users = sample_users(prep.split, config.personas, streams)
-        personas = build_personas(
-            prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
-        )
+        personas = build_run_personas(config, prep, streams)
         save_personas(personas, out / PERSONAS_FILE)
     calibration = _calibration(config, prep, out, resume)
     effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
@@ -293,6 +303,8 @@ def simulate(
             llm=None,
         )
     with language_model(config.llm, out) as llm:
+        if on_llm is not None:
+            on_llm(llm)
         return _simulate(
             config,
             effective,

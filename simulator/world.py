@@ -62,6 +62,9 @@ class World(mesa.Model):
         self.next_refit: float | None = every * DAY if every else None
         self._started = False
         self.halted: str | None = None  # why the run stopped early, if it did
+        # The LLM ledger is part of the run's record, so its numbering is checkpointed too.
+        self.ledger = getattr(llm, "ledger", None)
+        self.budget = getattr(llm, "budget", None)  # what was spent carries over a resume
         self.broker = Broker(config.broker_window)
         brain = make_brain(config.brain, catalog, config.utility, llm)
         perception = Perception(config.perception, catalog)
@@ -175,7 +178,18 @@ class World(mesa.Model):
             "agents": {agent.persona.id: agent.get_state() for agent in self.population},
             "target": self.target.get_state(),
             "trace": self.trace.get_state(),
+            "ledger": self._ledger_state(),
+            "spent": None
+            if self.budget is None
+            else (self.budget.spent_tokens, self.budget.spent_usd),
         }
+
+    def _ledger_state(self) -> dict[str, Any] | None:
+        if self.ledger is None:
+            return None
+        self.ledger.flush()
+        state: dict[str, Any] = self.ledger.get_state()
+        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from `get_state`; call before `run`."""
@@ -191,3 +205,7 @@ class World(mesa.Model):
             agent.set_state(state["agents"][agent.persona.id])
         self.target.set_state(state["target"])
         self.trace.set_state(state["trace"])
+        if self.ledger is not None and state.get("ledger") is not None:
+            self.ledger.set_state(state["ledger"])
+        if self.budget is not None and state.get("spent") is not None:
+            self.budget.spent_tokens, self.budget.spent_usd = state["spent"]

@@ -51,20 +51,25 @@ def _sessions_closed(events: pl.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def warm_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The same --brain llm run twice, sharing one cache: cold, then warm."""
+def warm_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """The same two-day --brain llm run three times on one cache: cold; warm; warm, paused
+    after day one and resumed."""
     root = tmp_path_factory.mktemp("warm")
+    config = _config().model_copy(update={"days": 2, "personas": 3})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIMFOLK_CACHE_DIR", str(root / "cache"))
-        first = simulate(_config(), root / "cold")
-        second = simulate(_config(), root / "warm")
-    assert first.complete and second.complete
-    return first.run_dir, second.run_dir
+        first = simulate(config, root / "cold")
+        second = simulate(config, root / "warm")
+        paused = simulate(config, root / "resumed", until_day=1)
+        resumed = simulate(config, root / "resumed", resume=True)
+    assert first.complete and second.complete and not paused.complete and resumed.complete
+    return first.run_dir, second.run_dir, resumed.run_dir
 
 
 def test_warm_cache_replays_the_run_exactly_with_no_calls(warm_pair, event_digests):
-    cold, warm = warm_pair
+    cold, warm, resumed = warm_pair
     assert event_digests(cold) and event_digests(cold) == event_digests(warm)
+    assert event_digests(resumed) == event_digests(cold)  # minds and waiting pages resume too
     cold_calls, warm_calls = read_calls(cold), read_calls(warm)
     assert cold_calls.filter(~pl.col("cache_hit")).height > 0
     assert warm_calls.height > 0
@@ -72,7 +77,7 @@ def test_warm_cache_replays_the_run_exactly_with_no_calls(warm_pair, event_diges
 
 
 def test_llm_run_is_a_valid_trace_with_words(warm_pair):
-    cold, _ = warm_pair
+    cold, _, _ = warm_pair
     events = load_events(cold)
     _sessions_closed(events)
     decisions = read_calls(cold).filter(pl.col("purpose") == "decide")
@@ -135,3 +140,21 @@ def test_failed_decisions_are_events_and_end_the_session(tmp_path, cache_dir, mo
     for path in result.run_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("brain", ["llm", "hybrid"])
+def test_fidelity_bench_scores_deliberate_brains(brain, cache_dir):
+    from analysis.fidelity import fidelity, population
+
+    config = RunConfig(
+        scenario="bench-fidelity", dataset="ml-latest-small", seed=0, brain=brain, taste_dims=8
+    )
+    report = fidelity(config, users=3, ratios=(1,), macro=False)
+    micro = report.micro[0]
+    # Each list is answered or counted as failed; nothing is guessed.
+    assert micro.lists + report.failed["lists"] == 3
+    assert micro.confusion.total == 2 * micro.lists  # 1 positive + 1 negative per list
+    heldout = population(config, 3).heldout.height
+    assert report.ratings.as_dict()["n"] + report.failed["ratings"] == heldout > 0
+    if brain == "hybrid":
+        assert report.failed["ratings"] == 0  # the calibrated model rates; no call to fail

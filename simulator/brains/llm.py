@@ -37,6 +37,7 @@ from simulator.reflective_memory import Insights
 
 REVIEW_CHARS = 60
 BACKSTORY_CHARS = 280  # the static prompt part stays short: tokens are the budget
+REFLECT_TOKENS = 256  # up to three insights of 200 characters, with their citations
 
 
 class Thought(TypedDict, total=False):
@@ -64,6 +65,25 @@ def page_schema(item_ids: list[int], *, rate: bool) -> type[BaseModel]:
     fields["review"] = (str, Field(max_length=REVIEW_CHARS))
     fields["leave"] = (bool, ...)
     return create_model("PageAnswer", __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
+def list_schema(item_ids: list[int]) -> type[BaseModel]:
+    """The list task's answer: the ids (of these) the persona would watch."""
+    choice = Literal[tuple(str(i) for i in item_ids)]  # type: ignore[valid-type]
+    return create_model(
+        "ListAnswer",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        watch=(list[choice], Field(max_length=len(item_ids))),  # type: ignore[valid-type]
+    )
+
+
+def ratings_schema(n: int) -> type[BaseModel]:
+    """Exactly `n` ratings, 1–5, in the order the items were listed."""
+    return create_model(
+        "RatingsAnswer",
+        __config__=ConfigDict(extra="forbid", strict=True),
+        ratings=(list[Literal[1, 2, 3, 4, 5]], Field(min_length=n, max_length=n)),
+    )
 
 
 class LLMBrain:
@@ -157,14 +177,12 @@ class LLMBrain:
         return outcome
 
     async def perceive(self, state: Thought) -> dict[str, Any]:
-        """The examined items as lines of text (with priors, where there are any)."""
+        """The examined items as lines of text, as the page showed them (priors, if any)."""
         request = state["request"]
-        lines = []
-        for view in request.observation.examined_items():
-            genres = ", ".join(view.genres) if view.genres else ""
-            year = f" ({view.year})" if view.year else ""
-            prior = f" {request.priors[view.item_id]:.2f}" if view.item_id in request.priors else ""
-            lines.append(f"[{view.item_id}] {view.title or 'untitled'}{year} {genres}{prior}")
+        lines = [
+            _line(view.item_id, view.title, view.year, view.genres, request.priors)
+            for view in request.observation.examined_items()
+        ]
         return {"items": lines}
 
     async def recall(self, state: Thought) -> dict[str, Any]:
@@ -176,19 +194,31 @@ class LLMBrain:
         entries = mind.recall(query, now=state["request"].t, k=self.recall_k)
         return {"memories": [entry.text for entry in entries]}
 
-    def messages(self, state: Thought) -> list[dict[str, str]]:
-        """The decide prompt: the persona's static part first, then this page."""
-        persona, request = state["persona"], state["request"]
+    def system_prompt(self, persona: Persona, space: ActionSpace) -> str:
+        """The persona's static part: the same for every call it makes, so it comes first."""
         by_affinity = sorted(persona.taste.genre_affinity.items(), key=lambda kv: -kv[1])
         likes = ", ".join(g for g, a in by_affinity[:3] if a > 0) or "most things"
         dislikes = ", ".join(g for g, a in by_affinity[::-1][:2] if a < 0) or "little"
-        system = render(
+        return render(
             "decide_system",
             backstory=persona.backstory[:BACKSTORY_CHARS],
             likes=likes,
             dislikes=dislikes,
-            usual=f"{_to_five(persona.rating.mean, request.space):.0f}",
+            usual=f"{_to_five(persona.rating.mean, space):.0f}",
         )
+
+    def item_lines(self, item_ids: list[int], priors: Mapping[int, float]) -> list[str]:
+        """One line per catalogue item: id, title, year, genres (and the prior, if any)."""
+        c = self.catalog
+        return [
+            _line(item, c.titles[row], c.years[row], c.genres[row], priors)
+            for item, row in zip(item_ids, c.index(item_ids), strict=True)
+        ]
+
+    def messages(self, state: Thought) -> list[dict[str, str]]:
+        """The decide prompt: the persona's static part first, then this page."""
+        persona, request = state["persona"], state["request"]
+        system = self.system_prompt(persona, request.space)
         user = render(
             "decide_page",
             memories=state.get("memories", []),
@@ -213,6 +243,44 @@ class LLMBrain:
         except LLMFailure as failure:
             return {"outcome": Failure(reason=failure.reason, detail=failure.detail)}
         return {"outcome": self.actions(request, answer.value)}
+
+    # --- the fidelity bench's tasks ---------------------------------------------------------
+    def list_priors(self, persona: Persona, item_ids: list[int]) -> dict[int, float]:
+        """Priors shown with a list task (none: the LLM brain judges alone)."""
+        return {}
+
+    async def watch_list(
+        self, persona: Persona, item_ids: list[int], space: ActionSpace, *, seed: int
+    ) -> np.ndarray:
+        """The list task: 1 for each item the persona says it would watch, else 0."""
+        priors = self.list_priors(persona, item_ids)
+        user = render("list_task", items=self.item_lines(item_ids, priors), priors=bool(priors))
+        messages = [
+            {"role": "system", "content": self.system_prompt(persona, space)},
+            {"role": "user", "content": user},
+        ]
+        tag = CallTag(purpose="list_task", persona_id=persona.id)
+        answer = await self.llm.structured(messages, list_schema(item_ids), tag=tag, seed=seed)
+        chosen = {int(i) for i in answer.value.model_dump()["watch"]}
+        return np.array([1.0 if item in chosen else 0.0 for item in item_ids])
+
+    async def rate_items(
+        self, persona: Persona, item_ids: list[int], space: ActionSpace, *, seed: int
+    ) -> list[float]:
+        """The ratings the persona would give these items, on the dataset's scale."""
+        user = render("rate_items", items=self.item_lines(item_ids, {}))
+        messages = [
+            {"role": "system", "content": self.system_prompt(persona, space)},
+            {"role": "user", "content": user},
+        ]
+        tag = CallTag(purpose="rate_items", persona_id=persona.id)
+        schema = ratings_schema(len(item_ids))
+        answer = await self.llm.structured(messages, schema, tag=tag, seed=seed)
+        scale = space.rating_scale
+        return [
+            scale.snap(scale.low + (r - 1) / 4.0 * (scale.high - scale.low))
+            for r in answer.value.model_dump()["ratings"]
+        ]
 
     def actions(self, request: DecisionRequest, answer: BaseModel) -> Decision:
         """The typed actions an answer means."""
@@ -245,7 +313,11 @@ class LLMBrain:
         tag = CallTag(purpose="reflect", persona_id=request.persona_id, t=request.t)
         try:
             answer = await self.llm.structured(
-                [{"role": "user", "content": prompt}], Insights, tag=tag, seed=request.seed
+                [{"role": "user", "content": prompt}],
+                Insights,
+                tag=tag,
+                seed=request.seed,
+                max_tokens=REFLECT_TOKENS,
             )
             mind.add_insights(answer.value.insights, t=request.t)
         except LLMFailure as failure:
@@ -293,12 +365,42 @@ class HybridBrain(LLMBrain):
         """The calibrated rating drawn on the clock."""
         return request.expected[item]
 
+    def list_priors(self, persona: Persona, item_ids: list[int]) -> dict[int, float]:
+        """The calibrated watch probabilities, shown as priors."""
+        probabilities = self.utility.watch_probabilities(persona, item_ids)
+        return {item: float(p) for item, p in zip(item_ids, probabilities, strict=True)}
+
+    async def rate_items(
+        self, persona: Persona, item_ids: list[int], space: ActionSpace, *, seed: int
+    ) -> list[float]:
+        """Ratings stay the calibrated model's: routine, not language."""
+        scale = space.rating_scale
+        return [self.utility.predicted_rating(persona, item, scale) for item in item_ids]
+
     def actions(self, request: DecisionRequest, answer: BaseModel) -> Decision:
         """The model's pick; whether the session ends stays the utility brain's call."""
         picked = super().actions(request, answer)
         keep = [a for a in picked.actions if not isinstance(a, Leave)]
         leave = [a for a in request.fallback if isinstance(a, Leave)]
         return Decision(actions=keep + leave, reviews=picked.reviews)
+
+
+def _line(
+    item: int,
+    title: str | None,
+    year: int | None,
+    genres: tuple[str, ...] | None,
+    priors: Mapping[int, float],
+) -> str:
+    """`[id] title (year) genres prior`, leaving out what the page did not show."""
+    parts = [f"[{item}] {title or 'untitled'}"]
+    if year:
+        parts.append(f"({year})")
+    if genres:
+        parts.append(", ".join(genres))
+    if item in priors:
+        parts.append(f"{priors[item]:.2f}")
+    return " ".join(parts)
 
 
 def _to_five(value: float, space: ActionSpace) -> float:

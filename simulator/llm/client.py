@@ -245,6 +245,7 @@ class LLM:
         self.ledger = ledger
         self.budget = budget
         self._api_key = api_key
+        self.on_request: Callable[[dict[str, Any]], None] | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._semaphore_loop: asyncio.AbstractEventLoop | None = None
         self._priced: bool | None = None  # memo: does litellm know this model's price
@@ -430,6 +431,8 @@ class LLM:
         }
         if response_format is not None:
             kwargs["response_format"] = response_format
+        if self.on_request is not None:  # e.g. the bench, to replay the exact load raw
+            self.on_request({k: v for k, v in kwargs.items() if k != "api_key"})
         # A guard in case the client's own timeout misses a trickling answer.
         guard = self.config.timeout_s * 1.5 + 1.0
         async with self._concurrency():
