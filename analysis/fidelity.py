@@ -401,7 +401,8 @@ class DeliberateTasks:
         return predicted
 
     def close(self) -> None:
-        """Close the event loop."""
+        """Let the client finish its background work on the loop, then close the loop."""
+        self.loop.run_until_complete(self.brain.llm.aclose())
         self.loop.close()
 
 

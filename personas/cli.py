@@ -14,13 +14,12 @@ from rich.table import Table
 
 from personas.anthology import BackstoryReport, check_backstories, report_rows, with_backstories
 from personas.atomic import write_text_atomically
-from personas.builder import build_personas
 from personas.io import save_personas
 from personas.schema import Persona
 from simulator.config import RunConfig
 from simulator.llm.config import LLMConfig
 from simulator.rng import Streams
-from simulator.run import Prepared, language_model, llm_cache_path, prepare, sample_users
+from simulator.run import Prepared, build_run_personas, language_model, llm_cache_path, prepare
 
 app = typer.Typer(
     help="Personas: LLM-written backstories and their consistency check.",
@@ -38,11 +37,7 @@ def _personas() -> None:
 def run_personas(config: RunConfig) -> tuple[Prepared, list[Persona]]:
     """The personas a run with `config` would build: same data, split, users and builder."""
     prep = prepare(config)
-    users = sample_users(prep.split, config.personas, Streams(config.seed))
-    built = build_personas(
-        prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
-    )
-    return prep, built
+    return prep, build_run_personas(config, prep, Streams(config.seed))
 
 
 def _fmt(value: Any) -> str:

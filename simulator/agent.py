@@ -105,15 +105,11 @@ class PersonaAgent(mesa.Agent):
         def deliver(result: Any) -> None:
             self.state.outcome = result
 
-        # A longer page is a longer prompt; a due reflection is a second call.
-        reflecting = self.mind is not None and self.mind.reflection_due()
-        weight = len(request.observation.examined_items()) + (10.0 if reflecting else 0.0)
         return self.world.broker.submit(
             env,
             (request.t, self.persona.id),
             lambda: brain.deliberate(request, self.persona, self.mind),
             deliver,
-            weight,
         )
 
     def step(self) -> None:

@@ -41,7 +41,6 @@ class _Ticket:
     job: Callable[[], Awaitable[Any]]
     deliver: Callable[[Any], None]
     wake: simpy.Event
-    weight: float
 
 
 class Broker:
@@ -69,17 +68,12 @@ class Broker:
         order: tuple[float, str],
         job: Callable[[], Awaitable[Any]],
         deliver: Callable[[Any], None],
-        weight: float = 1.0,
     ) -> simpy.Event:
-        """Queue `job`; `deliver` gets its result at the flush; the event wakes the agent.
-
-        `weight` guesses how long the job will take; heavy jobs are sent first, so the
-        batch does not end waiting on one long job started last.
-        """
+        """Queue `job`; `deliver` gets its result at the flush; the event wakes the agent."""
         if not self._pending:
             generation = self._generation
             _Flush(env, self.window).callbacks.append(lambda _event: self._timer(generation))
-        ticket = _Ticket(order=order, job=job, deliver=deliver, wake=env.event(), weight=weight)
+        ticket = _Ticket(order=order, job=job, deliver=deliver, wake=env.event())
         self._pending.append(ticket)
         return ticket.wake
 
@@ -99,13 +93,7 @@ class Broker:
         if not tickets:
             return
         self.batches.append(len(tickets))
-        # Sent longest first (the client's queue is first come, first served); handed out
-        # in `order`. Which job runs when changes no answer, only how soon the batch ends.
-        sending = sorted(range(len(tickets)), key=lambda i: -tickets[i].weight)
-        answers = self.loop.run_until_complete(_gather([tickets[i].job for i in sending]))
-        results: list[Any] = [None] * len(tickets)
-        for i, answer in zip(sending, answers, strict=True):
-            results[i] = answer
+        results = self.loop.run_until_complete(_gather([t.job for t in tickets]))
         for result in results:
             # Brains turn LLM failures into values; what is left (a spent budget, a bug)
             # stops the run, and the caller decides how to end it.

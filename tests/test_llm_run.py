@@ -153,7 +153,9 @@ def test_fidelity_bench_scores_deliberate_brains(brain, cache_dir):
     micro = report.micro[0]
     # Each list is answered or counted as failed; nothing is guessed.
     assert micro.lists + report.failed["lists"] == 3
-    assert micro.confusion.total == 2 * micro.lists  # 1 positive + 1 negative per list
+    c = micro.confusion
+    assert 0 < c.total <= 20 * micro.lists
+    assert c.tp + c.fn == c.fp + c.tn  # 1:1 lists: as many negatives as positives
     heldout = population(config, 3).heldout.height
     assert report.ratings.as_dict()["n"] + report.failed["ratings"] == heldout > 0
     if brain == "hybrid":

@@ -260,7 +260,11 @@ class LLMBrain:
             {"role": "user", "content": user},
         ]
         tag = CallTag(purpose="list_task", persona_id=persona.id)
-        answer = await self.llm.structured(messages, list_schema(item_ids), tag=tag, seed=seed)
+        # Room for every id on the list, quoted and separated.
+        tokens = 16 + 8 * len(item_ids)
+        answer = await self.llm.structured(
+            messages, list_schema(item_ids), tag=tag, seed=seed, max_tokens=tokens
+        )
         chosen = {int(i) for i in answer.value.model_dump()["watch"]}
         return np.array([1.0 if item in chosen else 0.0 for item in item_ids])
 
