@@ -11,6 +11,14 @@ from simulator.config import RunConfig
 from simulator.run import Prepared, prepare, train_interactions
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_llm_cache(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """LLM answers are cached in the session's own folder, never in ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SIMFOLK_CACHE_DIR", str(tmp_path_factory.mktemp("llm-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def small_config() -> RunConfig:
     """A run small enough for the suite: bundled data, 12 personas, 2 days."""
