@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -287,23 +287,9 @@ def simulate(
         save_personas(personas, out / PERSONAS_FILE)
     calibration = _calibration(config, prep, out, resume)
     effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
-    if config.brain not in LLM_BRAINS:
-        return _simulate(
-            config,
-            effective,
-            out,
-            prep,
-            personas,
-            calibration,
-            streams,
-            resume,
-            until_day,
-            on_day,
-            started,
-            llm=None,
-        )
-    with language_model(config.llm, out) as llm:
-        if on_llm is not None:
+    thinks = config.brain in LLM_BRAINS
+    with language_model(config.llm, out) if thinks else nullcontext() as llm:
+        if llm is not None and on_llm is not None:
             on_llm(llm)
         return _simulate(
             config,

@@ -8,15 +8,13 @@ part. The model column holds the cache identity, never a key or an address.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from personas.atomic import replace_atomically, temporary_path
+from simulator.trace.parts import PartWriter
 
 LEDGER_VERSION = 1
 LEDGER_DIR = "llm_calls"
@@ -40,20 +38,13 @@ CALL_SCHEMA = pa.schema(
     ],
     metadata={b"simfolk.llm_calls.version": str(LEDGER_VERSION).encode()},
 )
-_COLUMNS = tuple(CALL_SCHEMA.names)
-_PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
 
 
-class CallLedger:
+class CallLedger(PartWriter):
     """Buffers request rows and writes them as numbered Parquet parts."""
 
     def __init__(self, run_dir: Path, part_rows: int = 10_000) -> None:
-        self.dir = Path(run_dir) / LEDGER_DIR
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.part_rows = part_rows
-        self.next_seq = 0
-        self.next_part = 0
-        self._buffer: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+        super().__init__(Path(run_dir) / LEDGER_DIR, CALL_SCHEMA, part_rows, "LLM ledger")
 
     def record(
         self,
@@ -89,47 +80,9 @@ class CallLedger:
             "latency_s": latency_s,
             "cost_usd": cost_usd,
         }
-        for name in _COLUMNS:
+        for name in self.schema.names:
             self._buffer[name].append(row[name])
-        self.next_seq += 1
-        if self.buffered >= self.part_rows:
-            self.flush()
-
-    def flush(self) -> Path | None:
-        """Write the buffered rows as the next part (atomically); None if empty."""
-        if not self.buffered:
-            return None
-        table = pa.Table.from_pydict(self._buffer, schema=CALL_SCHEMA)
-        path = self.dir / f"part-{self.next_part:05d}.parquet"
-        tmp = temporary_path(path)
-        pq.write_table(table, tmp, compression="zstd")
-        replace_atomically(tmp, path)
-        self.next_part += 1
-        self._buffer = {name: [] for name in _COLUMNS}
-        return path
-
-    @property
-    def buffered(self) -> int:
-        """Rows not yet on disk."""
-        return len(self._buffer["seq"])
-
-    def get_state(self) -> dict[str, Any]:
-        """Counters; call only right after `flush` (a checkpoint holds no buffered rows)."""
-        if self.buffered:
-            raise RuntimeError("flush the LLM ledger before taking its state")
-        return {"next_seq": self.next_seq, "next_part": self.next_part}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Continue numbering; drop parts written after the checkpoint (a resume rewrites them)."""
-        self.next_seq = state["next_seq"]
-        self.next_part = state["next_part"]
-        self._buffer = {name: [] for name in _COLUMNS}
-        for path in sorted(self.dir.iterdir()):
-            match = _PART.fullmatch(path.name)
-            if match is None:
-                raise ValueError(f"{path}: not a ledger part; move it out of {LEDGER_DIR}/")
-            if int(match["index"]) >= self.next_part or match["tmp"]:
-                path.unlink()
+        self._added()
 
 
 def read_calls(run_dir: Path) -> pl.DataFrame:

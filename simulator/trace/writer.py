@@ -8,30 +8,17 @@ sequence, which keeps same-seed runs byte-identical.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from personas.atomic import replace_atomically, temporary_path
+from simulator.trace.parts import PartWriter
 from simulator.trace.schema import EVENT_SCHEMA, EventKind
 
-_COLUMNS = tuple(EVENT_SCHEMA.names)
-_PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
 
-
-class TraceWriter:
+class TraceWriter(PartWriter):
     """Buffers events and writes them as numbered Parquet parts."""
 
     def __init__(self, run_dir: Path, part_rows: int = 100_000) -> None:
-        self.dir = Path(run_dir) / "events"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.part_rows = part_rows
-        self.next_seq = 0
-        self.next_part = 0
-        self._buffer: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
+        super().__init__(Path(run_dir) / "events", EVENT_SCHEMA, part_rows, "trace")
 
     def emit(
         self,
@@ -64,41 +51,4 @@ class TraceWriter:
         b["reason"].append(reason)
         b["target"].append(target)
         b["text"].append(text)
-        self.next_seq += 1
-        if len(b["seq"]) >= self.part_rows:
-            self.flush()
-
-    def flush(self) -> Path | None:
-        """Write the buffered events as the next part (atomically); None if empty."""
-        if not self._buffer["seq"]:
-            return None
-        table = pa.Table.from_pydict(self._buffer, schema=EVENT_SCHEMA)
-        path = self.dir / f"part-{self.next_part:05d}.parquet"
-        tmp = temporary_path(path)
-        pq.write_table(table, tmp, compression="zstd")
-        replace_atomically(tmp, path)
-        self.next_part += 1
-        self._buffer = {name: [] for name in _COLUMNS}
-        return path
-
-    @property
-    def buffered(self) -> int:
-        """Events not yet on disk."""
-        return len(self._buffer["seq"])
-
-    def get_state(self) -> dict[str, Any]:
-        """Counters; call only right after `flush` (a checkpoint holds no buffered events)."""
-        if self.buffered:
-            raise RuntimeError("flush the trace before taking its state")
-        return {"next_seq": self.next_seq, "next_part": self.next_part}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Continue numbering; drop parts written after the checkpoint (a resume rewrites them)."""
-        self.next_seq = state["next_seq"]
-        self.next_part = state["next_part"]
-        for path in sorted(self.dir.iterdir()):
-            match = _PART.fullmatch(path.name)
-            if match is None:
-                raise ValueError(f"{path}: not a trace part; move it out of the events folder")
-            if int(match["index"]) >= self.next_part or match["tmp"]:
-                path.unlink()
+        self._added()

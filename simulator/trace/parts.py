@@ -1,0 +1,79 @@
+"""Rows buffered by column and written as numbered Parquet parts, each atomically.
+
+A part goes to a temporary name first and is then renamed, so a crash loses at
+most the buffer and a reader never sees half a file. Part boundaries depend
+only on the row sequence. The event trace and the LLM ledger are both written
+this way.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from personas.atomic import replace_atomically, temporary_path
+
+_PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
+
+
+class PartWriter:
+    """Buffers rows of `schema` and writes them as `folder/part-NNNNN.parquet`."""
+
+    def __init__(self, folder: Path, schema: pa.Schema, part_rows: int, what: str) -> None:
+        self.dir = Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.schema = schema
+        self.part_rows = part_rows
+        self.what = what  # named in errors: "trace", "LLM ledger"
+        self.next_seq = 0
+        self.next_part = 0
+        self._buffer: dict[str, list[Any]] = self._empty()
+
+    def _empty(self) -> dict[str, list[Any]]:
+        return {name: [] for name in self.schema.names}
+
+    def _added(self) -> None:
+        """Count the row just appended to the buffer; write a part when it is full."""
+        self.next_seq += 1
+        if self.buffered >= self.part_rows:
+            self.flush()
+
+    def flush(self) -> Path | None:
+        """Write the buffered rows as the next part (atomically); None if empty."""
+        if not self.buffered:
+            return None
+        table = pa.Table.from_pydict(self._buffer, schema=self.schema)
+        path = self.dir / f"part-{self.next_part:05d}.parquet"
+        tmp = temporary_path(path)
+        pq.write_table(table, tmp, compression="zstd")
+        replace_atomically(tmp, path)
+        self.next_part += 1
+        self._buffer = self._empty()
+        return path
+
+    @property
+    def buffered(self) -> int:
+        """Rows not yet on disk."""
+        return len(self._buffer["seq"])
+
+    def get_state(self) -> dict[str, Any]:
+        """Counters; call only right after `flush` (a checkpoint holds no buffered rows)."""
+        if self.buffered:
+            raise RuntimeError(f"flush the {self.what} before taking its state")
+        return {"next_seq": self.next_seq, "next_part": self.next_part}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue numbering; drop parts written after the checkpoint (a resume rewrites them)."""
+        self.next_seq = state["next_seq"]
+        self.next_part = state["next_part"]
+        self._buffer = self._empty()
+        for path in sorted(self.dir.iterdir()):
+            match = _PART.fullmatch(path.name)
+            if match is None:
+                raise ValueError(f"{path}: not a {self.what} part; move it out of {self.dir.name}/")
+            if int(match["index"]) >= self.next_part or match["tmp"]:
+                path.unlink()
