@@ -29,6 +29,7 @@ from personas.anthology import (
 )
 from personas.builder import build_personas
 from personas.datasets import RatingScale
+from personas.datasets.movielens import GENRES_LATEST
 from personas.io import load_personas, save_personas
 from personas.schema import Persona, Provenance
 from simulator.config import RunConfig
@@ -38,27 +39,7 @@ from simulator.llm.config import LLMConfig
 from simulator.llm.server import LOCAL_API_KEY
 from simulator.run import Prepared
 
-GENRES = (
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "IMAX",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-)
+GENRES = GENRES_LATEST  # ml-latest-small
 
 T = TypeVar("T")
 

@@ -215,10 +215,16 @@ class LLMBrain:
             for item, row in zip(item_ids, c.index(item_ids), strict=True)
         ]
 
+    def chat(self, persona: Persona, space: ActionSpace, user: str) -> list[dict[str, str]]:
+        """The persona's static part as the system message, then `user`."""
+        return [
+            {"role": "system", "content": self.system_prompt(persona, space)},
+            {"role": "user", "content": user},
+        ]
+
     def messages(self, state: Thought) -> list[dict[str, str]]:
         """The decide prompt: the persona's static part first, then this page."""
         persona, request = state["persona"], state["request"]
-        system = self.system_prompt(persona, request.space)
         user = render(
             "decide_page",
             memories=state.get("memories", []),
@@ -228,7 +234,7 @@ class LLMBrain:
             priors=bool(request.priors),
             rate=self.rates,
         )
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return self.chat(persona, request.space, user)
 
     async def decide(self, state: Thought) -> dict[str, Any]:
         """Ask for the page's answer under its schema; a failure is kept, never papered over."""
@@ -255,10 +261,7 @@ class LLMBrain:
         """The list task: 1 for each item the persona says it would watch, else 0."""
         priors = self.list_priors(persona, item_ids)
         user = render("list_task", items=self.item_lines(item_ids, priors), priors=bool(priors))
-        messages = [
-            {"role": "system", "content": self.system_prompt(persona, space)},
-            {"role": "user", "content": user},
-        ]
+        messages = self.chat(persona, space, user)
         tag = CallTag(purpose="list_task", persona_id=persona.id)
         # Room for every id on the list, quoted and separated.
         tokens = 16 + 8 * len(item_ids)
@@ -273,18 +276,11 @@ class LLMBrain:
     ) -> list[float]:
         """The ratings the persona would give these items, on the dataset's scale."""
         user = render("rate_items", items=self.item_lines(item_ids, {}))
-        messages = [
-            {"role": "system", "content": self.system_prompt(persona, space)},
-            {"role": "user", "content": user},
-        ]
+        messages = self.chat(persona, space, user)
         tag = CallTag(purpose="rate_items", persona_id=persona.id)
         schema = ratings_schema(len(item_ids))
         answer = await self.llm.structured(messages, schema, tag=tag, seed=seed)
-        scale = space.rating_scale
-        return [
-            scale.snap(scale.low + (r - 1) / 4.0 * (scale.high - scale.low))
-            for r in answer.value.model_dump()["ratings"]
-        ]
+        return [_from_five(r, space) for r in answer.value.model_dump()["ratings"]]
 
     def actions(self, request: DecisionRequest, answer: BaseModel) -> Decision:
         """The typed actions an answer means."""
@@ -304,8 +300,7 @@ class LLMBrain:
 
     def rating(self, request: DecisionRequest, item: int, values: dict[str, Any]) -> float:
         """The model's 1–5 rating, on the dataset's scale."""
-        scale = request.space.rating_scale
-        return scale.snap(scale.low + (values["rating"] - 1) / 4.0 * (scale.high - scale.low))
+        return _from_five(values["rating"], request.space)
 
     async def reflect(self, state: Thought) -> dict[str, Any]:
         """When enough has happened, insights that cite their evidence (Generative Agents)."""
@@ -410,3 +405,9 @@ def _line(
 def _to_five(value: float, space: ActionSpace) -> float:
     scale = space.rating_scale
     return 1.0 + 4.0 * (value - scale.low) / max(scale.high - scale.low, 1e-9)
+
+
+def _from_five(stars: int, space: ActionSpace) -> float:
+    """A 1–5 answer on the dataset's scale (the inverse of `_to_five`, snapped)."""
+    scale = space.rating_scale
+    return scale.snap(scale.low + (stars - 1) / 4.0 * (scale.high - scale.low))
