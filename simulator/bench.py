@@ -145,3 +145,38 @@ def llm_command(
         )
     console.print(table)
     console.print(f"simfolk / raw = [bold]{data['ratio']:.3f}[/] (goal ≥ 0.9)")
+
+
+@app.command("chat")
+def chat_command(
+    personas: Annotated[int, typer.Option(help="persona users, one dialogue each")] = 100,
+    against: Annotated[
+        list[str] | None,
+        typer.Option(help="ConvAI2 JSON (file or folder) to compare with; repeatable"),
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="keep the run here [a temporary folder]")] = None,
+    slots: Annotated[int, typer.Option(help="embedded server slots")] = 4,
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="replay cached answers (off: time the model)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """The support_chat scenario on the embedded model: dialogues/min, and how human it reads."""
+    from simulator.bench_chat import bench_chat
+    from simulator.cli import print_dialogue_comparison
+
+    data, comparisons = bench_chat(
+        personas=personas, against=against or [], out=out, slots=slots, seed=seed, cache=cache
+    )
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console.print(
+        f"[bold]chat[/]: {data['dialogues']} dialogues, {data['messages']} messages, "
+        f"{data['run_seconds']:.1f} s → [bold]{data['dialogues_per_minute']:.1f} dialogues/min[/] "
+        f"({data['model']}, {slots} slots, {data['llm_requests']} model requests, "
+        f"{data['bot_requests']} chatbot replies)"
+    )
+    for comparison in comparisons:
+        print_dialogue_comparison(comparison, f"simulated vs {comparison.against}")

@@ -1,19 +1,29 @@
-"""Checkpoints: the world's state at a day boundary, written atomically."""
+"""Checkpoints: a world's state at a boundary (a day, a checkpoint interval), written atomically."""
 
 from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from personas.atomic import replace_atomically, temporary_path
-from simulator.world import World
+from simulator.trace import TraceWriter
 
 CHECKPOINT_VERSION = 1
 _NAME = "checkpoint.pkl"
 
 
-def save_checkpoint(world: World, run_dir: Path) -> Path:
+class Checkpointable(Protocol):
+    """A world: a trace to flush and a state to save."""
+
+    trace: TraceWriter
+
+    def get_state(self) -> dict[str, Any]:
+        """Plain, picklable data that its `set_state` accepts."""
+        ...
+
+
+def save_checkpoint(world: Checkpointable, run_dir: Path) -> Path:
     """Flush the trace, then write the state; a crash in between leaves the old checkpoint."""
     world.trace.flush()
     state = {"version": CHECKPOINT_VERSION, "world": world.get_state()}

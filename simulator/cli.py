@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from analysis.compare import ComparisonRow
+from analysis.dialogue_compare import DialogueComparison, compare_chat_run
 from analysis.run_compare import RunComparison, compare_run
 from personas.cli import app as personas_app
 from simulator.bench import app as bench_app
 from simulator.brains import brain_names
+from simulator.chat.config import ChatConfig
 from simulator.config import RunConfig
 from simulator.llm.cli import llm_app
+from simulator.manifest import read_manifest
 from simulator.run import RunResult
 from simulator.scenario import load_scenario
 from simulator.targets import target_names
@@ -45,13 +51,13 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def print_comparison(comparison: RunComparison, title: str) -> None:
-    """The comparison table, then the simulation-only figures."""
+def print_rows(rows: Sequence[ComparisonRow], title: str) -> None:
+    """A comparison table: metric, distance, floor, ratio, and each side's summary."""
     table = Table(title=title)
     for column in ("metric", "by", "distance", "floor", "ratio", "sim", "real"):
         left = column in ("metric", "by")
         table.add_column(column, justify="left" if left else "right", no_wrap=True)
-    for row in comparison.rows:
+    for row in rows:
         ratio = _fmt(row.ratio)
         style = "green" if math.isfinite(row.ratio) and row.ratio <= 1.5 else None
         table.add_row(
@@ -64,6 +70,11 @@ def print_comparison(comparison: RunComparison, title: str) -> None:
             _fmt(row.real),
         )
     console.print(table)
+
+
+def print_comparison(comparison: RunComparison, title: str) -> None:
+    """The comparison table, then the simulation-only figures."""
+    print_rows(comparison.rows, title)
     sim = comparison.simulated
     console.print(
         f"simulation only: {sim['sessions']} sessions, CTR {_fmt(sim['ctr'])}, "
@@ -75,6 +86,18 @@ def print_comparison(comparison: RunComparison, title: str) -> None:
         "floor: distance between two random halves of the real users; distance: sim half "
         "vs the other real half (same sample sizes); ratio ≤ 1.5 is green. sim/real: means "
         "(genre_share: entropy in bits)."
+    )
+
+
+def print_dialogue_comparison(comparison: DialogueComparison, title: str) -> None:
+    """The dialogue comparison table, then the stop reasons (the simulation's own)."""
+    print_rows(comparison.rows, title)
+    reasons = ", ".join(f"{k} {v:.0%}" for k, v in sorted(comparison.stop_reasons.items()))
+    console.print(
+        f"{comparison.simulated_dialogues} simulated dialogues vs {comparison.real_dialogues} "
+        f"real ({comparison.against}). Stop reasons (simulated): {reasons or '–'}.\n"
+        "floor: distance between random halves of the real dialogues, at the simulated "
+        "sample size; ratio ≤ 1.5 is green. sim/real: means (user_speaks_last: a share)."
     )
 
 
@@ -97,6 +120,35 @@ def _run_with_progress(module: Any, config: RunConfig, out: Path, resume: bool) 
     return result
 
 
+def _run_chat(module: Any, config: ChatConfig, out: Path, resume: bool) -> None:
+    from simulator.chat.world import ChatWorld
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("dialogues ended"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(
+            f"{config.scenario} · {config.chatbot.kind}", total=config.personas
+        )
+
+        def on_step(world: ChatWorld) -> None:
+            progress.update(task, completed=world.counters["ended"])
+
+        result = module.run(config, out, resume=resume, on_step=on_step)
+    per_minute = 60.0 * result.ended / result.run_seconds if result.run_seconds else float("nan")
+    console.print(
+        f"{result.ended}/{result.dialogues} dialogues ended ({result.status}"
+        f"{', resumed' if result.resumed else ''}), {result.events} events in "
+        f"{result.wall_seconds:.1f} s: {per_minute:.1f} dialogues/min\n"
+        f"trace: {result.run_dir}/events   compare: simfolk compare {result.run_dir}"
+    )
+
+
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
@@ -108,7 +160,10 @@ def run(
     personas: Annotated[int | None, typer.Option(help="how many users become personas")] = None,
     days: Annotated[int | None, typer.Option(help="simulated days")] = None,
     seed: Annotated[int | None, typer.Option(help="root seed")] = None,
-    target: Annotated[str | None, typer.Option(help=f"one of {', '.join(target_names())}")] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help=f"one of {', '.join(target_names())}; chat: a chatbot kind"),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="run directory [runs/<scenario>]")] = None,
     resume: Annotated[
         bool, typer.Option(help="continue the run in --out from its checkpoint")
@@ -123,17 +178,20 @@ def run(
     cache: Annotated[
         bool | None, typer.Option("--cache/--no-cache", help="replay cached LLM answers")
     ] = None,
+    bot_model: Annotated[str | None, typer.Option(help="chat: the chatbot's model")] = None,
+    bot_base_url: Annotated[
+        str | None, typer.Option(help="chat: the chatbot's OpenAI-compatible endpoint")
+    ] = None,
+    bot_ref: Annotated[
+        str | None, typer.Option(help="chat: 'package.module:attr' for python/langgraph bots")
+    ] = None,
 ) -> None:
-    """Run a scenario and write its trace."""
+    """Run a scenario and write its trace.
+
+    For a chat scenario, --target picks the chatbot kind (local, openai, python, langgraph).
+    """
     module = load_scenario(scenario)
     base = module.CONFIG.model_dump()
-    overrides = {
-        k: v
-        for k, v in dict(
-            dataset=dataset, personas=personas, days=days, seed=seed, target=target, brain=brain
-        ).items()
-        if v is not None
-    }
     llm = {
         k: v
         for k, v in dict(
@@ -142,6 +200,29 @@ def run(
             budget_tokens=budget_tokens,
             budget_usd=budget_usd,
             cache=cache,
+        ).items()
+        if v is not None
+    }
+    if isinstance(module.CONFIG, ChatConfig):
+        bot = dict(kind=target, model=bot_model, base_url=bot_base_url, ref=bot_ref)
+        chat = ChatConfig.model_validate(
+            {
+                **base,
+                **{
+                    k: v
+                    for k, v in dict(dataset=dataset, personas=personas, seed=seed).items()
+                    if v is not None
+                },
+                "llm": {**base["llm"], **llm},
+                "chatbot": {**base["chatbot"], **{k: v for k, v in bot.items() if v is not None}},
+            }
+        )
+        _run_chat(module, chat, out or Path("runs") / chat.scenario, resume)
+        return
+    overrides = {
+        k: v
+        for k, v in dict(
+            dataset=dataset, personas=personas, days=days, seed=seed, target=target, brain=brain
         ).items()
         if v is not None
     }
@@ -160,14 +241,40 @@ def run(
 @app.command()
 def compare(
     run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="chat runs: ConvAI2-format JSON, a file or a folder [$SIMFOLK_DATA/convai2]"
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
-    """Hold a run against the held-out real data of the same users."""
+    """Hold a run against real people: held-out users, or human dialogues for a chat run."""
+    if read_manifest(run_dir).get("kind") == "chat":
+        real = against or _default_dialogues()
+        chats = compare_chat_run(run_dir, real)
+        if as_json:
+            typer.echo(json.dumps(chats.as_dict(), indent=2))
+        else:
+            print_dialogue_comparison(chats, f"{run_dir}: simulated vs human dialogues")
+        return
+    if against is not None:
+        raise ValueError("--against is for chat runs; a browsing run is held against its users")
     comparison = compare_run(run_dir)
     if as_json:
         typer.echo(json.dumps(comparison.as_dict(), indent=2))
     else:
         print_comparison(comparison, f"{run_dir}: simulated vs held-out real users")
+
+
+def _default_dialogues() -> Path:
+    root = os.environ.get("SIMFOLK_DATA")
+    if not root or not (Path(root) / "convai2").exists():
+        raise ValueError(
+            "no human dialogues to compare with: pass --against PATH (ConvAI2 JSON), "
+            "or set SIMFOLK_DATA to a folder holding convai2/"
+        )
+    return Path(root) / "convai2"
 
 
 @app.command()
@@ -205,6 +312,58 @@ def demo(
             )
         console.print(f"{result.events} events in {result.wall_seconds:.1f} s → {run_dir}/events/")
         print_comparison(compare_run(run_dir), "simulated vs the same users' held-out ratings")
+
+
+export_app = typer.Typer(
+    help="Write a run's results in formats other tools read.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("dialogues")
+def export_dialogues_command(
+    run_dir: Annotated[Path, typer.Argument(help="a chat run directory")],
+    format: Annotated[
+        Literal["openai", "sharegpt", "hf"],
+        typer.Option("--format", help="openai: chat JSONL; sharegpt: JSON; hf: Parquet"),
+    ],
+    out: Annotated[Path, typer.Option(help="the file to write")],
+    dedup: Annotated[
+        Literal["none", "exact", "near"], typer.Option(help="drop duplicate dialogues")
+    ] = "exact",
+    near_threshold: Annotated[
+        float, typer.Option(help="near: MinHash Jaccard similarity that counts as a duplicate")
+    ] = 0.9,
+    scrub_pii: Annotated[
+        bool, typer.Option("--scrub-pii/--keep-pii", help="mask emails, phones, cards, keys")
+    ] = False,
+    diversity_report: Annotated[
+        Path | None, typer.Option(help="write distinct-n and embedding spread here (JSON)")
+    ] = None,
+) -> None:
+    """Export a chat run's dialogues as a dataset, with persona and run provenance."""
+    from analysis.export import export_dialogues
+
+    summary = export_dialogues(
+        run_dir,
+        format,
+        out,
+        dedup=dedup,
+        near_threshold=near_threshold,
+        scrub_pii=scrub_pii,
+        diversity_report=diversity_report,
+    )
+    console.print(
+        f"{summary.written} of {summary.dialogues_in} dialogues → {summary.path} "
+        f"(dropped: {summary.exact_duplicates} exact and {summary.near_duplicates} near "
+        f"duplicates, {summary.empty} without an exchange)"
+    )
+    if summary.pii_replacements:
+        console.print(f"PII masked: {dict(summary.pii_replacements)}")
+    if summary.diversity is not None:
+        console.print(
+            "diversity: " + ", ".join(f"{k} {_fmt(v)}" for k, v in summary.diversity.items())
+        )
 
 
 def main() -> None:

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel
 
 from personas.atomic import replace_atomically, temporary_path, write_text_atomically
 from personas.builder import build_personas
@@ -100,7 +101,8 @@ def language_model(config: LLMConfig, run_dir: Path | None) -> Iterator[Any]:
             server.stop()
 
 
-def _llm_manifest(llm: Any) -> dict[str, Any]:
+def llm_manifest(llm: Any) -> dict[str, Any]:
+    """The manifest's record of a run's language model: identity, prompts, embedder."""
     from simulator.embeddings import embedder_identity
     from simulator.prompts import template_hashes
 
@@ -111,7 +113,8 @@ def _llm_manifest(llm: Any) -> dict[str, Any]:
     }
 
 
-def _llm_usage(out: Path) -> dict[str, int]:
+def llm_usage(out: Path) -> dict[str, int]:
+    """Requests, cache hits and tokens of a run, from its ledger."""
     from simulator.llm import read_calls
 
     calls = read_calls(out)
@@ -126,7 +129,35 @@ def _llm_usage(out: Path) -> dict[str, int]:
     }
 
 
-def prepare(config: RunConfig) -> Prepared:
+class PopulationSettings(Protocol):
+    """What building a population needs from a config (a run's, a chat run's)."""
+
+    @property
+    def dataset(self) -> str:
+        """A dataset name or path."""
+
+    @property
+    def personas(self) -> int:
+        """How many dataset users become personas."""
+
+    @property
+    def holdout(self) -> float:
+        """The held-out share of each user's history."""
+
+    @property
+    def min_train(self) -> int:
+        """The fewest train ratings a user needs."""
+
+    @property
+    def taste_dims(self) -> int:
+        """Dimensions of the taste space."""
+
+    @property
+    def split_label(self) -> str:
+        """The split rule, as provenance records it."""
+
+
+def prepare(config: PopulationSettings) -> Prepared:
     """Load the dataset, split it, fit the taste space and the catalogue."""
     dataset = load_dataset(config.dataset)
     split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
@@ -146,7 +177,9 @@ def sample_users(split: Split, n: int, streams: Streams) -> list[int]:
     return sorted(int(u) for u in chosen)
 
 
-def build_run_personas(config: RunConfig, prep: Prepared, streams: Streams) -> list[Persona]:
+def build_run_personas(
+    config: PopulationSettings, prep: Prepared, streams: Streams
+) -> list[Persona]:
     """The personas a run with `config` builds: its sampled users, from their train rows."""
     users = sample_users(prep.split, config.personas, streams)
     return build_personas(
@@ -238,7 +271,8 @@ def _resumed_manifest(out: Path, fresh: dict[str, Any], from_day: int) -> dict[s
     return {**original, "status": "running", "resumes": [*original.get("resumes", []), note]}
 
 
-def _check_out_dir(out: Path, config: RunConfig, resume: bool) -> None:
+def check_out_dir(out: Path, config: BaseModel, resume: bool) -> None:
+    """Refuse to overwrite a run, to resume nothing, or to resume with another config."""
     has_run = (out / "manifest.json").exists()
     if resume and not has_run:
         raise RunDirError(f"{out}: nothing to resume (no manifest.json); drop --resume to start")
@@ -275,7 +309,7 @@ def simulate(
     # Names first: a typo should not cost a dataset load.
     check_target_name(config.target)
     check_brain_name(config.brain)
-    _check_out_dir(out, config, resume)
+    check_out_dir(out, config, resume)
     out.mkdir(parents=True, exist_ok=True)
     streams = Streams(config.seed)
     prep = prepare(config)
@@ -344,7 +378,7 @@ def _simulate(
         world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
     manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
-    manifest["llm"] = _llm_manifest(llm) if llm is not None else None
+    manifest["llm"] = llm_manifest(llm) if llm is not None else None
     if resume:
         manifest = _resumed_manifest(out, manifest, from_day=world.day)
     write_manifest(out, manifest)
@@ -369,7 +403,7 @@ def _simulate(
     replace_atomically(temporary_path(series), series)
     complete = world.day >= config.days or world.halted is not None
     if llm is not None:
-        manifest["llm"]["usage"] = _llm_usage(out)
+        manifest["llm"]["usage"] = llm_usage(out)
     manifest.update(
         status=world.halted or ("complete" if complete else "paused"),
         days_done=world.day,

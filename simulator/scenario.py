@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+from simulator.chat.config import ChatConfig
 from simulator.config import RunConfig
 
 
@@ -32,8 +33,10 @@ def load_scenario(name_or_path: str) -> ModuleType:
         raise ScenarioError(f"{path}: cannot be imported as Python")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not isinstance(getattr(module, "CONFIG", None), RunConfig):
-        raise ScenarioError(f"{path}: CONFIG must be a simulator.RunConfig with the defaults")
+    if not isinstance(getattr(module, "CONFIG", None), RunConfig | ChatConfig):
+        raise ScenarioError(
+            f"{path}: CONFIG must be a simulator.RunConfig or a ChatConfig with the defaults"
+        )
     if not callable(getattr(module, "run", None)):
         raise ScenarioError(f"{path}: needs a run(config, out, **options) function")
     return module

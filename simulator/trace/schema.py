@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: `text` column; review, llm_failure, budget_exhausted
+SCHEMA_VERSION = 3  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues
 
 
 class EventKind(StrEnum):
@@ -26,6 +26,10 @@ class EventKind(StrEnum):
     REVIEW = "review"  # words a persona wrote about an item it rated (text)
     LLM_FAILURE = "llm_failure"  # a decision the LLM could not give (reason: code, text: detail)
     BUDGET_EXHAUSTED = "budget_exhausted"  # the LLM budget is spent; the run ends here
+    DIALOGUE_START = "dialogue_start"  # a persona opens a conversation (text: its goal)
+    MESSAGE = "message"  # one chat message (role, turn, text, tokens, latency)
+    ASSESSMENT = "assessment"  # the persona's read of the reply (rating: 1-5, reason: goal)
+    DIALOGUE_END = "dialogue_end"  # reason: a StopReason; turn: messages exchanged
 
 
 EVENT_SCHEMA = pa.schema(
@@ -43,6 +47,10 @@ EVENT_SCHEMA = pa.schema(
         pa.field("reason", pa.string()),
         pa.field("target", pa.string()),
         pa.field("text", pa.string()),  # language: a review, a rationale, a failure's detail
+        pa.field("role", pa.string()),  # messages: "user" (the persona) or "assistant" (target)
+        pa.field("turn", pa.int16()),  # messages: index in the dialogue, from 0
+        pa.field("tokens", pa.int32()),  # messages: tokens the speaker produced
+        pa.field("latency", pa.float64()),  # messages: simulated seconds the speaker took
     ],
     metadata={b"simfolk.trace.schema_version": str(SCHEMA_VERSION).encode()},
 )

@@ -35,6 +35,10 @@ class TraceWriter(PartWriter):
         reason: str | None = None,
         target: str | None = None,
         text: str | None = None,
+        role: str | None = None,
+        turn: int | None = None,
+        tokens: int | None = None,
+        latency: float | None = None,
     ) -> None:
         """Append one event; writes a part when the buffer is full."""
         b = self._buffer
@@ -51,4 +55,8 @@ class TraceWriter(PartWriter):
         b["reason"].append(reason)
         b["target"].append(target)
         b["text"].append(text)
+        b["role"].append(role)
+        b["turn"].append(turn)
+        b["tokens"].append(tokens)
+        b["latency"].append(latency)
         self._added()

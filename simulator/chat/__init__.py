@@ -1,0 +1,1 @@
+"""Persona users in conversation with a chatbot under test."""
