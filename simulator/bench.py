@@ -157,6 +157,9 @@ def chat_command(
     out: Annotated[str | None, typer.Option(help="keep the run here [a temporary folder]")] = None,
     slots: Annotated[int, typer.Option(help="embedded server slots")] = 4,
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    arrival_window: Annotated[
+        float | None, typer.Option(help="seconds in which dialogues open [the scenario's]")
+    ] = None,
     cache: Annotated[
         bool, typer.Option("--cache/--no-cache", help="replay cached answers (off: time the model)")
     ] = False,
@@ -167,7 +170,13 @@ def chat_command(
     from simulator.cli import print_dialogue_comparison
 
     data, comparisons = bench_chat(
-        personas=personas, against=against or [], out=out, slots=slots, seed=seed, cache=cache
+        personas=personas,
+        against=against or [],
+        out=out,
+        slots=slots,
+        seed=seed,
+        cache=cache,
+        arrival_window=arrival_window,
     )
     if as_json:
         typer.echo(json.dumps(data, indent=2))

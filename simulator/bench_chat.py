@@ -29,13 +29,16 @@ def bench_chat(
     slots: int,
     seed: int,
     cache: bool,
+    arrival_window: float | None = None,
 ) -> tuple[dict[str, Any], list[DialogueComparison]]:
     """Run support_chat with `personas` users; compare with each of `against`."""
     module = load_scenario(str(Path(__file__).parents[1] / "scenarios" / "support_chat.py"))
+    window = module.CONFIG.arrival_window_s if arrival_window is None else arrival_window
     config = module.CONFIG.model_copy(
         update={
             "personas": personas,
             "seed": seed,
+            "arrival_window_s": window,
             "llm": module.CONFIG.llm.model_copy(update={"slots": slots, "concurrency": slots}),
         }
     )
@@ -57,6 +60,7 @@ def bench_chat(
         messages = events.filter(pl.col("event") == "message")
         data: dict[str, Any] = {
             "personas": personas,
+            "arrival_window_s": window,
             "dialogues": result.dialogues,
             "messages": messages.height,
             "bot_requests": messages.filter(pl.col("role") == "assistant").height,

@@ -383,3 +383,46 @@ def test_the_cli_runs_compares_and_exports_a_chat(tmp_path, monkeypatch):
     assert loaded.num_rows == exchanged.dialogues.height > 0
     assert set(loaded["scenario"]) == {"support_chat"} and set(loaded["seed"]) == {2}
     assert json.loads(report.read_text())["dialogues"] == loaded.num_rows
+
+
+def polite_bot(messages: list[dict[str, str]]) -> str:
+    """A chatbot for `--target python --bot-ref test_chat:polite_bot`."""
+    return f"Thank you. Could you tell me more about that? ({len(messages)} messages so far)"
+
+
+def test_a_killed_chat_run_resumes_to_the_same_events(tmp_path, event_digests):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from simulator.scenario import load_scenario
+
+    scenario = SCENARIOS / "support_chat.py"
+    module = load_scenario(str(scenario))
+    bot = {"kind": "python", "ref": "test_chat:polite_bot"}
+    config = module.CONFIG.model_copy(
+        update={
+            "personas": 8,
+            "seed": 4,
+            "chatbot": module.CONFIG.chatbot.model_copy(update=bot),
+        }
+    )
+    reference = module.run(config, tmp_path / "reference")  # also warms the cache
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "simulator.cli", "run", str(scenario), "--out", str(out)]
+    args += ["--personas", "8", "--seed", "4", "--target", "python"]
+    args += ["--bot-ref", "test_chat:polite_bot"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while not (out / "checkpoint.pkl").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "running", "the run finished before it could be killed"
+    resumed = module.run(config, out, resume=True)
+    assert resumed.resumed and resumed.complete
+    assert event_digests(out) == event_digests(reference.run_dir)

@@ -37,6 +37,7 @@ ALLOWED = {
     (path, "perf_counter")
     for path in (
         "simulator/run.py",
+        "simulator/chat/run.py",  # the run's wall time, for dialogues per minute
         "simulator/bench_llm.py",
         "simulator/llm/client.py",  # request latency, for the ledger
         "simulator/llm/server.py",  # start time and the health-check deadline

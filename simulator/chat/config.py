@@ -43,7 +43,7 @@ class ChatConfig(BaseModel):
         default=600.0, ge=0, description="dialogues open uniformly within this many seconds"
     )
     chatbot: ChatbotConfig = ChatbotConfig()
-    llm: LLMConfig = LLMConfig(max_tokens=128)
+    llm: LLMConfig = LLMConfig(max_tokens=192)  # a 200-character message in emoji is ~180 tokens
     timing: ChatTiming = ChatTiming()
     broker_window: float = Field(
         default=30.0, ge=0, description="simulated seconds in which LLM calls are batched"

@@ -84,7 +84,7 @@ class ChatWorld(mesa.Model):
     ) -> None:
         """Advance checkpoint by checkpoint until every dialogue ends (or `until` seconds)."""
         if not self._started:
-            for agent in self.population:
+            for agent in sorted(self.population, key=self._resume_order):
                 if agent.state.phase != "done":
                     self.env.process(agent.live(self.env))
             self._started = True
@@ -105,6 +105,14 @@ class ChatWorld(mesa.Model):
             if on_step:
                 on_step(self)
         self.trace.flush()
+
+    def _resume_order(self, agent: ChatAgent) -> tuple[int, float, str]:
+        # Answers handed out at a checkpoint wake their agents in the broker's order
+        # (request time, persona); a resumed run must start them in that order too.
+        s = agent.state
+        if s.outcome is not None:
+            return (0, s.asked_at, agent.user.persona_id)
+        return (1, 0.0, "")
 
     def _halt(self, stop: RunHalted) -> None:
         now = self.env.now

@@ -47,6 +47,9 @@ class ChatbotConfig(BaseModel):
     max_tokens: int = Field(default=128, ge=1, le=4096, description="per reply")
     timeout_s: float = Field(default=60.0, gt=0, description="wall seconds per HTTP request")
     retries: int = Field(default=2, ge=0, le=10, description="on timeouts, 429 and 5xx")
+    concurrency: int = Field(
+        default=4, ge=1, le=256, description="requests in flight at once (model kinds)"
+    )
 
     def describe(self, identity: str | None = None) -> str:
         """What the manifest says the bot is: 'openai:gpt-4o-mini@https://host/v1' and the like.

@@ -8,6 +8,7 @@ seed, and never the endpoint or the key.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -101,6 +102,7 @@ class OpenAICompatibleChatbot:
         self._api_key = api_key
         # Made on first use, so its connections belong to the run's event loop.
         self._client: openai.AsyncOpenAI | None = None
+        self._semaphore: asyncio.Semaphore | None = None
 
     def __repr__(self) -> str:
         # Spelled out so the key never shows in a log or a traceback.
@@ -142,7 +144,11 @@ class OpenAICompatibleChatbot:
             if hit is not None:
                 # 0 stands for "not counted": a non-empty reply never takes 0 tokens.
                 return BotReply(hit.text, hit.completion_tokens or None)
-        completion = await self._create(model, conversation, seed)
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.config.concurrency)
+        # Requests beyond the server's slots would queue there with their timeout running.
+        async with self._semaphore:
+            completion = await self._create(model, conversation, seed)
         text, finish_reason, prompt_tokens, completion_tokens = self._read(completion)
         if self.cache is not None and key is not None:
             self.cache.put(
@@ -161,6 +167,7 @@ class OpenAICompatibleChatbot:
         if self._client is not None:
             await self._client.close()
             self._client = None
+        self._semaphore = None
 
     def _http(self) -> openai.AsyncOpenAI:
         if self._client is None:
