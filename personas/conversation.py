@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from personas.atomic import write_text_atomically
-from personas.io import PersonaFileError, _field_path, _parse
+from personas.io import PersonaFileError, _parse, validate_records
 from personas.schema import Persona
 from simulator.rng import Streams
 
@@ -101,14 +101,7 @@ def load_goals(path: str | os.PathLike[str]) -> list[Goal]:
         data = data.get("goals")
     if not isinstance(data, list) or not data:
         raise GoalFileError(f"{path}: goals: expected a non-empty list of goals")
-    goals: list[Goal] = []
-    for index, record in enumerate(data):
-        try:
-            goals.append(Goal.model_validate(record))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = _field_path(["goals", index, *first["loc"]])
-            raise GoalFileError(f"{path}: {field}: {first['msg']}") from exc
+    goals = validate_records(path, "goals", data, Goal, GoalFileError)
     ids = [g.id for g in goals]
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)
@@ -182,12 +175,4 @@ def load_chat_users(path: Path) -> list[ChatUser]:
             f"{path}: schema_version: this simfolk reads chat-user files of version "
             f"{CHAT_USERS_VERSION}"
         )
-    users = []
-    for index, record in enumerate(data.get("users") or []):
-        try:
-            users.append(ChatUser.model_validate(record))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = _field_path(["users", index, *first["loc"]])
-            raise PersonaFileError(f"{path}: {field}: {first['msg']}") from exc
-    return users
+    return validate_records(path, "users", data.get("users") or [], ChatUser)

@@ -6,10 +6,10 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from personas.atomic import write_text_atomically
 from personas.schema import PERSONA_SCHEMA_VERSION, Persona
@@ -24,6 +24,28 @@ def _field_path(loc: Sequence[int | str]) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_records(
+    path: Path,
+    section: str,
+    records: list[Any],
+    model: type[M],
+    error: type[PersonaFileError] = PersonaFileError,
+) -> list[M]:
+    """Each record as `model`; the first that does not fit names the file, field and reason."""
+    out: list[M] = []
+    for index, record in enumerate(records):
+        try:
+            out.append(model.model_validate(record))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = _field_path([section, index, *first["loc"]])
+            raise error(f"{path}: {field}: {first['msg']}") from exc
+    return out
 
 
 def _parse(path: Path) -> Any:
@@ -59,14 +81,7 @@ def load_personas(path: str | os.PathLike[str]) -> list[Persona]:
         data = data.get("personas")
     if not isinstance(data, list):
         raise PersonaFileError(f"{path}: personas: expected a list of personas")
-    personas: list[Persona] = []
-    for index, record in enumerate(data):
-        try:
-            personas.append(Persona.model_validate(record))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = _field_path(["personas", index, *first["loc"]])
-            raise PersonaFileError(f"{path}: {field}: {first['msg']}") from exc
+    personas = validate_records(path, "personas", data, Persona)
     ids = [p.id for p in personas]
     if len(set(ids)) != len(ids):
         duplicate = next(i for i in ids if ids.count(i) > 1)

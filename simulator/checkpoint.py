@@ -56,3 +56,24 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
         )
     world: dict[str, Any] = state["world"]
     return world
+
+
+def accounts_state(ledger: Any, budget: Any) -> dict[str, Any]:
+    """The LLM ledger's numbering and the budget spent, for a world's state.
+
+    The ledger is flushed first, so its rows are on disk whenever a checkpoint is.
+    """
+    state = None
+    if ledger is not None:
+        ledger.flush()
+        state = ledger.get_state()
+    spent = None if budget is None else (budget.spent_tokens, budget.spent_usd)
+    return {"ledger": state, "spent": spent}
+
+
+def restore_accounts(ledger: Any, budget: Any, state: dict[str, Any]) -> None:
+    """Continue the ledger's numbering and the budget from `accounts_state`'s result."""
+    if ledger is not None and state.get("ledger") is not None:
+        ledger.set_state(state["ledger"])
+    if budget is not None and state.get("spent") is not None:
+        budget.spent_tokens, budget.spent_usd = state["spent"]

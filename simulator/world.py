@@ -20,6 +20,7 @@ from simulator.agent import PersonaAgent
 from simulator.brains import make_brain
 from simulator.broker import Broker
 from simulator.catalog import Catalog
+from simulator.checkpoint import accounts_state, restore_accounts
 from simulator.config import RunConfig
 from simulator.interfaces import INTERACTIONS_SCHEMA, Recommender, RunHalted
 from simulator.memory import EpisodicMemory
@@ -178,18 +179,8 @@ class World(mesa.Model):
             "agents": {agent.persona.id: agent.get_state() for agent in self.population},
             "target": self.target.get_state(),
             "trace": self.trace.get_state(),
-            "ledger": self._ledger_state(),
-            "spent": None
-            if self.budget is None
-            else (self.budget.spent_tokens, self.budget.spent_usd),
+            **accounts_state(self.ledger, self.budget),
         }
-
-    def _ledger_state(self) -> dict[str, Any] | None:
-        if self.ledger is None:
-            return None
-        self.ledger.flush()
-        state: dict[str, Any] = self.ledger.get_state()
-        return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from `get_state`; call before `run`."""
@@ -205,7 +196,4 @@ class World(mesa.Model):
             agent.set_state(state["agents"][agent.persona.id])
         self.target.set_state(state["target"])
         self.trace.set_state(state["trace"])
-        if self.ledger is not None and state.get("ledger") is not None:
-            self.ledger.set_state(state["ledger"])
-        if self.budget is not None and state.get("spent") is not None:
-            self.budget.spent_tokens, self.budget.spent_usd = state["spent"]
+        restore_accounts(self.ledger, self.budget, state)

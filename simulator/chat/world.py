@@ -20,6 +20,7 @@ from simulator.broker import Broker
 from simulator.chat.agent import ChatAgent, StopReason
 from simulator.chat.config import ChatConfig
 from simulator.chat.stop import StopModel
+from simulator.checkpoint import accounts_state, restore_accounts
 from simulator.interfaces import Chatbot, RunHalted
 from simulator.rng import Streams
 from simulator.trace import EventKind, TraceWriter
@@ -131,20 +132,13 @@ class ChatWorld(mesa.Model):
     # --- checkpoints -----------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
         """Everything needed to continue; the trace must have been flushed."""
-        ledger = None
-        if self.ledger is not None:
-            self.ledger.flush()
-            ledger = self.ledger.get_state()
         return {
             "clock": self.clock,
             "counters": dict(self.counters),
             "model_vars": {k: list(v) for k, v in self.datacollector.model_vars.items()},
             "agents": {a.user.persona_id: a.get_state() for a in self.population},
             "trace": self.trace.get_state(),
-            "ledger": ledger,
-            "spent": None
-            if self.budget is None
-            else (self.budget.spent_tokens, self.budget.spent_usd),
+            **accounts_state(self.ledger, self.budget),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -158,7 +152,4 @@ class ChatWorld(mesa.Model):
         for agent in self.population:
             agent.set_state(state["agents"][agent.user.persona_id])
         self.trace.set_state(state["trace"])
-        if self.ledger is not None and state.get("ledger") is not None:
-            self.ledger.set_state(state["ledger"])
-        if self.budget is not None and state.get("spent") is not None:
-            self.budget.spent_tokens, self.budget.spent_usd = state["spent"]
+        restore_accounts(self.ledger, self.budget, state)
