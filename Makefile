@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SIMFOLK_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export SIMFOLK_DATA
 
-.PHONY: demo test test-slow lint install clean
+.PHONY: demo test test-slow lint install clean browser
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# The report test opens the HTML in Debian's headless Chromium (playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: lint browser
 	$(BIN)/pytest -q -m "not slow"
 
 test-slow: $(BIN)/.installed

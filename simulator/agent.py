@@ -80,7 +80,9 @@ class PersonaAgent(mesa.Agent):
         self.memory = memory
         self.brain = brain
         self.mind = mind  # reflective memory, for brains that think in words
-        self.rngs = {purpose: streams.generator(persona.id, purpose) for purpose in PURPOSES}
+        key = world.config.stream_key
+        owner = persona.id if key is None else f"{persona.id}|{key}"
+        self.rngs = {purpose: streams.generator(owner, purpose) for purpose in PURPOSES}
         self.state = AgentState()
         launch = world.config.launch_at
         # A launch (a notification blast, a release) brings everyone in at once; else Poisson.

@@ -189,3 +189,55 @@ def chat_command(
     )
     for comparison in comparisons:
         print_dialogue_comparison(comparison, f"simulated vs {comparison.against}")
+
+
+@app.command("aa")
+def aa_command(
+    seeds: Annotated[int, typer.Option(help="A/A experiments, one per seed")] = 100,
+    personas: Annotated[int, typer.Option(help="personas per experiment")] = 60,
+    days: Annotated[int, typer.Option(help="simulated days")] = 2,
+    dataset: Annotated[str, typer.Option(help="a dataset name or path")] = "ml-latest-small",
+    target: Annotated[str, typer.Option(help="the recommender of both A/A arms")] = "popularity",
+    versus: Annotated[str, typer.Option(help="the B arm of the CRN comparison")] = "itemknn",
+    crn_seeds: Annotated[int, typer.Option(help="A/B experiments for the CI widths")] = 10,
+    n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """A/A false-positive rate over many seeds, and CI widths with vs without CRN."""
+    from simulator.bench_ab import bench_aa
+
+    data = bench_aa(
+        seeds=seeds,
+        personas=personas,
+        days=days,
+        dataset=dataset,
+        target=target,
+        versus=versus,
+        crn_seeds=crn_seeds,
+        n_boot=n_boot,
+    )
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    fpr = data["false_positive_rate"]
+    table = Table(
+        title=f"A/A: {seeds} seeds × {personas} personas × {days} days, {target} vs itself"
+    )
+    for column in ("metric", "p < 0.05", "CI width CRN", "CI width indep.", "ratio"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    widths = data["ci_width"]
+    for metric, rate in fpr["per_metric"].items():
+        table.add_row(
+            metric,
+            f"{rate:.1%}",
+            _fmt(widths["crn"].get(metric)),
+            _fmt(widths["independent"].get(metric)),
+            _fmt(widths["ratio_crn_to_independent"].get(metric)),
+        )
+    console.print(table)
+    console.print(
+        f"pooled false-positive rate {fpr['pooled']:.1%} over {fpr['tests']} tests "
+        f"(expected about 5%); experiments with any metric significant after Holm: "
+        f"{fpr['any_metric_after_holm']:.1%}. CI widths: {target} vs {versus} over "
+        f"{widths['seeds']} seeds, with and without common random numbers."
+    )

@@ -203,6 +203,8 @@ def run(
         ).items()
         if v is not None
     }
+    if hasattr(module, "ARMS"):
+        raise ValueError(f"{scenario} is an A/B scenario: run it with `simfolk ab {scenario}`")
     if isinstance(module.CONFIG, ChatConfig):
         bot = dict(kind=target, model=bot_model, base_url=bot_base_url, ref=bot_ref)
         chat = ChatConfig.model_validate(
@@ -312,6 +314,97 @@ def demo(
             )
         console.print(f"{result.events} events in {result.wall_seconds:.1f} s → {run_dir}/events/")
         print_comparison(compare_run(run_dir), "simulated vs the same users' held-out ratings")
+
+
+@app.command()
+def ab(
+    scenario: Annotated[str, typer.Argument(help="a scenario file, or a name in ./scenarios/")],
+    arm: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=TARGET, repeated; default: the scenario's ARMS"),
+    ] = None,
+    control: Annotated[str | None, typer.Option(help="the arm held against [the first]")] = None,
+    dataset: Annotated[str | None, typer.Option(help="a dataset name or path")] = None,
+    personas: Annotated[int | None, typer.Option(help="how many users become personas")] = None,
+    days: Annotated[int | None, typer.Option(help="simulated days")] = None,
+    seed: Annotated[int | None, typer.Option(help="root seed")] = None,
+    out: Annotated[Path | None, typer.Option(help="run directory [runs/<scenario>]")] = None,
+    crn: Annotated[
+        bool, typer.Option("--crn/--no-crn", help="common random numbers across arms")
+    ] = True,
+    workers: Annotated[int | None, typer.Option(help="processes [one per arm and core]")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the A/B run in --out")] = False,
+) -> None:
+    """Run an offline A/B test: every arm on the same personas, then the paired differences."""
+    from simulator.ab import parse_arms, simulate_ab
+
+    module = load_scenario(scenario)
+    if not isinstance(module.CONFIG, RunConfig):
+        raise ValueError(f"{scenario}: an A/B run needs a browsing scenario (a RunConfig)")
+    arms = parse_arms(arm) if arm else dict(getattr(module, "ARMS", {}))
+    if len(arms) < 2:
+        raise ValueError(f"{scenario} declares no ARMS: give two or more --arm NAME=TARGET")
+    updates = dict(dataset=dataset, personas=personas, days=days, seed=seed)
+    config = RunConfig.model_validate(
+        {**module.CONFIG.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+    )
+    control = control or getattr(module, "CONTROL", None)
+    if control not in arms:
+        control = None
+    run_dir = out or Path("runs") / config.scenario
+    with console.status(f"{len(arms)} arms × {config.personas} personas × {config.days} days"):
+        result = simulate_ab(
+            config, arms, run_dir, control=control, crn=crn, resume=resume, workers=workers
+        )
+    walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
+    console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")
+    print_ab(run_dir)
+    console.print(f"report: simfolk report {run_dir}")
+
+
+def print_ab(run_dir: Path) -> None:
+    """Per-arm metrics with CIs, and each arm against the control."""
+    from analysis.ab import analyse_ab_dir
+
+    result = analyse_ab_dir(run_dir)
+    table = Table(title=f"arms ({result.personas} personas each; 95% bootstrap CIs)")
+    table.add_column("metric")
+    for name in result.arms:
+        table.add_column(name + (" (control)" if name == result.control else ""), justify="right")
+    cells: dict[str, dict[str, str]] = {}
+    for m in result.metrics:
+        cells.setdefault(m.metric, {})[m.arm] = f"{m.value:.4g} [{m.ci_low:.4g}, {m.ci_high:.4g}]"
+    for metric, row in cells.items():
+        table.add_row(metric, *(row.get(a, "–") for a in result.arms))
+    console.print(table)
+    diffs = Table(title=f"against {result.control}: paired by persona, Holm-adjusted p")
+    for column in ("arm", "metric", "diff", "95% CI", "p", "p (Holm)", ""):
+        diffs.add_column(column, justify="left" if column in ("arm", "metric", "") else "right")
+    for d in result.differences:
+        flag = "guardrail broken" if d.violated else ("significant" if d.significant else "")
+        style = "red" if d.violated or (d.significant and d.diff < 0) else "green"
+        diffs.add_row(
+            d.arm,
+            d.metric,
+            f"{d.diff:+.4g}",
+            f"[{d.ci_low:+.4g}, {d.ci_high:+.4g}]",
+            f"{d.p_value:.3g}",
+            f"{d.p_adjusted:.3g}",
+            f"[{style}]{flag}[/]" if flag else "",
+        )
+    console.print(diffs)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run or A/B run directory")],
+    out: Annotated[Path | None, typer.Option(help="the HTML file [RUN_DIR/report.html]")] = None,
+) -> None:
+    """Write one self-contained HTML report (works offline)."""
+    from analysis.report import write_report
+
+    path = write_report(run_dir, out)
+    console.print(f"report: {path}")
 
 
 export_app = typer.Typer(

@@ -54,6 +54,11 @@ class RunConfig(BaseModel):
         ge=0,
         description="simulated seconds in which LLM decisions are gathered into one batch",
     )
+    stream_key: str | None = Field(
+        default=None,
+        description="keys the personas' behaviour streams too: an A/B arm without common "
+        "random numbers (None: every run with this seed shares them)",
+    )
     launch_at: float | None = Field(
         default=None,
         ge=0,

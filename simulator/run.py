@@ -298,11 +298,13 @@ def simulate(
     until_day: int | None = None,
     on_day: Callable[[World], None] | None = None,
     on_llm: Callable[[Any], None] | None = None,
+    prepared: Prepared | None = None,
 ) -> RunResult:
     """Run (or resume) `config` into `out`; stop after `until_day` days if given.
 
     `on_llm`, if given, is called with the run's LLM client once it is open (a
-    bench uses it to record the requests sent).
+    bench uses it to record the requests sent). `prepared`, if given, is
+    `prepare(config)` done already (a bench running many seeds on one dataset).
     """
     started = time.perf_counter()
     out = Path(out)
@@ -312,7 +314,7 @@ def simulate(
     check_out_dir(out, config, resume)
     out.mkdir(parents=True, exist_ok=True)
     streams = Streams(config.seed)
-    prep = prepare(config)
+    prep = prepared or prepare(config)
     personas: list[Persona]
     if resume:
         personas = load_personas(out / PERSONAS_FILE)

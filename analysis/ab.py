@@ -1,0 +1,596 @@
+"""Offline A/B analysis: per-arm metrics with bootstrap CIs, paired differences to control.
+
+Every arm of an A/B run plays the same personas, so each persona is one unit
+seen under every arm. Uncertainty comes from a percentile bootstrap over
+personas: one matrix of resampled persona indices is drawn and applied to every
+arm, so the difference of two arms is bootstrapped as a paired statistic.
+
+Every metric is "higher is better" and, except ``coverage``, a ratio of sums
+over personas (``Σ numerator / Σ denominator``), so a resample is a weighted
+sum with the resample's persona counts as weights. ``coverage`` needs the union
+of the resampled personas' clicked items and is computed from a persona × item
+incidence matrix; since a resample's union is biased low, its replicates are
+recentred on the estimate before CIs and p-values are read off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy import sparse
+from statsmodels.stats.multitest import multipletests
+
+from analysis.frames import load_events
+from personas.datasets import load_dataset, temporal_split
+from personas.io import load_personas
+from simulator.manifest import read_manifest
+from simulator.trace.schema import EventKind
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+AB_FILE = "ab.json"
+METRICS = (
+    "ctr",
+    "clicks_per_session",
+    "ratings_per_session",
+    "session_minutes",
+    "sessions_per_persona",
+    "return_rate",
+    "coverage",
+    "diversity",
+    "novelty",
+)
+GUARDRAILS = frozenset({"sessions_per_persona", "return_rate"})
+_RATIO_METRICS = tuple(m for m in METRICS if m != "coverage")
+_SECONDS_PER_DAY = 86_400.0
+# Bootstrap rows per chunk are sized so one chunk's dense products stay near this many cells.
+_CHUNK_CELLS = 4_000_000
+
+
+@dataclass(frozen=True)
+class ArmMetric:
+    """One metric of one arm, with its percentile bootstrap CI."""
+
+    arm: str
+    metric: str
+    value: float
+    ci_low: float
+    ci_high: float
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One metric of one arm against control, paired by persona.
+
+    ``diff`` is arm − control; ``rel_diff`` is ``diff / control_value``.
+    ``p_adjusted`` is Holm-adjusted over all metrics of this arm-vs-control
+    comparison; ``significant`` is ``p_adjusted < alpha``. A guardrail metric is
+    ``violated`` when the arm is significantly worse than control on it.
+    """
+
+    arm: str
+    control: str
+    metric: str
+    control_value: float
+    arm_value: float
+    diff: float
+    rel_diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    p_adjusted: float
+    significant: bool
+    guardrail: bool
+    violated: bool
+
+
+@dataclass(frozen=True)
+class ABResult:
+    """Per-arm metrics and differences to control of an offline A/B run."""
+
+    arms: list[str]
+    control: str
+    personas: int
+    alpha: float
+    n_boot: int
+    metrics: list[ArmMetric]
+    differences: list[Difference]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; non-finite numbers become None."""
+        return _json_safe(asdict(self))
+
+    def winners(self) -> dict[str, str | None]:
+        """The best arm per metric, judged against control.
+
+        For each metric: among the arms significantly better than control
+        (significant and ``diff > 0``), the one with the highest value; if there
+        is none but some arm is significantly worse, the control; if no arm
+        differs significantly, None.
+
+        Returns:
+            Metric name to arm name or None, for every metric.
+        """
+        out: dict[str, str | None] = {}
+        for metric in METRICS:
+            rows = [d for d in self.differences if d.metric == metric and d.significant]
+            better = [d for d in rows if d.diff > 0]
+            if better:
+                out[metric] = max(better, key=lambda d: d.arm_value).arm
+            elif any(d.diff < 0 for d in rows):
+                out[metric] = self.control
+            else:
+                out[metric] = None
+        return out
+
+
+@dataclass(frozen=True)
+class PairedBootstrap:
+    """A paired bootstrap of ``b − a`` for a ratio-of-sums statistic."""
+
+    a: float
+    b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# --- bootstrap core ---------------------------------------------------------
+
+
+def _chunk_rows(n_units: int, n_boot: int, width: int = 1) -> int:
+    return max(1, min(n_boot, _CHUNK_CELLS // max(1, n_units + width)))
+
+
+def resample_counts(
+    n_units: int, n_boot: int, rng: np.random.Generator, width: int = 1
+) -> Iterator[FloatArray]:
+    """Bootstrap resamples of ``n_units`` units as count matrices, in chunks.
+
+    Row ``r`` of a chunk holds how often each unit was drawn in resample ``r``
+    (indices drawn with replacement, ``n_units`` per resample), so a resampled
+    sum is ``counts @ values``.
+
+    Args:
+        n_units: Units (personas) per resample.
+        n_boot: Resamples in all.
+        rng: The random stream.
+        width: Cells per resample of the widest product taken on a chunk, to bound memory.
+
+    Yields:
+        Float count matrices of shape ``(rows, n_units)``, rows summing to ``n_boot``.
+    """
+    rows = _chunk_rows(n_units, n_boot, width)
+    done = 0
+    while done < n_boot:
+        size = min(rows, n_boot - done)
+        idx = rng.integers(0, n_units, size=(size, n_units))
+        offset = (np.arange(size, dtype=np.int64) * n_units)[:, None]
+        flat = np.bincount((idx + offset).ravel(), minlength=size * n_units)
+        yield flat.reshape(size, n_units).astype(np.float64)
+        done += size
+
+
+def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(num / den, dtype=np.float64)
+
+
+def _percentile_ci(samples: FloatArray, alpha: float) -> tuple[float, float]:
+    finite = samples[np.isfinite(samples)]
+    if finite.size == 0:
+        return math.nan, math.nan
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def bootstrap_p_value(boot_diffs: FloatArray, observed: float) -> float:
+    """Two-sided p-value of ``observed`` from its bootstrap distribution.
+
+    The bootstrap distribution, centred at the observed value, stands in for
+    the null distribution: ``p = (1 + #{|d* − d̂| ≥ |d̂|}) / (B + 1)``, with
+    non-finite resamples left out of ``B``.
+
+    Args:
+        boot_diffs: Bootstrap replicates ``d*`` of the difference.
+        observed: The observed difference ``d̂``.
+
+    Returns:
+        The p-value in (0, 1], or nan when ``d̂`` or every replicate is not finite.
+    """
+    finite = boot_diffs[np.isfinite(boot_diffs)]
+    if not math.isfinite(observed) or finite.size == 0:
+        return math.nan
+    extreme = int(np.count_nonzero(np.abs(finite - observed) >= abs(observed)))
+    return (1 + extreme) / (finite.size + 1)
+
+
+def paired_bootstrap(
+    num_a: npt.ArrayLike,
+    den_a: npt.ArrayLike,
+    num_b: npt.ArrayLike,
+    den_b: npt.ArrayLike,
+    rng: np.random.Generator,
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+) -> PairedBootstrap:
+    """Paired percentile bootstrap of ``Σnum_b/Σden_b − Σnum_a/Σden_a`` over units.
+
+    Unit ``i`` of ``a`` and of ``b`` is the same unit (a persona under two arms),
+    so each resample draws units once and applies the draw to both.
+
+    Args:
+        num_a: Per-unit numerators under ``a``.
+        den_a: Per-unit denominators under ``a``.
+        num_b: Per-unit numerators under ``b``.
+        den_b: Per-unit denominators under ``b``.
+        rng: The random stream.
+        n_boot: Resamples.
+        alpha: The CI covers ``1 − alpha``.
+
+    Returns:
+        Both statistics, their difference, its CI and two-sided p-value.
+
+    Raises:
+        ValueError: If the four arrays are not one-dimensional of one length.
+    """
+    arrays = [np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b)]
+    if any(x.ndim != 1 or x.shape != arrays[0].shape for x in arrays):
+        raise ValueError("paired_bootstrap needs four 1-d arrays of one length")
+    values = np.column_stack(arrays)
+    a = float(_ratio(values[:, 0].sum(), values[:, 1].sum()))
+    b = float(_ratio(values[:, 2].sum(), values[:, 3].sum()))
+    chunks = []
+    for counts in resample_counts(values.shape[0], n_boot, rng, width=4):
+        sums = counts @ values
+        chunks.append(_ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1]))
+    boot = np.concatenate(chunks)
+    low, high = _percentile_ci(boot, alpha)
+    return PairedBootstrap(a, b, b - a, low, high, bootstrap_p_value(boot, b - a))
+
+
+# --- per-persona data -------------------------------------------------------
+
+
+def persona_table(run_dir: str | Path) -> pl.DataFrame:
+    """One row per persona of the run's ``personas.json``, active or not.
+
+    Args:
+        run_dir: A run directory (one arm of an A/B run, or any run).
+
+    Returns:
+        Columns ``persona_id`` (String), ``sessions``, ``impressions``,
+        ``clicks``, ``ratings`` (Int64), ``session_seconds`` (Float64: summed
+        session_start → session_end time), ``active_days`` (Int64: distinct
+        simulated days, ``floor(t / 86400)``, with a session start) and
+        ``clicked_items`` (List(Int64): every click's item in trace order,
+        repeats kept), in the order of the persona file; personas without
+        events have zeros and an empty list.
+    """
+    run_dir = Path(run_dir)
+    ids = [p.id for p in load_personas(run_dir / "personas.json")]
+    events = load_events(run_dir).filter(pl.col("persona_id").is_not_null())
+    kind = pl.col("event")
+    counts = events.group_by("persona_id").agg(
+        (kind == EventKind.SESSION_START).sum().cast(pl.Int64).alias("sessions"),
+        (kind == EventKind.IMPRESSION).sum().cast(pl.Int64).alias("impressions"),
+        (kind == EventKind.CLICK).sum().cast(pl.Int64).alias("clicks"),
+        (kind == EventKind.RATE).sum().cast(pl.Int64).alias("ratings"),
+        (pl.col("t") // _SECONDS_PER_DAY)
+        .filter(kind == EventKind.SESSION_START)
+        .n_unique()
+        .cast(pl.Int64)
+        .alias("active_days"),
+        pl.col("item_id").filter(kind == EventKind.CLICK).alias("clicked_items"),
+    )
+    bounds = (
+        events.filter(kind.is_in([EventKind.SESSION_START, EventKind.SESSION_END]))
+        .group_by("persona_id", "session")
+        .agg(
+            pl.col("t").filter(kind == EventKind.SESSION_START).min().alias("start"),
+            pl.col("t").filter(kind == EventKind.SESSION_END).max().alias("end"),
+        )
+        # A session cut off by the horizon has no end and adds no time.
+        .group_by("persona_id")
+        .agg((pl.col("end") - pl.col("start")).sum().alias("session_seconds"))
+    )
+    base = pl.DataFrame({"persona_id": ids}, schema={"persona_id": pl.String})
+    table = base.join(counts, on="persona_id", how="left").join(bounds, on="persona_id", how="left")
+    zero_ints = ["sessions", "impressions", "clicks", "ratings", "active_days"]
+    return table.with_columns(
+        *(pl.col(c).fill_null(0) for c in zero_ints),
+        pl.col("session_seconds").fill_null(0.0).cast(pl.Float64),
+        pl.col("clicked_items").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
+    ).select("persona_id", *zero_ints[:4], "session_seconds", "active_days", "clicked_items")
+
+
+@dataclass(frozen=True, eq=False)
+class _Catalogue:
+    """What the item-level metrics need from the dataset the run used."""
+
+    n_items: int
+    genres: dict[int, frozenset[str]]
+    self_info: dict[int, float]  # −log2 of the item's share of train ratings
+    unseen_info: float  # the same for an item without train ratings (count 1)
+
+
+@lru_cache(maxsize=4)
+def _catalogue(location: str, sha256: str | None, holdout: float, min_train: int) -> _Catalogue:
+    dataset = load_dataset(location)
+    if sha256 is not None and dataset.sha256 != sha256:
+        raise ValueError(
+            f"the run used a dataset with sha256 {sha256[:12]}…, but {dataset.path} now has "
+            f"{dataset.sha256[:12]}…; point SIMFOLK_DATA at the same copy"
+        )
+    items = dataset.items.select("item_id", "genres")
+    genres = {
+        int(i): frozenset(g or ())
+        for i, g in zip(items["item_id"].to_list(), items["genres"].to_list(), strict=True)
+    }
+    # The train split is what the recommender saw, so popularity means the same to both.
+    train = temporal_split(dataset.ratings, holdout=holdout, min_train=min_train).train
+    counts = train.group_by("item_id").agg(pl.len().alias("n"))
+    total = max(1, train.height)
+    self_info = {
+        int(i): -math.log2(max(int(n), 1) / total)
+        for i, n in zip(counts["item_id"].to_list(), counts["n"].to_list(), strict=True)
+    }
+    return _Catalogue(dataset.items.height, genres, self_info, -math.log2(1 / total))
+
+
+def _run_catalogue(run_dir: Path) -> _Catalogue:
+    manifest = read_manifest(run_dir)
+    try:
+        info = manifest["dataset"]
+        split = manifest.get("split") or manifest["config"]
+        holdout, min_train = float(split["holdout"]), int(split["min_train"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{run_dir}/manifest.json: lacks dataset or split ({exc})") from exc
+    path = info.get("path")
+    location = path if path and Path(path).is_dir() else info["name"]
+    return _catalogue(str(location), info.get("sha256"), holdout, min_train)
+
+
+def _diversity(items: Sequence[int], genres: Mapping[int, frozenset[str]]) -> float:
+    """1 − mean pairwise Jaccard of the genre sets; nan below two distinct items."""
+    distinct = sorted(set(items))
+    if len(distinct) < 2:
+        return math.nan
+    vocab = sorted(set().union(*(genres.get(i, frozenset()) for i in distinct)))
+    index = {g: k for k, g in enumerate(vocab)}
+    onehot = np.zeros((len(distinct), max(1, len(vocab))))
+    for row, item in enumerate(distinct):
+        for g in genres.get(item, frozenset()):
+            onehot[row, index[g]] = 1.0
+    inter = onehot @ onehot.T
+    sizes = onehot.sum(axis=1)
+    union = sizes[:, None] + sizes[None, :] - inter
+    upper = np.triu_indices(len(distinct), k=1)
+    # Two items without any genre share nothing known: similarity 0, not 0/0.
+    sim = np.divide(inter[upper], union[upper], out=np.zeros(upper[0].size), where=union[upper] > 0)
+    return float(1.0 - sim.mean())
+
+
+@dataclass(frozen=True, eq=False)
+class _ArmData:
+    """One arm's per-persona numerators and denominators, aligned to a persona order."""
+
+    num: FloatArray  # (n_personas, len(_RATIO_METRICS))
+    den: FloatArray
+    clicked: sparse.csr_matrix  # (n_personas, distinct clicked items) incidence
+    n_items: int
+
+
+def _arm_data(table: pl.DataFrame, catalogue: _Catalogue) -> _ArmData:
+    clicks = table["clicks"].to_numpy().astype(np.float64)
+    sessions = table["sessions"].to_numpy().astype(np.float64)
+    ones = np.ones(table.height)
+    items_lists: list[list[int]] = table["clicked_items"].to_list()
+    diversity = np.array([_diversity(items, catalogue.genres) for items in items_lists])
+    valid = np.isfinite(diversity)
+    info = catalogue.self_info
+    surprise = np.array(
+        [sum(info.get(i, catalogue.unseen_info) for i in items) for items in items_lists]
+    )
+    columns = {
+        "ctr": (clicks, table["impressions"].to_numpy().astype(np.float64)),
+        "clicks_per_session": (clicks, sessions),
+        "ratings_per_session": (table["ratings"].to_numpy().astype(np.float64), sessions),
+        "session_minutes": (table["session_seconds"].to_numpy() / 60.0, sessions),
+        "sessions_per_persona": (sessions, ones),
+        "return_rate": ((table["active_days"].to_numpy() >= 2).astype(np.float64), ones),
+        "diversity": (np.where(valid, diversity, 0.0), valid.astype(np.float64)),
+        "novelty": (surprise, clicks),
+    }
+    num = np.column_stack([columns[m][0] for m in _RATIO_METRICS]).astype(np.float64)
+    den = np.column_stack([columns[m][1] for m in _RATIO_METRICS]).astype(np.float64)
+    rows = np.repeat(np.arange(table.height), [len(set(x)) for x in items_lists])
+    flat = np.array([i for items in items_lists for i in sorted(set(items))], dtype=np.int64)
+    _, cols = np.unique(flat, return_inverse=True)
+    incidence = sparse.csr_matrix(
+        (np.ones(flat.size), (rows, cols.reshape(-1))),
+        shape=(table.height, int(cols.max()) + 1 if flat.size else 0),
+    )
+    return _ArmData(num, den, incidence, catalogue.n_items)
+
+
+def _statistics(data: _ArmData, counts: FloatArray) -> FloatArray:
+    """Every metric, in METRICS order, for each row of persona counts."""
+    ratios = _ratio(counts @ data.num, counts @ data.den)
+    if data.clicked.shape[1]:
+        drawn = (counts > 0).astype(np.float64)
+        covered = np.asarray((data.clicked.T @ drawn.T) > 0).sum(axis=0)
+    else:
+        covered = np.zeros(counts.shape[0])
+    coverage = covered / data.n_items
+    at = METRICS.index("coverage")
+    return np.column_stack([ratios[:, :at], coverage, ratios[:, at:]])
+
+
+# --- the analysis -----------------------------------------------------------
+
+
+def analyse_ab(
+    arm_dirs: Mapping[str, str | Path],
+    control: str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> ABResult:
+    """Metrics per arm with bootstrap CIs, and each arm's paired difference to control.
+
+    Args:
+        arm_dirs: Arm name to its complete run directory; every arm has the same personas.
+        control: The arm the others are compared with.
+        n_boot: Bootstrap resamples of the personas (shared by every arm).
+        seed: Seed of the resampling stream.
+        alpha: Level of the CIs (``1 − alpha``) and of significance after Holm.
+
+    Returns:
+        Arms (control first), per-arm metrics, and differences to control.
+
+    Raises:
+        ValueError: If ``control`` is not an arm, an arm's run is not complete,
+            the arms' persona sets differ, or ``n_boot`` is below 1.
+    """
+    if control not in arm_dirs:
+        raise ValueError(f"control {control!r} is not one of the arms {sorted(arm_dirs)}")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    arms = [control, *(a for a in arm_dirs if a != control)]
+    tables: dict[str, pl.DataFrame] = {}
+    for arm in arms:
+        run_dir = Path(arm_dirs[arm])
+        status = read_manifest(run_dir).get("status")
+        if status != "complete":
+            raise ValueError(f"{run_dir}: arm {arm!r} is {status}, not complete")
+        tables[arm] = persona_table(run_dir)
+    order = tables[control]["persona_id"]
+    for arm in arms[1:]:
+        if set(tables[arm]["persona_id"]) != set(order):
+            raise ValueError(f"arms {control!r} and {arm!r} have different personas")
+    data = {
+        arm: _arm_data(
+            pl.DataFrame({"persona_id": order}).join(tables[arm], on="persona_id", how="left"),
+            _run_catalogue(Path(arm_dirs[arm])),
+        )
+        for arm in arms
+    }
+    n = order.len()
+    full = {arm: _statistics(d, np.ones((1, n)))[0] for arm, d in data.items()}
+    widest = max(max(d.clicked.shape[1], d.num.shape[1]) for d in data.values())
+    boot: dict[str, list[FloatArray]] = {arm: [] for arm in arms}
+    rng = np.random.default_rng(seed)
+    for counts in resample_counts(n, n_boot, rng, width=widest):
+        for arm in arms:
+            boot[arm].append(_statistics(data[arm], counts))
+    stacked = {arm: np.concatenate(chunks) for arm, chunks in boot.items()}
+    # A resample holds only ~63% distinct personas, so its union of clicked items is
+    # smaller than the full data's: without recentring, coverage CIs would miss the
+    # estimate and its p-values would be inflated. Shift the replicates by that bias.
+    at = METRICS.index("coverage")
+    for arm in arms:
+        column = stacked[arm][:, at]
+        finite = column[np.isfinite(column)]
+        if finite.size:
+            # Clipped, since a catalogue cannot be covered beyond whole.
+            np.clip(column + full[arm][at] - finite.mean(), 0.0, 1.0, out=column)
+
+    metrics = [
+        ArmMetric(arm, m, float(full[arm][k]), *_percentile_ci(stacked[arm][:, k], alpha))
+        for arm in arms
+        for k, m in enumerate(METRICS)
+    ]
+    differences = [d for arm in arms[1:] for d in _differences(arm, control, full, stacked, alpha)]
+    return ABResult(arms, control, n, alpha, n_boot, metrics, differences)
+
+
+def _differences(
+    arm: str,
+    control: str,
+    full: Mapping[str, FloatArray],
+    boot: Mapping[str, FloatArray],
+    alpha: float,
+) -> list[Difference]:
+    diffs = full[arm] - full[control]
+    boot_diffs = boot[arm] - boot[control]
+    p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(METRICS))])
+    adjusted = np.full_like(p, math.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        adjusted[finite] = multipletests(p[finite], alpha=alpha, method="holm")[1]
+    out = []
+    for k, metric in enumerate(METRICS):
+        c, a, d = float(full[control][k]), float(full[arm][k]), float(diffs[k])
+        low, high = _percentile_ci(boot_diffs[:, k], alpha)
+        significant = bool(adjusted[k] < alpha)
+        guardrail = metric in GUARDRAILS
+        out.append(
+            Difference(
+                arm=arm,
+                control=control,
+                metric=metric,
+                control_value=c,
+                arm_value=a,
+                diff=d,
+                rel_diff=d / c if c != 0 and math.isfinite(c) else math.nan,
+                ci_low=low,
+                ci_high=high,
+                p_value=float(p[k]),
+                p_adjusted=float(adjusted[k]),
+                significant=significant,
+                guardrail=guardrail,
+                violated=guardrail and significant and d < 0,
+            )
+        )
+    return out
+
+
+def analyse_ab_dir(run_dir: str | Path, **kwargs: Any) -> ABResult:
+    """:func:`analyse_ab` on an A/B run directory, as described by its ``ab.json``.
+
+    Args:
+        run_dir: The A/B run directory.
+        **kwargs: Passed on to :func:`analyse_ab` (``n_boot``, ``seed``, ``alpha``).
+
+    Returns:
+        The analysis.
+
+    Raises:
+        ValueError: If ``ab.json`` is missing, unreadable, not an A/B record, or
+            the run is not complete.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / AB_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable A/B record ({exc})") from exc
+    if not isinstance(record, dict) or record.get("kind") != "ab" or "arms" not in record:
+        raise ValueError(f"{path}: not an A/B record (needs kind 'ab' and arms)")
+    if record.get("status") != "complete":
+        raise ValueError(f"{path}: the A/B run is {record.get('status')}, not complete")
+    arm_dirs = {name: run_dir / spec["dir"] for name, spec in record["arms"].items()}
+    return analyse_ab(arm_dirs, record["control"], **kwargs)

@@ -1,0 +1,187 @@
+"""Offline A/B runs: the same personas, the same random streams, one arm per target.
+
+Every arm is an ordinary run of the same config with another `target`, so it
+builds the same personas from the same seed, and each persona draws the same
+arrivals, glances and choices wherever its situation is the same (common
+random numbers): what differs between arms comes from the arms. With
+`crn=False` each arm keys the behaviour streams by its own name instead,
+which is what an experiment on real people is like, and what the variance
+reduction is measured against.
+
+The run directory holds `ab.json` and one run directory per arm under
+`arms/<name>/`. Arms run in separate processes where the machine has cores
+for them; a killed A/B run resumes arm by arm.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from personas.atomic import write_text_atomically
+from simulator.config import RunConfig
+from simulator.manifest import read_manifest
+from simulator.run import Prepared, RunDirError, simulate
+from simulator.targets import check_target_name
+
+AB_FILE = "ab.json"
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+
+
+@dataclass(frozen=True)
+class ABRun:
+    """What an A/B run produced: its directory and one run directory per arm."""
+
+    run_dir: Path
+    control: str
+    arms: dict[str, Path]
+    complete: bool
+    wall_seconds: dict[str, float]  # per arm, the simulation's own wall time
+    events: int  # over all arms
+
+
+def parse_arms(specs: Sequence[str]) -> dict[str, str]:
+    """`NAME=TARGET` strings as {name: target}; names are unique, targets registered."""
+    arms: dict[str, str] = {}
+    for spec in specs:
+        name, sep, target = spec.partition("=")
+        name, target = name.strip(), target.strip()
+        if not sep or not name or not target:
+            raise ValueError(f"--arm {spec!r}: write NAME=TARGET, e.g. --arm knn=itemknn")
+        if not set(name) <= _NAME_CHARS:
+            raise ValueError(f"--arm {spec!r}: a name is letters, digits, '_', '-' or '.'")
+        if name in arms:
+            raise ValueError(f"--arm {spec!r}: the name {name!r} is used twice")
+        check_target_name(target)
+        arms[name] = target
+    return arms
+
+
+def arm_config(config: RunConfig, name: str, target: str, crn: bool) -> RunConfig:
+    """The config of one arm: another target, and its own streams unless CRN."""
+    return config.model_copy(update={"target": target, "stream_key": None if crn else name})
+
+
+def _run_arm(config_json: str, out: str, resume: bool) -> float:
+    """Run one arm (in a worker process); the simulation's wall seconds."""
+    config = RunConfig.model_validate_json(config_json)
+    return simulate(config, out, resume=resume).run_seconds
+
+
+def _arm_resumes(out: Path) -> bool | None:
+    """True: resume it; False: start it; None: it is complete already."""
+    if not (out / "manifest.json").exists():
+        return False
+    status = read_manifest(out).get("status")
+    return None if status == "complete" else True
+
+
+def simulate_ab(
+    config: RunConfig,
+    arms: Mapping[str, str],
+    out: str | Path,
+    *,
+    control: str | None = None,
+    crn: bool = True,
+    resume: bool = False,
+    workers: int | None = None,
+    prepared: Prepared | None = None,
+) -> ABRun:
+    """Run every arm of an A/B experiment into `out/arms/<name>`.
+
+    Args:
+        config: the base run; each arm replaces its `target`.
+        arms: {arm name: target name}; at least two.
+        out: the A/B run directory.
+        control: the arm the others are held against (default: the first).
+        crn: common random numbers across arms (see the module docstring).
+        resume: continue a killed run; complete arms are left as they are.
+        workers: processes (default: one per arm, at most one per core);
+            1 runs the arms here, one after another.
+        prepared: the data side, prepared already (in-process runs only).
+    """
+    out = Path(out)
+    if len(arms) < 2:
+        raise ValueError("an A/B run needs at least two arms (--arm NAME=TARGET, twice or more)")
+    for target in arms.values():
+        check_target_name(target)
+    control = control or next(iter(arms))
+    if control not in arms:
+        raise ValueError(f"control {control!r} is not an arm; arms: {', '.join(arms)}")
+    record = {
+        "kind": "ab",
+        "control": control,
+        "arms": {name: {"target": t, "dir": f"arms/{name}"} for name, t in arms.items()},
+        "crn": crn,
+        "config": config.model_dump(mode="json"),
+    }
+    if (out / AB_FILE).exists() and not resume:
+        raise RunDirError(
+            f"{out}: already holds an A/B run; pass --resume, or choose another --out"
+        )
+    if resume:
+        if not (out / AB_FILE).exists():
+            raise RunDirError(f"{out}: nothing to resume (no {AB_FILE}); drop --resume to start")
+        saved = read_manifest_file(out / AB_FILE)
+        if {k: saved.get(k) for k in record} != record:
+            raise RunDirError(f"{out}: cannot resume with other arms, control, CRN or config")
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out, {**record, "status": "running"})
+    dirs = {name: out / "arms" / name for name in arms}
+    jobs = []
+    for name, target in arms.items():
+        state = _arm_resumes(dirs[name]) if resume else False
+        if state is not None:
+            jobs.append((name, arm_config(config, name, target, crn), state))
+    wall: dict[str, float] = {}
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    if workers <= 1 or len(jobs) <= 1:
+        for name, arm, again in jobs:
+            result = simulate(arm, dirs[name], resume=again, prepared=prepared)
+            wall[name] = result.run_seconds
+    else:
+        # Spawned, not forked: a fork would copy the parent's threads (polars, BLAS) mid-lock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {
+                name: pool.submit(_run_arm, arm.model_dump_json(), str(dirs[name]), again)
+                for name, arm, again in jobs
+            }
+            wall = {name: future.result() for name, future in futures.items()}
+    complete = all(_arm_resumes(d) is None for d in dirs.values())
+    _write(out, {**record, "status": "complete" if complete else "running", "wall_seconds": wall})
+    events = sum(int(read_manifest(d).get("events", 0)) for d in dirs.values())
+    return ABRun(
+        run_dir=out,
+        control=control,
+        arms=dirs,
+        complete=complete,
+        wall_seconds=wall,
+        events=events,
+    )
+
+
+def read_manifest_file(path: Path) -> dict[str, Any]:
+    """An A/B run's `ab.json`, with an error that names it when it does not parse."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{path}: unreadable ({exc})") from exc
+    if not isinstance(data, dict) or data.get("kind") != "ab":
+        raise RunDirError(f"{path}: not an A/B run record (kind must be 'ab')")
+    return data
+
+
+def is_ab_run(run_dir: str | Path) -> bool:
+    """Whether `run_dir` holds an A/B run (an `ab.json`)."""
+    return (Path(run_dir) / AB_FILE).exists()
+
+
+def _write(out: Path, record: dict[str, Any]) -> None:
+    write_text_atomically(out / AB_FILE, json.dumps(record, indent=2, sort_keys=True))
