@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from analysis.ab import analyse_ab_dir
 
+from analysis.ab import analyse_ab_dir
 from simulator.ab import simulate_ab
 from simulator.config import RunConfig
 from simulator.run import prepare
