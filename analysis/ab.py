@@ -10,7 +10,9 @@ over personas (``Σ numerator / Σ denominator``), so a resample is a weighted
 sum with the resample's persona counts as weights. ``coverage`` needs the union
 of the resampled personas' clicked items and is computed from a persona × item
 incidence matrix; since a resample's union is biased low, its replicates are
-recentred on the estimate before CIs and p-values are read off.
+recentred on the estimate before its CIs are read off, and its p-value comes
+from a paired sign-flip permutation test instead (the recentred bootstrap gave
+18% false positives in 100 A/A experiments at α = 0.05).
 """
 
 from __future__ import annotations
@@ -400,6 +402,7 @@ class _ArmData:
     den: FloatArray
     clicked: sparse.csr_matrix  # (n_personas, distinct clicked items) incidence
     n_items: int
+    item_ids: npt.NDArray[np.int64]  # the item of each column of `clicked`
 
 
 def _arm_data(table: pl.DataFrame, catalogue: _Catalogue) -> _ArmData:
@@ -427,12 +430,56 @@ def _arm_data(table: pl.DataFrame, catalogue: _Catalogue) -> _ArmData:
     den = np.column_stack([columns[m][1] for m in _RATIO_METRICS]).astype(np.float64)
     rows = np.repeat(np.arange(table.height), [len(set(x)) for x in items_lists])
     flat = np.array([i for items in items_lists for i in sorted(set(items))], dtype=np.int64)
-    _, cols = np.unique(flat, return_inverse=True)
+    item_ids, cols = np.unique(flat, return_inverse=True)
     incidence = sparse.csr_matrix(
         (np.ones(flat.size), (rows, cols.reshape(-1))),
         shape=(table.height, int(cols.max()) + 1 if flat.size else 0),
     )
-    return _ArmData(num, den, incidence, catalogue.n_items)
+    return _ArmData(num, den, incidence, catalogue.n_items, item_ids)
+
+
+def _in_columns(data: _ArmData, items: npt.NDArray[np.int64]) -> sparse.csr_matrix:
+    """The arm's incidence matrix over the columns `items` (a superset of its own)."""
+    where = np.searchsorted(items, data.item_ids)
+    coo = data.clicked.tocoo()
+    return sparse.csr_matrix(
+        (coo.data, (coo.row, where[coo.col])), shape=(data.clicked.shape[0], items.size)
+    )
+
+
+def coverage_permutation_p(
+    control: _ArmData, arm: _ArmData, rng: np.random.Generator, n_perm: int
+) -> float:
+    """Two-sided p-value of the coverage difference by paired sign-flip permutation.
+
+    Under the null the two arms are exchangeable for each persona, so swapping
+    a random subset of personas' clicked-item sets between the arms draws from
+    the difference's null distribution. Coverage is a union over personas, for
+    which a bootstrap of persons is biased (a resample repeats people), so its
+    p-value comes from this test instead; its CI stays the recentred bootstrap's.
+    """
+    items = np.union1d(control.item_ids, arm.item_ids)
+    a, b = _in_columns(control, items), _in_columns(arm, items)
+    n = a.shape[0]
+    if items.size == 0 or n == 0:
+        return math.nan
+
+    def covered(rows_a: FloatArray, rows_b: FloatArray) -> FloatArray:
+        # rows_*: (draws, personas) weights; an item is covered if any weighted persona clicked it.
+        hits = (a.T @ rows_a.T) + (b.T @ rows_b.T)
+        return np.asarray(hits > 0).sum(axis=0) / control.n_items
+
+    ones = np.ones((1, n))
+    observed = float(covered(np.zeros((1, n)), ones)[0] - covered(ones, np.zeros((1, n)))[0])
+    exceed, done = 0, 0
+    chunk = max(1, min(n_perm, 4_000_000 // max(items.size, 1)))
+    while done < n_perm:
+        size = min(chunk, n_perm - done)
+        swap = (rng.uniform(size=(size, n)) < 0.5).astype(np.float64)
+        diffs = covered(1.0 - swap, swap) - covered(swap, 1.0 - swap)
+        exceed += int(np.sum(np.abs(diffs) >= abs(observed) - 1e-12))
+        done += size
+    return (1 + exceed) / (1 + n_perm)
 
 
 def _statistics(data: _ArmData, counts: FloatArray) -> FloatArray:
@@ -523,7 +570,14 @@ def analyse_ab(
         for arm in arms
         for k, m in enumerate(METRICS)
     ]
-    differences = [d for arm in arms[1:] for d in _differences(arm, control, full, stacked, alpha)]
+    permuted = {
+        arm: coverage_permutation_p(data[control], data[arm], rng, n_boot) for arm in arms[1:]
+    }
+    differences = [
+        d
+        for arm in arms[1:]
+        for d in _differences(arm, control, full, stacked, alpha, permuted[arm])
+    ]
     return ABResult(arms, control, n, alpha, n_boot, metrics, differences)
 
 
@@ -533,10 +587,12 @@ def _differences(
     full: Mapping[str, FloatArray],
     boot: Mapping[str, FloatArray],
     alpha: float,
+    coverage_p: float,
 ) -> list[Difference]:
     diffs = full[arm] - full[control]
     boot_diffs = boot[arm] - boot[control]
     p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(METRICS))])
+    p[METRICS.index("coverage")] = coverage_p
     adjusted = np.full_like(p, math.nan)
     finite = np.isfinite(p)
     if finite.any():

@@ -180,3 +180,35 @@ def test_paired_bootstrap_is_seeded() -> None:
     one = paired_bootstrap(x, x + 5, x[::-1], x + 5, np.random.default_rng(3), n_boot=100)
     two = paired_bootstrap(x, x + 5, x[::-1], x + 5, np.random.default_rng(3), n_boot=100)
     assert one == two
+
+
+def _synthetic_arm(rng: np.random.Generator, n: int, items: int, per: int) -> object:
+    from scipy import sparse
+
+    from analysis.ab import _ArmData
+
+    clicked = [rng.choice(items, size=per, replace=False) for _ in range(n)]
+    rows = np.repeat(np.arange(n), per)
+    flat = np.concatenate(clicked)
+    ids, cols = np.unique(flat, return_inverse=True)
+    matrix = sparse.csr_matrix((np.ones(flat.size), (rows, cols)), shape=(n, ids.size))
+    empty = np.zeros((n, 1))
+    return _ArmData(empty, empty + 1, matrix, items, ids.astype(np.int64))
+
+
+def test_the_coverage_permutation_test_holds_its_level_and_sees_an_effect():
+    from analysis.ab import coverage_permutation_p
+
+    rng = np.random.default_rng(5)
+    null = [
+        coverage_permutation_p(
+            _synthetic_arm(rng, 40, 300, 3), _synthetic_arm(rng, 40, 300, 3), rng, 200
+        )
+        for _ in range(150)
+    ]
+    assert 0.01 <= np.mean(np.array(null) < 0.05) <= 0.10
+    narrow = _synthetic_arm(rng, 40, 60, 3)  # clicks spread over a fifth of the catalogue
+    wide = _synthetic_arm(rng, 40, 300, 3)
+    wide = type(wide)(wide.num, wide.den, wide.clicked, 300, wide.item_ids)
+    narrow = type(narrow)(narrow.num, narrow.den, narrow.clicked, 300, narrow.item_ids)
+    assert coverage_permutation_p(narrow, wide, rng, 500) < 0.01
