@@ -93,3 +93,23 @@ def test_the_ab_command_runs_the_scenario_and_prints_the_differences(tmp_path):
     assert record["control"] == "popularity" and set(record["arms"]) == {"popularity", "knn"}
     refused = CliRunner().invoke(app, ["run", str(SCENARIO), "--out", str(tmp_path / "r")])
     assert refused.exit_code != 0
+
+
+def test_bench_aa_small():
+    from simulator.bench_ab import bench_aa
+
+    data = bench_aa(
+        seeds=4,
+        personas=30,
+        days=2,
+        dataset="ml-latest-small",
+        target="popularity",
+        versus="itemknn",
+        crn_seeds=2,
+        n_boot=300,
+    )
+    fpr = data["false_positive_rate"]
+    assert fpr["tests"] == 4 * 9 and 0.0 <= fpr["pooled"] <= 1.0
+    ratio = data["ci_width"]["ratio_crn_to_independent"]
+    # Common random numbers sharpen the same comparison: narrower CIs on the main metrics.
+    assert ratio["ctr"] < 1.0 and ratio["clicks_per_session"] < 1.0
