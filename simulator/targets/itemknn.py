@@ -18,9 +18,14 @@ _BLOCK = 1024  # rows per dense block: 1024 x 10k items is 80 MB
 class ItemKNNRecommender:
     """Scores items by summed similarity to the user's consumed items (top neighbours only)."""
 
-    name = "itemknn"
-
-    def __init__(self, catalog: Catalog, neighbours: int = 50, shrinkage: float = 10.0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        neighbours: int = 50,
+        shrinkage: float = 10.0,
+        name: str = "itemknn",
+    ) -> None:
+        self.name = name
         self.catalog = catalog
         self.neighbours = neighbours
         self.shrinkage = shrinkage
