@@ -110,7 +110,7 @@ class ABResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready; non-finite numbers become None."""
-        return _json_safe(asdict(self))
+        return json_safe(asdict(self))
 
     def winners(self) -> dict[str, str | None]:
         """The best arm per metric, judged against control.
@@ -148,13 +148,14 @@ class PairedBootstrap:
     p_value: float
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """`value` with every non-finite float (in dicts, lists, tuples) replaced by None."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

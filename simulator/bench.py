@@ -241,3 +241,85 @@ def aa_command(
         f"{fpr['any_metric_after_holm']:.1%}. CI widths: {target} vs {versus} over "
         f"{widths['seeds']} seeds, with and without common random numbers."
     )
+
+
+@app.command("validity")
+def validity_command(
+    dataset: Annotated[str, typer.Option(help="a dataset name or the path of a MovieLens folder")],
+    arms: Annotated[
+        str | None, typer.Option(help="comma-separated target names [every registered target]")
+    ] = None,
+    protocol: Annotated[
+        str, typer.Option(help="heldout (calibrated on the scored users) or disjoint")
+    ] = "heldout",
+    personas: Annotated[
+        int | None, typer.Option(help="personas [every user]", show_default=False)
+    ] = None,
+    days: Annotated[int, typer.Option(help="simulated days of the A/B run")] = 7,
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    ensemble: Annotated[
+        int, typer.Option(help="brains calibrated on bootstrap resamples of train")
+    ] = 1,
+    n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    workers: Annotated[
+        int | None, typer.Option(help="processes for the arms [one per core]", show_default=False)
+    ] = None,
+    out: Annotated[str | None, typer.Option(help="keep the A/B runs here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Do simulated A/B verdicts rank recommenders as their offline metric on held-out data does?"""
+    from simulator.bench_validity import PROTOCOLS, bench_validity
+
+    if protocol not in PROTOCOLS:
+        raise typer.BadParameter(f"choose one of: {', '.join(PROTOCOLS)}", param_hint="--protocol")
+    names = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    try:
+        data = bench_validity(
+            dataset=dataset,
+            arms=names,
+            protocol=protocol,
+            personas=personas,
+            days=days,
+            seed=seed,
+            ensemble=ensemble,
+            n_boot=n_boot,
+            workers=workers,
+            out=out,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(
+        title=f"validity: {len(data['table'])} arms, {data['dataset']}, {data['protocol']}, "
+        f"{data['personas']} personas × {data['days']} days, ensemble {data['ensemble']}"
+    )
+    columns = (
+        "arm",
+        "family",
+        "hit_rate",
+        "recall",
+        "ndcg",
+        "ctr",
+        "clicks_per_persona",
+        "ratings_per_persona",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("arm", "family") else "right")
+    for row in sorted(data["table"], key=lambda r: -(r["ndcg"] or 0.0)):
+        table.add_row(*(_fmt(row[c]) for c in columns))
+    console.print(table)
+    for subset in ("all_arms", "close_arms"):
+        s = data.get(subset)
+        if s is None:
+            continue
+        share = s["disagreeing_significant"]
+        console.print(
+            f"[bold]{subset}[/] ({s['arms']}): CTR vs NDCG@10 Kendall τ {_fmt(s['kendall_tau'])} "
+            f"[{_fmt(s['kendall_tau_ci'][0])}, {_fmt(s['kendall_tau_ci'][1])}], Spearman ρ "
+            f"{_fmt(s['spearman_rho'])} [{_fmt(s['spearman_rho_ci'][0])}, "
+            f"{_fmt(s['spearman_rho_ci'][1])}]; {s['significant_calls']} of {s['pairs']} pairs "
+            f"called significant, {'–' if share is None else f'{share:.0%}'} of them against "
+            "the offline order"
+        )

@@ -68,7 +68,7 @@ def _negatives(
 
 def _activity_rows(
     personas: list[Persona], train: pl.DataFrame
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     # Sessions of the whole train history; count those that start after the inner
     # cutoff, up to a week or the end of train (exposure), whichever comes first.
     starts = (
@@ -82,8 +82,8 @@ def _activity_rows(
         for (uid,), frame in starts.partition_by("user_id", as_dict=True).items()
     }
     end_of = dict(zip(ends["user_id"].to_list(), ends["end"].to_list(), strict=True))
-    rates, counts, exposures = [], [], []
-    for persona in personas:
+    rates, counts, exposures, kept = [], [], [], []
+    for index, persona in enumerate(personas):
         uid, cutoff = persona.provenance.user_id, persona.provenance.train_until
         assert uid is not None and cutoff is not None  # built from a dataset
         exposure = min(ACTIVITY_WINDOW_DAYS * 86400.0, float(end_of[uid] - cutoff))
@@ -94,7 +94,20 @@ def _activity_rows(
         rates.append(persona.traits.sessions_per_day)
         counts.append(n)
         exposures.append(exposure / 86400.0)
-    return np.array(rates), np.array(counts, dtype=np.float64), np.array(exposures)
+        kept.append(index)
+    return (
+        np.array(rates),
+        np.array(counts, dtype=np.float64),
+        np.array(exposures),
+        np.array(kept, dtype=np.int64),
+    )
+
+
+def resample_weights(users: list[int], seed: int, member: int) -> dict[int, int]:
+    """How often each user is drawn in bootstrap resample `member` (0 draws: left out)."""
+    rng = Streams(seed).generator(f"member:{member}", "calibrate:resample")
+    drawn = np.bincount(rng.integers(0, len(users), size=len(users)), minlength=len(users))
+    return {u: int(n) for u, n in zip(users, drawn, strict=True) if n > 0}
 
 
 def calibrate(
@@ -105,14 +118,32 @@ def calibrate(
     dims: int = 16,
     min_train: int = 5,
     negatives: int = 1,
+    exclude_users: frozenset[int] = frozenset(),
+    member: int | None = None,
 ) -> Calibration:
-    """Fit choice, rating and activity coefficients on `train` (and nothing else)."""
+    """Fit choice, rating and activity coefficients on `train` (and nothing else).
+
+    Args:
+        dataset: The dataset `train` comes from.
+        train: The train ratings.
+        seed: Root seed of the negatives (and of the resample).
+        dims: Dimensions of the taste space.
+        min_train: Fewest ratings a user keeps in the inner train.
+        negatives: Never-rated items per later item.
+        exclude_users: Users whose rows no coefficient is fitted on (e.g. the
+            run's own personas, for a check that is not circular).
+        member: If set, fit on bootstrap resample number `member` of the users
+            (each user's rows weighted by how often it was drawn): one member
+            of an ensemble that carries the calibration's own uncertainty.
+    """
     streams = Streams(seed)
     inner = temporal_split(train, holdout=_INNER_HOLDOUT, min_train=min_train)
     space = fit_taste_space(inner.train, dataset.items["item_id"].to_numpy(), dims=dims)
     catalog = Catalog.build(dataset.items, dataset.genres, inner.train, space)
     brain = UtilityBrain(catalog)
-    users = sorted(set(inner.heldout["user_id"].to_list()))
+    users = sorted(set(inner.heldout["user_id"].to_list()) - exclude_users)
+    weight = dict.fromkeys(users, 1) if member is None else resample_weights(users, seed, member)
+    users = sorted(weight)
     personas = build_personas(dataset, inner.train, users, space=space, split_label="calibration")
     later = {
         uid: frame for (uid,), frame in inner.heldout.partition_by("user_id", as_dict=True).items()
@@ -122,6 +153,7 @@ def calibrate(
         for (uid,), frame in train.partition_by("user_id", as_dict=True).items()
     }
     x_choice, y_choice, x_rating, y_rating = [], [], [], []
+    w_choice, w_rating = [], []
     for persona in personas:
         uid = persona.provenance.user_id
         assert uid is not None
@@ -136,19 +168,34 @@ def calibrate(
         y_choice.append(np.r_[np.ones(len(positives)), np.zeros(len(negative_ids))])
         x_rating.append(brain.rating_features(positives, features[: len(positives)]))
         y_rating.append(future["rating"].to_numpy() - persona.rating.mean)
+        w_choice.append(np.full(len(rows), float(weight[uid])))
+        w_rating.append(np.full(len(positives), float(weight[uid])))
+    # Unit weights are left out, so the plain fit stays exactly what it was.
+    unweighted = member is None
     choice = LogisticRegression(C=1.0, max_iter=1000).fit(
-        np.vstack(x_choice), np.concatenate(y_choice)
+        np.vstack(x_choice),
+        np.concatenate(y_choice),
+        sample_weight=None if unweighted else np.concatenate(w_choice),
     )
     xr, yr = np.vstack(x_rating), np.concatenate(y_rating)
-    rating = Ridge(alpha=1.0).fit(xr, yr)
-    residual_sd = float(np.std(yr - rating.predict(xr)))
-    mean_spread = float(np.mean([p.rating.spread for p in personas]))
-    rates, counts, exposures = _activity_rows(personas, train)
+    wr = None if unweighted else np.concatenate(w_rating)
+    rating = Ridge(alpha=1.0).fit(xr, yr, sample_weight=wr)
+    residuals = yr - rating.predict(xr)
+    spreads = np.array([p.rating.spread for p in personas])
+    user_weights = np.array([weight[uid] for uid in users], dtype=np.float64)
+    if unweighted:
+        residual_sd, mean_spread = float(np.std(residuals)), float(np.mean(spreads))
+    else:
+        residual_sd = float(np.sqrt(np.average(residuals**2, weights=wr)))
+        mean_spread = float(np.average(spreads, weights=user_weights))
+    rates, counts, exposures, kept = _activity_rows(personas, train)
     # Too little evidence of returns (or none at all) leaves the activity prior in place.
     activity_fitted = len(rates) >= _MIN_ACTIVITY_USERS and counts.sum() > 0
     if activity_fitted:
         activity = PoissonRegressor(alpha=0.0, max_iter=1000).fit(
-            np.log(rates)[:, None], counts / exposures, sample_weight=exposures
+            np.log(rates)[:, None],
+            counts / exposures,
+            sample_weight=exposures if unweighted else exposures * user_weights[kept],
         )
     fitted: dict[str, Any] = dict(zip(FEATURES, (float(c) for c in choice.coef_[0]), strict=True))
     fitted |= {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.brains.utility import UtilityParams
@@ -36,6 +38,17 @@ class RunConfig(BaseModel):
     brain: str = "utility"
     calibrate: bool = Field(
         default=True, description="fit the utility brain on the train split before running"
+    )
+    calibration_member: int | None = Field(
+        default=None,
+        ge=0,
+        description="calibrate on bootstrap resample N of the train users: one member of an "
+        "ensemble of brains (None: on train as it is)",
+    )
+    calibration_users: Literal["others"] | None = Field(
+        default=None,
+        description="'others': calibrate only on train users who are not this run's personas "
+        "(None: on every train user)",
     )
     holdout: float = Field(default=0.2, gt=0, lt=1)
     min_train: int = Field(default=5, ge=1)

@@ -231,19 +231,28 @@ def _mind_factory(config: RunConfig) -> Callable[[], Any]:
     return lambda: ReflectiveMemory(config.mind)
 
 
-def _calibration(config: RunConfig, prep: Prepared, out: Path, resume: bool) -> Calibration | None:
+def _calibration(
+    config: RunConfig, prep: Prepared, personas: list[Persona], out: Path, resume: bool
+) -> Calibration | None:
     """Fit (or, on resume, reload) the calibrated brain parameters; saved beside the personas."""
     if not config.calibrate:
         return None
     path = out / CALIBRATION_FILE
     if resume and path.exists():
         return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
+    excluded = frozenset(
+        p.provenance.user_id
+        for p in personas
+        if config.calibration_users == "others" and p.provenance.user_id is not None
+    )
     calibration = calibrate(
         prep.dataset,
         prep.split.train,
         seed=config.seed,
         dims=config.taste_dims,
         min_train=config.min_train,
+        exclude_users=excluded,
+        member=config.calibration_member,
     )
     write_text_atomically(path, calibration.model_dump_json(indent=2))
     return calibration
@@ -321,7 +330,7 @@ def simulate(
     else:
         personas = build_run_personas(config, prep, streams)
         save_personas(personas, out / PERSONAS_FILE)
-    calibration = _calibration(config, prep, out, resume)
+    calibration = _calibration(config, prep, personas, out, resume)
     effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
     thinks = config.brain in LLM_BRAINS
     with language_model(config.llm, out) if thinks else nullcontext() as llm:

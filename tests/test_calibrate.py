@@ -84,3 +84,30 @@ def test_runs_save_and_record_the_calibration(small_config, tmp_path):
     off = simulate(small_config.model_copy(update={"calibrate": False}), tmp_path / "off")
     assert not (off.run_dir / "calibration.json").exists()
     assert json.loads((off.run_dir / "manifest.json").read_text())["calibration"] is None
+
+
+def test_an_ensemble_member_fits_on_a_bootstrap_resample(prepared, fitted):
+    first = calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, member=0)
+    assert first == calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, member=0)
+    second = calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, member=1)
+    assert first.params != fitted.params != second.params != first.params
+    # About 1 - 1/e of the users are drawn at least once.
+    assert 0.5 * fitted.users < first.users < 0.75 * fitted.users
+
+
+def test_excluded_users_are_not_fitted_on(prepared, fitted):
+    users = sorted(set(prepared.split.train["user_id"].to_list()))
+    half = frozenset(users[::2])
+    others = calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, exclude_users=half)
+    assert others.users <= fitted.users - len(half) + 1
+    assert others.params != fitted.params
+
+
+def test_a_disjoint_run_calibrates_on_the_users_it_does_not_simulate(small_config, tmp_path):
+    config = small_config.model_copy(update={"days": 1, "calibration_users": "others"})
+    simulate(config, tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    everyone = simulate(small_config.model_copy(update={"days": 1}), tmp_path / "all")
+    assert everyone.complete
+    plain = json.loads((tmp_path / "all" / "manifest.json").read_text())
+    assert manifest["calibration"]["users"] < plain["calibration"]["users"]
