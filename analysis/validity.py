@@ -14,7 +14,10 @@ model uncertainty beside the sampling of personas. A significant simulated
 call between two arms is then one that survives both.
 
 A significant call *disagrees* when the simulator says arm j beats arm i
-(p < alpha, paired) while the offline metric orders them the other way.
+(p < alpha, paired) while the offline metric orders them the other way. Close
+arms are often closer offline than its own sampling can tell apart, so the
+share is also given over the calls where the offline difference is
+significant too (the same paired bootstrap).
 """
 
 from __future__ import annotations
@@ -129,6 +132,8 @@ class Agreement:
     pairs: int
     significant_calls: int  # pairs the simulator separates at alpha
     disagreeing_significant: float | None  # share of those ordered against the offline metric
+    offline_separated: int  # of those calls, pairs the offline metric separates at alpha too
+    disagreeing_where_offline_separates: float | None  # share of those ordered against it
 
 
 def _correlation(fn: object, x: FloatArray, y: FloatArray) -> float:
@@ -166,14 +171,20 @@ def agreement(
     (sim, sim_reps), (off, off_reps) = simulated, offline
     taus = [_correlation(kendalltau, s, o) for s, o in zip(sim_reps, off_reps, strict=True)]
     rhos = [_correlation(spearmanr, s, o) for s, o in zip(sim_reps, off_reps, strict=True)]
-    calls = disagreeing = pairs = 0
+    calls = disagreeing = pairs = separated = against = 0
     for i, j in itertools.combinations(range(len(sim)), 2):
         pairs += 1
         observed = float(sim[j] - sim[i])
         p = bootstrap_p_value(sim_reps[:, j] - sim_reps[:, i], observed)
-        if math.isfinite(p) and p < alpha:
-            calls += 1
-            disagreeing += int(np.sign(observed) != np.sign(off[j] - off[i]))
+        if not (math.isfinite(p) and p < alpha):
+            continue
+        calls += 1
+        wrong = int(np.sign(observed) != np.sign(off[j] - off[i]))
+        disagreeing += wrong
+        p_offline = bootstrap_p_value(off_reps[:, j] - off_reps[:, i], float(off[j] - off[i]))
+        if math.isfinite(p_offline) and p_offline < alpha:
+            separated += 1
+            against += wrong
     return Agreement(
         simulated=names[0],
         offline=names[1],
@@ -185,6 +196,8 @@ def agreement(
         pairs=pairs,
         significant_calls=calls,
         disagreeing_significant=disagreeing / calls if calls else None,
+        offline_separated=separated,
+        disagreeing_where_offline_separates=against / separated if separated else None,
     )
 
 

@@ -66,8 +66,19 @@ def _train_digest(train: pl.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-def fit_taste_space(train: pl.DataFrame, item_ids: np.ndarray, dims: int = 16) -> TasteSpace:
-    """Fit the space on `train` (user_id, item_id, rating) over the catalogue `item_ids`."""
+def fit_taste_space(
+    train: pl.DataFrame,
+    item_ids: np.ndarray,
+    dims: int = 16,
+    user_weights: dict[int, int] | None = None,
+) -> TasteSpace:
+    """Fit the space on `train` (user_id, item_id, rating) over the catalogue `item_ids`.
+
+    `user_weights`, if given, is a bootstrap resample of the users (user id to
+    how often it was drawn; absent: 0): the item factors are fitted as if each
+    user's row appeared that often, and every user, drawn or not, is projected
+    onto them. One member of an ensemble of taste spaces.
+    """
     item_ids = np.sort(np.asarray(item_ids, dtype=np.int64))
     user_ids = np.unique(train["user_id"].to_numpy()).astype(np.int64)
     rows = np.searchsorted(user_ids, train["user_id"].to_numpy())
@@ -80,6 +91,8 @@ def fit_taste_space(train: pl.DataFrame, item_ids: np.ndarray, dims: int = 16) -
         (ratings - user_mean[rows], (rows, cols)), shape=(len(user_ids), len(item_ids))
     )
     matrix.sum_duplicates()
+    if user_weights is not None:
+        return _resampled(train, item_ids, dims, user_ids, matrix, rows, cols, user_weights)
     users, items = _svd(matrix, dims)
     # PureSVD on who-rated-what: item factors V, a user's choice vector is their row @ V.
     consumed = sp.csr_matrix(
@@ -91,6 +104,45 @@ def fit_taste_space(train: pl.DataFrame, item_ids: np.ndarray, dims: int = 16) -
     _, choice_items = _svd(consumed, 2 * dims, scale=False)
     return TasteSpace(
         id=f"svd{dims}:{_train_digest(train)}",
+        item_ids=item_ids,
+        item_factors=items,
+        user_ids=user_ids,
+        user_factors=users,
+        choice_item_factors=choice_items,
+        choice_user_factors=np.asarray(consumed @ choice_items),
+        recent_choice_user_factors=np.asarray(
+            _recency_weighted(train, rows, cols, consumed.shape) @ choice_items
+        ),
+    )
+
+
+def _resampled(
+    train: pl.DataFrame,
+    item_ids: np.ndarray,
+    dims: int,
+    user_ids: np.ndarray,
+    matrix: sp.csr_matrix,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    user_weights: dict[int, int],
+) -> TasteSpace:
+    # A user drawn k times adds k copies of its row to XᵀX, which is what scaling the row
+    # by sqrt(k) does: the right singular vectors are the resample's.
+    drawn = np.array([user_weights.get(int(u), 0) for u in user_ids], dtype=np.float64)
+    scale = sp.diags(np.sqrt(drawn))
+    consumed = sp.csr_matrix(
+        (np.ones(len(rows)), (rows, cols)), shape=(len(user_ids), len(item_ids))
+    )
+    consumed.sum_duplicates()
+    consumed.data[:] = 1.0
+    _, items = _svd(sp.csr_matrix(scale @ matrix), dims)
+    _, choice_items = _svd(sp.csr_matrix(scale @ consumed), 2 * dims, scale=False)
+    # Rating factors U sqrt(S) = X V S^-1/2 = X (V sqrt(S)) / S, for every user.
+    strength = np.square(np.linalg.norm(items, axis=0))
+    users = np.asarray(matrix @ items) / np.where(strength > 0, strength, 1.0)
+    digest = hashlib.sha256(np.asarray(drawn).tobytes()).hexdigest()[:8]
+    return TasteSpace(
+        id=f"svd{dims}:{_train_digest(train)}:boot{digest}",
         item_ids=item_ids,
         item_factors=items,
         user_ids=user_ids,

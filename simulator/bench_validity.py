@@ -112,14 +112,14 @@ def bench_validity(
         timings: dict[str, float] = {}
         tables = []
         for member in members:
-            config = base.model_copy(update={"calibration_member": member})
+            config = base.model_copy(update={"ensemble_member": member})
             run = simulate_ab(
                 config,
                 {name: name for name in names},
                 root / f"member-{0 if member is None else member}",
                 control=names[0],
                 workers=workers,
-                prepared=prep if workers == 1 else None,
+                prepared=None if workers != 1 else prep if member is None else prepare(config),
             )
             tables.append({name: persona_table(path) for name, path in run.arms.items()})
             for name, seconds in run.wall_seconds.items():

@@ -21,6 +21,7 @@ fatigue and the page-level stop model keep their priors.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -103,8 +104,9 @@ def _activity_rows(
     )
 
 
-def resample_weights(users: list[int], seed: int, member: int) -> dict[int, int]:
+def resample_weights(users: Sequence[int], seed: int, member: int) -> dict[int, int]:
     """How often each user is drawn in bootstrap resample `member` (0 draws: left out)."""
+    users = sorted(users)
     rng = Streams(seed).generator(f"member:{member}", "calibrate:resample")
     drawn = np.bincount(rng.integers(0, len(users), size=len(users)), minlength=len(users))
     return {u: int(n) for u, n in zip(users, drawn, strict=True) if n > 0}
@@ -119,7 +121,7 @@ def calibrate(
     min_train: int = 5,
     negatives: int = 1,
     exclude_users: frozenset[int] = frozenset(),
-    member: int | None = None,
+    user_weights: dict[int, int] | None = None,
 ) -> Calibration:
     """Fit choice, rating and activity coefficients on `train` (and nothing else).
 
@@ -132,17 +134,21 @@ def calibrate(
         negatives: Never-rated items per later item.
         exclude_users: Users whose rows no coefficient is fitted on (e.g. the
             run's own personas, for a check that is not circular).
-        member: If set, fit on bootstrap resample number `member` of the users
-            (each user's rows weighted by how often it was drawn): one member
-            of an ensemble that carries the calibration's own uncertainty.
+        user_weights: A bootstrap resample of the users (`resample_weights`):
+            the taste space and every coefficient are fitted as if each user
+            appeared that often (absent: not at all). One member of an ensemble
+            that carries the calibration's own uncertainty.
     """
     streams = Streams(seed)
     inner = temporal_split(train, holdout=_INNER_HOLDOUT, min_train=min_train)
-    space = fit_taste_space(inner.train, dataset.items["item_id"].to_numpy(), dims=dims)
+    space = fit_taste_space(
+        inner.train, dataset.items["item_id"].to_numpy(), dims=dims, user_weights=user_weights
+    )
     catalog = Catalog.build(dataset.items, dataset.genres, inner.train, space)
     brain = UtilityBrain(catalog)
     users = sorted(set(inner.heldout["user_id"].to_list()) - exclude_users)
-    weight = dict.fromkeys(users, 1) if member is None else resample_weights(users, seed, member)
+    drawn = user_weights if user_weights is not None else dict.fromkeys(users, 1)
+    weight = {u: drawn[u] for u in users if drawn.get(u, 0) > 0}
     users = sorted(weight)
     personas = build_personas(dataset, inner.train, users, space=space, split_label="calibration")
     later = {
@@ -171,7 +177,7 @@ def calibrate(
         w_choice.append(np.full(len(rows), float(weight[uid])))
         w_rating.append(np.full(len(positives), float(weight[uid])))
     # Unit weights are left out, so the plain fit stays exactly what it was.
-    unweighted = member is None
+    unweighted = user_weights is None
     choice = LogisticRegression(C=1.0, max_iter=1000).fit(
         np.vstack(x_choice),
         np.concatenate(y_choice),
@@ -182,12 +188,12 @@ def calibrate(
     rating = Ridge(alpha=1.0).fit(xr, yr, sample_weight=wr)
     residuals = yr - rating.predict(xr)
     spreads = np.array([p.rating.spread for p in personas])
-    user_weights = np.array([weight[uid] for uid in users], dtype=np.float64)
+    per_user = np.array([weight[uid] for uid in users], dtype=np.float64)
     if unweighted:
         residual_sd, mean_spread = float(np.std(residuals)), float(np.mean(spreads))
     else:
         residual_sd = float(np.sqrt(np.average(residuals**2, weights=wr)))
-        mean_spread = float(np.average(spreads, weights=user_weights))
+        mean_spread = float(np.average(spreads, weights=per_user))
     rates, counts, exposures, kept = _activity_rows(personas, train)
     # Too little evidence of returns (or none at all) leaves the activity prior in place.
     activity_fitted = len(rates) >= _MIN_ACTIVITY_USERS and counts.sum() > 0
@@ -195,7 +201,7 @@ def calibrate(
         activity = PoissonRegressor(alpha=0.0, max_iter=1000).fit(
             np.log(rates)[:, None],
             counts / exposures,
-            sample_weight=exposures if unweighted else exposures * user_weights[kept],
+            sample_weight=exposures if unweighted else exposures * per_user[kept],
         )
     fitted: dict[str, Any] = dict(zip(FEATURES, (float(c) for c in choice.coef_[0]), strict=True))
     fitted |= {

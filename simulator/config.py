@@ -39,11 +39,11 @@ class RunConfig(BaseModel):
     calibrate: bool = Field(
         default=True, description="fit the utility brain on the train split before running"
     )
-    calibration_member: int | None = Field(
+    ensemble_member: int | None = Field(
         default=None,
         ge=0,
-        description="calibrate on bootstrap resample N of the train users: one member of an "
-        "ensemble of brains (None: on train as it is)",
+        description="fit the taste space and calibrate the brain on bootstrap resample N of "
+        "the train users: one member of an ensemble of brains (None: on train as it is)",
     )
     calibration_users: Literal["others"] | None = Field(
         default=None,

@@ -26,7 +26,7 @@ from personas.io import load_personas, save_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
 from simulator.brains import LLM_BRAINS, check_brain_name
-from simulator.calibrate import Calibration, calibrate
+from simulator.calibrate import Calibration, calibrate, resample_weights
 from simulator.catalog import Catalog
 from simulator.checkpoint import load_checkpoint, save_checkpoint
 from simulator.config import RunConfig
@@ -157,12 +157,24 @@ class PopulationSettings(Protocol):
         """The split rule, as provenance records it."""
 
 
+def member_weights(config: Any, split: Split) -> dict[int, int] | None:
+    """The bootstrap resample of the train users an ensemble member fits on (None: no member)."""
+    member = getattr(config, "ensemble_member", None)
+    if member is None:
+        return None
+    users = np.unique(split.train["user_id"].to_numpy()).tolist()
+    return resample_weights(users, getattr(config, "seed", 0), member)
+
+
 def prepare(config: PopulationSettings) -> Prepared:
     """Load the dataset, split it, fit the taste space and the catalogue."""
     dataset = load_dataset(config.dataset)
     split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
     space = fit_taste_space(
-        split.train, dataset.items["item_id"].to_numpy(), dims=config.taste_dims
+        split.train,
+        dataset.items["item_id"].to_numpy(),
+        dims=config.taste_dims,
+        user_weights=member_weights(config, split),
     )
     catalog = Catalog.build(dataset.items, dataset.genres, split.train, space)
     return Prepared(dataset=dataset, split=split, space=space, catalog=catalog)
@@ -252,7 +264,7 @@ def _calibration(
         dims=config.taste_dims,
         min_train=config.min_train,
         exclude_users=excluded,
-        member=config.calibration_member,
+        user_weights=member_weights(config, prep.split),
     )
     write_text_atomically(path, calibration.model_dump_json(indent=2))
     return calibration

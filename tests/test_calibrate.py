@@ -12,7 +12,7 @@ from sklearn.metrics import roc_auc_score
 
 from personas.datasets import temporal_split
 from simulator.brains.utility import FEATURES, UtilityParams
-from simulator.calibrate import calibrate
+from simulator.calibrate import calibrate, resample_weights
 from simulator.run import simulate
 
 
@@ -86,10 +86,24 @@ def test_runs_save_and_record_the_calibration(small_config, tmp_path):
     assert json.loads((off.run_dir / "manifest.json").read_text())["calibration"] is None
 
 
+def _member(prepared, member):
+    users = prepared.split.train["user_id"].unique().to_list()
+    return resample_weights(users, seed=1, member=member)
+
+
+def test_resamples_are_keyed_and_draw_with_replacement(prepared):
+    first = _member(prepared, 0)
+    assert first == _member(prepared, 0) != _member(prepared, 1)
+    assert sum(first.values()) == prepared.split.train["user_id"].n_unique()
+    assert max(first.values()) > 1
+
+
 def test_an_ensemble_member_fits_on_a_bootstrap_resample(prepared, fitted):
-    first = calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, member=0)
-    assert first == calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, member=0)
-    second = calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, member=1)
+    train = prepared.split.train
+    first = calibrate(prepared.dataset, train, seed=1, dims=8, user_weights=_member(prepared, 0))
+    again = calibrate(prepared.dataset, train, seed=1, dims=8, user_weights=_member(prepared, 0))
+    assert first == again
+    second = calibrate(prepared.dataset, train, seed=1, dims=8, user_weights=_member(prepared, 1))
     assert first.params != fitted.params != second.params != first.params
     # About 1 - 1/e of the users are drawn at least once.
     assert 0.5 * fitted.users < first.users < 0.75 * fitted.users
@@ -111,3 +125,23 @@ def test_a_disjoint_run_calibrates_on_the_users_it_does_not_simulate(small_confi
     assert everyone.complete
     plain = json.loads((tmp_path / "all" / "manifest.json").read_text())
     assert manifest["calibration"]["users"] < plain["calibration"]["users"]
+
+
+def test_a_member_taste_space_projects_every_user(prepared):
+    from personas.taste import fit_taste_space
+
+    train = prepared.split.train
+    items = prepared.dataset.items["item_id"].to_numpy()
+    plain = fit_taste_space(train, items, dims=8)
+    weights = _member(prepared, 0)
+    member = fit_taste_space(train, items, dims=8, user_weights=weights)
+    assert member.id != plain.id and member.id.startswith(plain.id)
+    left_out = next(u for u in member.user_ids.tolist() if u not in weights)
+    assert np.abs(member.choice_vector(left_out)).sum() > 0
+    assert np.abs(member.user_vector(left_out)).sum() > 0
+    # With every user drawn once, the resampled fit is the plain one.
+    everyone = dict.fromkeys(plain.user_ids.tolist(), 1)
+    once = fit_taste_space(train, items, dims=8, user_weights=everyone)
+    assert np.allclose(once.choice_item_factors, plain.choice_item_factors, atol=1e-8)
+    assert np.allclose(once.user_factors, plain.user_factors, atol=1e-6)
+    assert np.allclose(once.item_factors, plain.item_factors, atol=1e-8)

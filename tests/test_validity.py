@@ -100,3 +100,18 @@ def test_bench_validity_says_what_is_wrong():
         app, ["bench", "validity", "--dataset", "ml-latest-small", "--protocol", "magic"]
     )
     assert result.exit_code != 0 and "heldout" in result.output
+
+
+def test_calls_where_the_offline_metric_cannot_tell_are_counted_apart():
+    # Offline, a and b are indistinguishable; c is far ahead. The simulator reverses a and b.
+    offline = {"ndcg": _data([0.2, 0.2, 0.9], noise=0.3)}
+    result = rank_validity(
+        ["a", "b", "c"],
+        {"all_arms": ["a", "b", "c"]},
+        offline,
+        {"ctr": _data([2.0, 1.0, 3.0], noise=0.1, seed=3)},
+        n_boot=300,
+    )["all_arms"]
+    assert result["significant_calls"] == 3
+    assert result["offline_separated"] == 2
+    assert result["disagreeing_where_offline_separates"] == 0.0
