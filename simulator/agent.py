@@ -16,7 +16,7 @@ import simpy
 
 from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
-from simulator.brains.utility import sessions_per_day
+from simulator.brains.utility import gap_factor, sessions_per_day
 from simulator.interfaces import (
     Brain,
     Decision,
@@ -52,6 +52,8 @@ class AgentState:
     session: int = -1
     page: int = 0
     clicks: int = 0
+    ratings: int = 0  # in this session, with the sum of their z-scores: what the return hears
+    liked: float = 0.0
     shown: list[int] = field(default_factory=list)
     pending: list[tuple[float, Click | Rate | Leave, int]] = field(default_factory=list)
     reviews: dict[int, str] = field(default_factory=dict)  # item id -> words, emitted on Rate
@@ -124,9 +126,13 @@ class PersonaAgent(mesa.Agent):
             self._act()
 
     # --- draws -----------------------------------------------------------------------------
-    def _gap(self) -> float:
-        # Sessions arrive as a Poisson process at the persona's rate (through the activity model).
-        mean = 86400.0 / sessions_per_day(self.persona, self.world.config.utility)
+    def _gap(self, after_session: bool = False) -> float:
+        # Sessions arrive at the persona's rate (through the activity model); after a session
+        # the mean gap stretches or shrinks with what the session held (the return model).
+        params = self.world.config.utility
+        mean = 86400.0 / sessions_per_day(self.persona, params)
+        if after_session:
+            mean *= gap_factor(self.persona, params, self.state.ratings, self.state.liked)
         return self.state.next_at + float(self.rngs["arrival"].exponential(mean))
 
     def _after(self, mean: float) -> float:
@@ -142,6 +148,7 @@ class PersonaAgent(mesa.Agent):
         s = self.state
         s.session += 1
         s.page, s.clicks, s.shown, s.pending, s.reviews = 0, 0, [], [], {}
+        s.ratings, s.liked = 0, 0.0
         self._emit(EventKind.SESSION_START, s.next_at)
         self.world.counters["sessions"] += 1
         s.phase = "browse"
@@ -219,7 +226,7 @@ class PersonaAgent(mesa.Agent):
         )
         self._emit(EventKind.SESSION_END, t, page=s.page, reason="llm_failure")
         s.phase, s.pending = "idle", []
-        s.next_at = self._gap()
+        s.next_at = self._gap(after_session=True)
 
     def _schedule(self, actions: list[Click | Rate | Leave], space: ActionSpace, t: float) -> None:
         s, timing = self.state, self.world.config.timing
@@ -281,6 +288,9 @@ class PersonaAgent(mesa.Agent):
                 )
             )
             world.record_rating(user, action.item_id, action.rating, t)
+            style = self.persona.rating
+            s.ratings += 1
+            s.liked += (action.rating - style.mean) / style.spread
             review = s.reviews.pop(action.item_id, None)
             if review is not None:
                 self._emit(EventKind.REVIEW, t, page=page, item_id=action.item_id, text=review)
@@ -289,7 +299,7 @@ class PersonaAgent(mesa.Agent):
             self._emit(EventKind.LEAVE, t, page=page, reason=action.reason)
             self._emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
             s.phase, s.pending = "idle", []
-            s.next_at = self._gap()
+            s.next_at = self._gap(after_session=True)
             return
         self._continue()
 

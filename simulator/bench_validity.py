@@ -23,9 +23,11 @@ Two protocols:
   brain is calibrated only on the other half. Nothing fitted has seen the
   scored people's later items, so agreement cannot come from fitting them.
 
-`--ensemble M` runs the A/B under M brains, each calibrated on another
-bootstrap resample of the users, so the simulated calls carry the
-calibration's own uncertainty (`analysis.validity`).
+`--ensemble M` also runs the A/B under M more brains, each with its taste
+space and calibration fitted on another bootstrap resample of the users, so
+the simulated calls carry the simulator's own model uncertainty
+(`analysis.validity`). The same run then reports both: `single_brain` (the
+plain brain alone) and, at top level, the ensemble.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def bench_validity(
             "calibration_users": "others" if protocol == "disjoint" else None,
         }
     )
-    members = [None] if ensemble == 1 else list(range(ensemble))
+    members: list[int | None] = [None, *range(ensemble)] if ensemble > 1 else [None]
     with tempfile.TemporaryDirectory(prefix="simfolk-bench-validity-") as tmp:
         root = Path(out) if out is not None else Path(tmp)
         timings: dict[str, float] = {}
@@ -116,7 +118,7 @@ def bench_validity(
             run = simulate_ab(
                 config,
                 {name: name for name in names},
-                root / f"member-{0 if member is None else member}",
+                root / ("plain" if member is None else f"member-{member}"),
                 control=names[0],
                 workers=workers,
                 prepared=None if workers != 1 else prep if member is None else prepare(config),
@@ -134,14 +136,15 @@ def bench_validity(
         frames[name] = offline_scores(target, heldout, users, k)
     close = [name for name in names if FAMILIES.get(name) == "cf"]
     subsets = {"all_arms": names, "close_arms": close} if len(close) >= 3 else {"all_arms": names}
+    offline = offline_data(frames, names)
     result = rank_validity(
-        names,
-        subsets,
-        offline_data(frames, names),
-        simulated_data(tables, names),
-        n_boot=n_boot,
-        seed=seed,
+        names, subsets, offline, simulated_data(tables[-ensemble:], names), n_boot=n_boot, seed=seed
     )
+    if ensemble > 1:
+        single = rank_validity(
+            names, subsets, offline, simulated_data(tables[:1], names), n_boot=n_boot, seed=seed
+        )
+        result["single_brain"] = {subset: single[subset] for subset in subsets}
     for row in result["table"]:  # type: ignore[attr-defined]
         row["family"] = FAMILIES.get(row["arm"], "other")
     return json_safe(

@@ -12,7 +12,10 @@ part predicts the later one:
   whose intercept learns the drift of later ratings and whose residual spread
   sets the rating noise;
 - activity: a Poisson regression of the sessions that started in the week after
-  the inner cutoff on the persona's own session rate, with exposure weights.
+  the inner cutoff on the persona's own session rate, with exposure weights;
+- returning: a within-user least-squares fit of the log gap after each train
+  session on how much the session held (log(1 + items), centred on the user's
+  own mean) and how well it went (its mean rating z-score, centred likewise).
 
 Browsing has no counterpart in MovieLens (it logs no impressions), so position,
 fatigue and the page-level stop model keep their priors.
@@ -38,6 +41,7 @@ from simulator.catalog import Catalog
 from simulator.rng import Streams
 
 ACTIVITY_WINDOW_DAYS = 7.0
+_MIN_RETURN_GAPS = 50
 _MIN_ACTIVITY_USERS = 10
 _INNER_HOLDOUT = 0.2
 
@@ -56,6 +60,7 @@ class Calibration(BaseModel):
     activity_users: int
     activity_fitted: bool
     rating_residual_sd: float
+    return_gaps: int = 0  # sessions with a next one, of users with two or more such
 
 
 def _negatives(
@@ -102,6 +107,60 @@ def _activity_rows(
         np.array(exposures),
         np.array(kept, dtype=np.int64),
     )
+
+
+def fit_return_model(
+    train: pl.DataFrame, user_weights: dict[int, int] | None = None
+) -> tuple[float, float, int]:
+    """How the gap to the next session follows the session before, from train alone.
+
+    Within each user (so that busy and idle people do not stand in for busy and
+    idle sessions), the log gap from a session's last rating to the next
+    session's first is regressed on the session's log(1 + items) and its mean
+    rating z-score (against the user's mean and spread), each centred on the
+    user's own mean.
+
+    Returns:
+        (engagement coefficient, satisfaction coefficient, gaps used); (0, 0, n)
+        when fewer than 50 gaps of users with two or more of them say anything.
+    """
+    # z-scores as personas have them: the user's mean and population spread (at least 0.1).
+    spread = pl.col("rating").std(ddof=0).over("user_id").fill_null(0.0).clip(lower_bound=0.1)
+    z = (pl.col("rating") - pl.col("rating").mean().over("user_id")) / spread
+    sessions = (
+        sessionize(train)
+        .with_columns(z.alias("z"))
+        .group_by("user_id", "session")
+        .agg(
+            pl.col("timestamp").min().alias("start"),
+            pl.col("timestamp").max().alias("end"),
+            pl.col("z").mean().alias("sat"),
+            pl.len().alias("n"),
+        )
+        .sort("user_id", "start")
+        .with_columns((pl.col("start").shift(-1).over("user_id") - pl.col("end")).alias("gap"))
+        .filter(pl.col("gap") > 0)
+        .filter(pl.len().over("user_id") >= 2)
+    )
+    if user_weights is not None:
+        drawn = pl.DataFrame(
+            {"user_id": list(user_weights), "w": list(user_weights.values())},
+            schema={"user_id": sessions.schema["user_id"], "w": pl.Float64},
+        )
+        sessions = sessions.join(drawn, on="user_id", how="inner")
+    else:
+        sessions = sessions.with_columns(pl.lit(1.0).alias("w"))
+    if sessions.height < _MIN_RETURN_GAPS:
+        return 0.0, 0.0, sessions.height
+    centred = sessions.with_columns(
+        pl.col("gap").log().alias("gap_log"), pl.col("n").log1p().alias("n_log")
+    ).with_columns(
+        (pl.col(c) - pl.col(c).mean().over("user_id")).alias(c) for c in ("gap_log", "n_log", "sat")
+    )
+    x = centred.select("n_log", "sat").to_numpy()
+    root = np.sqrt(centred["w"].to_numpy())
+    beta = np.linalg.lstsq(x * root[:, None], centred["gap_log"].to_numpy() * root, rcond=None)[0]
+    return float(beta[0]), float(beta[1]), sessions.height
 
 
 def resample_weights(users: Sequence[int], seed: int, member: int) -> dict[int, int]:
@@ -217,6 +276,8 @@ def calibrate(
             "activity_intercept": float(activity.intercept_),
             "activity_slope": float(activity.coef_[0]),
         }
+    engagement, satisfaction, gaps = fit_return_model(train, user_weights)
+    fitted |= {"return_engagement": engagement, "return_satisfaction": satisfaction}
     if not all(math.isfinite(v) for v in fitted.values()):
         raise ValueError(f"calibration produced non-finite coefficients: {fitted}")
     return Calibration(
@@ -228,5 +289,6 @@ def calibrate(
         ratings=len(yr),
         activity_users=len(rates),
         activity_fitted=bool(activity_fitted),
+        return_gaps=gaps,
         rating_residual_sd=residual_sd,
     )

@@ -71,6 +71,7 @@ def test_bench_validity_runs_from_the_cli(tmp_path):
             "bench", "validity", "--dataset", "ml-latest-small",
             "--arms", "random,popularity,itemknn,itemknn-k10,als-f8",
             "--personas", "16", "--days", "1", "--workers", "1", "--n-boot", "100",
+            "--ensemble", "2",
             "--out", str(out), "--json",
         ],
     )  # fmt: skip
@@ -87,7 +88,14 @@ def test_bench_validity_runs_from_the_cli(tmp_path):
     table = {row["arm"]: row for row in data["table"]}
     assert table["random"]["ndcg"] < table["itemknn"]["ndcg"]
     assert table["random"]["ctr"] < table["itemknn"]["ctr"]
-    assert sorted(p.name for p in (out / "member-0" / "arms").iterdir()) == sorted(table)
+    assert sorted(p.name for p in (out / "plain" / "arms").iterdir()) == sorted(table)
+    # The ensemble's members fit their own taste spaces; the plain brain is reported apart.
+    spaces = {
+        json.loads((out / d / "arms" / "random" / "manifest.json").read_text())["taste_space"]
+        for d in ("plain", "member-0", "member-1")
+    }
+    assert len(spaces) == 3
+    assert data["single_brain"]["close_arms"]["arm_names"] == data["close_arms"]["arm_names"]
 
 
 def test_bench_validity_says_what_is_wrong():

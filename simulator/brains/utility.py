@@ -76,6 +76,11 @@ class UtilityParams(BaseModel):
     # Activity: sessions/day = exp(activity_intercept) * persona rate ** activity_slope.
     activity_intercept: float = 0.0
     activity_slope: float = 1.0
+    # Returning: the log of the gap after a session moves by these times how much more the
+    # session held than the persona's usual (log(1 + ratings) - log(1 + items_per_session))
+    # and how much better it was than the persona's usual rating (mean z-score).
+    return_engagement: float = 0.0
+    return_satisfaction: float = 0.0
 
     def choice_coefficients(self) -> np.ndarray:
         """Coefficients in FEATURES order."""
@@ -92,6 +97,24 @@ def sessions_per_day(persona: Persona, params: UtilityParams) -> float:
         math.exp(params.activity_intercept) * persona.traits.sessions_per_day**params.activity_slope
     )
     return min(max(rate, 1e-4), 48.0)
+
+
+def gap_factor(persona: Persona, params: UtilityParams, ratings: int, liked: float) -> float:
+    """How much longer than usual the persona stays away after a session.
+
+    Args:
+        persona: Who is leaving.
+        params: The return coefficients.
+        ratings: What the session held: items rated in it.
+        liked: The sum of those ratings' z-scores against the persona's own mean and spread.
+
+    Returns:
+        The factor on the mean gap to the next session (1.0 for a usual session).
+    """
+    engagement = math.log1p(ratings) - math.log1p(persona.traits.items_per_session)
+    satisfaction = liked / ratings if ratings else 0.0
+    shift = params.return_engagement * engagement + params.return_satisfaction * satisfaction
+    return math.exp(shift)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
