@@ -91,19 +91,22 @@ def fit_taste_space(
         (ratings - user_mean[rows], (rows, cols)), shape=(len(user_ids), len(item_ids))
     )
     matrix.sum_duplicates()
-    if user_weights is not None:
-        return _resampled(train, item_ids, dims, user_ids, matrix, rows, cols, user_weights)
-    users, items = _svd(matrix, dims)
     # PureSVD on who-rated-what: item factors V, a user's choice vector is their row @ V.
     consumed = sp.csr_matrix(
         (np.ones(len(rows)), (rows, cols)), shape=(len(user_ids), len(item_ids))
     )
     consumed.sum_duplicates()
     consumed.data[:] = 1.0
-    # Unscaled V, as PureSVD scores a user's row by row @ V @ V.T.
-    _, choice_items = _svd(consumed, 2 * dims, scale=False)
+    space_id = f"svd{dims}:{_train_digest(train)}"
+    if user_weights is None:
+        users, items = _svd(matrix, dims)
+        # Unscaled V, as PureSVD scores a user's row by row @ V @ V.T.
+        _, choice_items = _svd(consumed, 2 * dims, scale=False)
+    else:
+        users, items, choice_items, tag = _resampled(user_ids, matrix, consumed, dims, user_weights)
+        space_id = f"{space_id}:boot{tag}"
     return TasteSpace(
-        id=f"svd{dims}:{_train_digest(train)}",
+        id=space_id,
         item_ids=item_ids,
         item_factors=items,
         user_ids=user_ids,
@@ -117,42 +120,23 @@ def fit_taste_space(
 
 
 def _resampled(
-    train: pl.DataFrame,
-    item_ids: np.ndarray,
-    dims: int,
     user_ids: np.ndarray,
     matrix: sp.csr_matrix,
-    rows: np.ndarray,
-    cols: np.ndarray,
+    consumed: sp.csr_matrix,
+    dims: int,
     user_weights: dict[int, int],
-) -> TasteSpace:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Rating factors, item factors and PureSVD factors of a resample, and its tag."""
     # A user drawn k times adds k copies of its row to XᵀX, which is what scaling the row
     # by sqrt(k) does: the right singular vectors are the resample's.
     drawn = np.array([user_weights.get(int(u), 0) for u in user_ids], dtype=np.float64)
     scale = sp.diags(np.sqrt(drawn))
-    consumed = sp.csr_matrix(
-        (np.ones(len(rows)), (rows, cols)), shape=(len(user_ids), len(item_ids))
-    )
-    consumed.sum_duplicates()
-    consumed.data[:] = 1.0
     _, items = _svd(sp.csr_matrix(scale @ matrix), dims)
     _, choice_items = _svd(sp.csr_matrix(scale @ consumed), 2 * dims, scale=False)
-    # Rating factors U sqrt(S) = X V S^-1/2 = X (V sqrt(S)) / S, for every user.
+    # Rating factors U sqrt(S) = X V S^-1/2 = X (V sqrt(S)) / S, for every user, drawn or not.
     strength = np.square(np.linalg.norm(items, axis=0))
     users = np.asarray(matrix @ items) / np.where(strength > 0, strength, 1.0)
-    digest = hashlib.sha256(np.asarray(drawn).tobytes()).hexdigest()[:8]
-    return TasteSpace(
-        id=f"svd{dims}:{_train_digest(train)}:boot{digest}",
-        item_ids=item_ids,
-        item_factors=items,
-        user_ids=user_ids,
-        user_factors=users,
-        choice_item_factors=choice_items,
-        choice_user_factors=np.asarray(consumed @ choice_items),
-        recent_choice_user_factors=np.asarray(
-            _recency_weighted(train, rows, cols, consumed.shape) @ choice_items
-        ),
-    )
+    return users, items, choice_items, hashlib.sha256(drawn.tobytes()).hexdigest()[:8]
 
 
 def _recency_weighted(
