@@ -201,6 +201,9 @@ def aa_command(
     versus: Annotated[str, typer.Option(help="the B arm of the CRN comparison")] = "itemknn",
     crn_seeds: Annotated[int, typer.Option(help="A/B experiments for the CI widths")] = 10,
     n_boot: Annotated[int, typer.Option(help="bootstrap resamples")] = 1000,
+    calibrate: Annotated[
+        bool, typer.Option(help="calibrate the brain per seed (turns the return model on)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """A/A false-positive rate over many seeds, and CI widths with vs without CRN."""
@@ -215,6 +218,7 @@ def aa_command(
         versus=versus,
         crn_seeds=crn_seeds,
         n_boot=n_boot,
+        calibrate=calibrate,
     )
     if as_json:
         typer.echo(json.dumps(data, indent=2))

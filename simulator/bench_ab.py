@@ -40,15 +40,21 @@ def bench_aa(
     crn_seeds: int,
     n_boot: int,
     alpha: float = 0.05,
+    calibrate: bool = False,
 ) -> dict[str, Any]:
-    """A/A false-positive rates over `seeds`, and CI widths with and without CRN."""
+    """A/A false-positive rates over `seeds`, and CI widths with and without CRN.
+
+    By default the brain keeps its priors: the statistics are under test, not the
+    choice model. `calibrate` fits it per seed, which also turns on the return
+    model, so the guardrails (sessions, return rate) can move between arms.
+    """
     base = RunConfig(
         scenario="bench-aa",
         dataset=dataset,
         personas=personas,
         days=days,
         target=target,
-        calibrate=False,  # the statistics are under test, not the choice model
+        calibrate=calibrate,
     )
     prep = prepare(base)
     p_values: dict[str, list[float]] = {}
