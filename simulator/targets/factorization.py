@@ -144,8 +144,9 @@ class ImplicitRecommender:
     def set_state(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint."""
         self.history.set_state(state["history"])
-        self.users = np.array(state["users"], dtype=str)
-        self.popularity = np.array(state["popularity"])
+        # A checkpoint of the ALS-only version holds neither; ALS folds in and needs neither.
+        self.users = np.array(state.get("users", []), dtype=str)
+        self.popularity = np.array(state.get("popularity", np.zeros(len(self.catalog))))
         self.model = self._new_model()
         self.model.user_factors = state["user_factors"]
         self.model.item_factors = state["item_factors"]
