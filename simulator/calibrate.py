@@ -276,7 +276,9 @@ def calibrate(
             "activity_intercept": float(activity.intercept_),
             "activity_slope": float(activity.coef_[0]),
         }
-    engagement, satisfaction, gaps = fit_return_model(train, user_weights)
+    # The return model reads whole train histories, so the excluded users leave them too.
+    kept_train = train.filter(~pl.col("user_id").is_in(sorted(exclude_users)))
+    engagement, satisfaction, gaps = fit_return_model(kept_train, user_weights)
     fitted |= {"return_engagement": engagement, "return_satisfaction": satisfaction}
     if not all(math.isfinite(v) for v in fitted.values()):
         raise ValueError(f"calibration produced non-finite coefficients: {fitted}")

@@ -115,6 +115,7 @@ def test_excluded_users_are_not_fitted_on(prepared, fitted):
     others = calibrate(prepared.dataset, prepared.split.train, seed=1, dims=8, exclude_users=half)
     assert others.users <= fitted.users - len(half) + 1
     assert others.params != fitted.params
+    assert others.return_gaps < fitted.return_gaps  # the return model left them out too
 
 
 def test_a_disjoint_run_calibrates_on_the_users_it_does_not_simulate(small_config, tmp_path):
