@@ -43,6 +43,7 @@ IntArray = npt.NDArray[np.int64]
 AB_FILE = "ab.json"
 METRICS = (
     "ctr",
+    "recommender_share",
     "clicks_per_session",
     "ratings_per_session",
     "session_minutes",
@@ -284,7 +285,9 @@ def persona_table(run_dir: str | Path) -> pl.DataFrame:
 
     Returns:
         Columns ``persona_id`` (String), ``sessions``, ``impressions``,
-        ``clicks``, ``ratings`` (Int64), ``session_seconds`` (Float64: summed
+        ``clicks``, ``ratings``, ``page_impressions``, ``page_clicks`` (Int64;
+        the page's: what came by the recommender, not another door of
+        ``simulator.exposure``), ``session_seconds`` (Float64: summed
         session_start → session_end time), ``active_days`` (Int64: distinct
         simulated days, ``floor(t / 86400)``, with a session start) and
         ``clicked_items`` (List(Int64): every click's item in trace order,
@@ -295,11 +298,14 @@ def persona_table(run_dir: str | Path) -> pl.DataFrame:
     ids = [p.id for p in load_personas(run_dir / "personas.json")]
     events = load_events(run_dir).filter(pl.col("persona_id").is_not_null())
     kind = pl.col("event")
+    page = pl.col("channel").fill_null("recommender") == "recommender"
     counts = events.group_by("persona_id").agg(
         (kind == EventKind.SESSION_START).sum().cast(pl.Int64).alias("sessions"),
         (kind == EventKind.IMPRESSION).sum().cast(pl.Int64).alias("impressions"),
         (kind == EventKind.CLICK).sum().cast(pl.Int64).alias("clicks"),
         (kind == EventKind.RATE).sum().cast(pl.Int64).alias("ratings"),
+        ((kind == EventKind.IMPRESSION) & page).sum().cast(pl.Int64).alias("page_impressions"),
+        ((kind == EventKind.CLICK) & page).sum().cast(pl.Int64).alias("page_clicks"),
         (pl.col("t") // _SECONDS_PER_DAY)
         .filter(kind == EventKind.SESSION_START)
         .n_unique()
@@ -320,12 +326,20 @@ def persona_table(run_dir: str | Path) -> pl.DataFrame:
     )
     base = pl.DataFrame({"persona_id": ids}, schema={"persona_id": pl.String})
     table = base.join(counts, on="persona_id", how="left").join(bounds, on="persona_id", how="left")
-    zero_ints = ["sessions", "impressions", "clicks", "ratings", "active_days"]
+    zero_ints = [
+        "sessions",
+        "impressions",
+        "clicks",
+        "ratings",
+        "page_impressions",
+        "page_clicks",
+        "active_days",
+    ]
     return table.with_columns(
         *(pl.col(c).fill_null(0) for c in zero_ints),
         pl.col("session_seconds").fill_null(0.0).cast(pl.Float64),
         pl.col("clicked_items").fill_null(pl.lit([], dtype=pl.List(pl.Int64))),
-    ).select("persona_id", *zero_ints[:4], "session_seconds", "active_days", "clicked_items")
+    ).select("persona_id", *zero_ints[:6], "session_seconds", "active_days", "clicked_items")
 
 
 @dataclass(frozen=True, eq=False)
@@ -417,8 +431,11 @@ def _arm_data(table: pl.DataFrame, catalogue: _Catalogue) -> _ArmData:
     surprise = np.array(
         [sum(info.get(i, catalogue.unseen_info) for i in items) for items in items_lists]
     )
+    page_clicks = table["page_clicks"].to_numpy().astype(np.float64)
     columns = {
-        "ctr": (clicks, table["impressions"].to_numpy().astype(np.float64)),
+        # The recommender's own page: clicks on items that came by another door are not its.
+        "ctr": (page_clicks, table["page_impressions"].to_numpy().astype(np.float64)),
+        "recommender_share": (page_clicks, clicks),
         "clicks_per_session": (clicks, sessions),
         "ratings_per_session": (table["ratings"].to_numpy().astype(np.float64), sessions),
         "session_minutes": (table["session_seconds"].to_numpy() / 60.0, sessions),

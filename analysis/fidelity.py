@@ -43,7 +43,14 @@ from simulator.calibrate import calibrate
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
 from simulator.rng import Streams
-from simulator.run import Prepared, language_model, prepare, sample_users, simulate
+from simulator.run import (
+    Prepared,
+    fitted_config,
+    language_model,
+    prepare,
+    sample_users,
+    simulate,
+)
 from simulator.targets import check_target_name
 
 MAX_LIST = 20
@@ -108,21 +115,23 @@ def parse_ratios(text: str) -> tuple[int, ...]:
     return tuple(ratios)
 
 
-def _fitted_params(prep: Prepared, config: RunConfig) -> UtilityParams:
-    """The utility brain's parameters for this bench, fitted as `simulate` fits them.
+def _fitted(prep: Prepared, config: RunConfig) -> RunConfig:
+    """`config` with the brain's parameters and the doors fitted as `simulate` fits them.
 
     They come from :func:`simulator.calibrate.calibrate` on the train split
-    (``config.calibrate`` off: the config's own ``utility``).
+    (``config.calibrate`` off: the config as it is).
     """
     if not config.calibrate:
-        return config.utility
-    return calibrate(
+        return config
+    calibration = calibrate(
         prep.dataset,
         prep.split.train,
         seed=config.seed,
         dims=config.taste_dims,
         min_train=config.min_train,
-    ).params
+        exposure=config.exposure,
+    )
+    return fitted_config(config, calibration)
 
 
 @dataclass(frozen=True)
@@ -616,7 +625,8 @@ def fidelity(
     wall: dict[str, float] = {}
     started = time.perf_counter()
     pop = population(config, users)
-    params = _fitted_params(pop.prep, config)
+    config = _fitted(pop.prep, config)
+    params = config.utility
     with ExitStack() as stack:
         llm = None
         if config.brain in LLM_BRAINS:

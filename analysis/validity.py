@@ -81,7 +81,8 @@ def simulated_data(
 
     Returns:
         :data:`SIMULATED_METRICS` as ratio data: CTR is clicks over
-        impressions; the others are per persona.
+        impressions on the recommender's page, clicks are the page's too (not
+        those of items that came by another door); all are per persona.
 
     Raises:
         ValueError: If two tables hold different personas.
@@ -97,9 +98,9 @@ def simulated_data(
             [np.column_stack([m[a][column].to_numpy() for a in arms]) for m in tables]
         ).astype(np.float64)
 
-    clicks, ones = stack("clicks"), np.ones((len(tables), len(order), len(arms)))
+    clicks, ones = stack("page_clicks"), np.ones((len(tables), len(order), len(arms)))
     return {
-        "ctr": RatioData(clicks, stack("impressions")),
+        "ctr": RatioData(clicks, stack("page_impressions")),
         "clicks_per_persona": RatioData(clicks, ones),
         "ratings_per_persona": RatioData(stack("ratings"), ones),
     }

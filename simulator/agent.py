@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from simulator.world import World
 
 # Each purpose has its own stream, so e.g. a longer page never shifts arrival times.
-PURPOSES = ("arrival", "timing", "perception", "choice")
+PURPOSES = ("arrival", "timing", "perception", "choice", "exposure")
 
 
 class TargetError(ValueError):
@@ -50,6 +50,7 @@ class AgentState:
     phase: Literal["idle", "browse", "decide", "act"] = "idle"
     next_at: float = 0.0
     session: int = -1
+    door: str = "recommender"  # the channel this session's pages come by
     page: int = 0
     clicks: int = 0
     ratings: int = 0  # in this session, with the sum of their z-scores: what the return hears
@@ -149,6 +150,12 @@ class PersonaAgent(mesa.Agent):
         s.session += 1
         s.page, s.clicks, s.shown, s.pending, s.reviews = 0, 0, [], [], {}
         s.ratings, s.liked = 0, 0.0
+        exposure = self.world.exposure
+        s.door = (
+            "recommender"
+            if exposure is None
+            else exposure.door(self.persona.id, self.rngs["exposure"])
+        )
         self._emit(EventKind.SESSION_START, s.next_at)
         self.world.counters["sessions"] += 1
         s.phase = "browse"
@@ -157,11 +164,14 @@ class PersonaAgent(mesa.Agent):
     def _show_page(self) -> None:
         s, world = self.state, self.world
         t = s.next_at
-        context = RecContext(t=t, session=s.session, page=s.page, exclude=frozenset(s.shown))
-        slate = world.target.recommend(
-            self.persona.target_user, world.config.perception.page_size, context
-        )
-        self._check_slate(slate)
+        slate = self._door_slate(t) if s.door != "recommender" else None
+        if slate is None:
+            context = RecContext(t=t, session=s.session, page=s.page, exclude=frozenset(s.shown))
+            slate = world.target.recommend(
+                self.persona.target_user, world.config.perception.page_size, context
+            )
+            self._check_slate(slate)
+        channel = s.door
         observation = self.perception.perceive(
             self.persona, slate, t=t, page=s.page, rng=self.rngs["perception"]
         )
@@ -174,6 +184,7 @@ class PersonaAgent(mesa.Agent):
                 item_id=view.item_id,
                 examined=examined,
                 target=world.target.name,
+                channel=channel,
             )
         world.counters["impressions"] += len(slate)
         s.shown.extend(slate)
@@ -195,6 +206,19 @@ class PersonaAgent(mesa.Agent):
             self._schedule(
                 brain.decide(persona, observation, recall, session, space, rng), space, t
             )
+
+    def _door_slate(self, t: float) -> list[int] | None:
+        """A page from the session's door (None: the door ran dry; the recommender takes over)."""
+        s, exposure = self.state, self.world.exposure
+        assert exposure is not None
+        size = self.world.config.perception.page_size
+        s.door, slate = exposure.offer(
+            s.door, self.persona.id, t, s.shown, size, self.rngs["exposure"]
+        )
+        if not slate:
+            s.door = "recommender"
+            return None
+        return slate
 
     def _decided(self) -> None:
         """Act on the broker's answer to the page's request."""
@@ -276,12 +300,24 @@ class PersonaAgent(mesa.Agent):
             s.clicks += 1
             world.counters["clicks"] += 1
             self._emit(
-                EventKind.CLICK, t, page=page, position=action.position, item_id=action.item_id
+                EventKind.CLICK,
+                t,
+                page=page,
+                position=action.position,
+                item_id=action.item_id,
+                channel=s.door,
             )
             world.target.feedback(Interaction(user=user, item_id=action.item_id, kind="click", t=t))
         elif isinstance(action, Rate):
             world.counters["ratings"] += 1
-            self._emit(EventKind.RATE, t, page=page, item_id=action.item_id, rating=action.rating)
+            self._emit(
+                EventKind.RATE,
+                t,
+                page=page,
+                item_id=action.item_id,
+                rating=action.rating,
+                channel=s.door,
+            )
             world.target.feedback(
                 Interaction(
                     user=user, item_id=action.item_id, kind="rate", t=t, rating=action.rating

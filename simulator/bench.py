@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from analysis.ab import json_safe
 from analysis.fidelity import FidelityReport, fidelity, parse_ratios
 from simulator.config import RunConfig
+from simulator.exposure.config import ExposureConfig, with_doors
 from simulator.llm.config import LLMConfig
 
 app = typer.Typer(
@@ -77,6 +79,12 @@ def fidelity_command(
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     days: Annotated[int, typer.Option(help="simulated days of the macro run")] = 7,
     target: Annotated[str, typer.Option(help="the recommender of the macro run")] = "itemknn",
+    exposure: Annotated[
+        bool, typer.Option("--exposure/--no-exposure", help="open the doors besides the page")
+    ] = False,
+    page_share: Annotated[
+        float | None, typer.Option(help="with --exposure: share of sessions on the page")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
@@ -89,6 +97,7 @@ def fidelity_command(
         target=target,
         brain=brain,
         llm=LLMConfig(model=model, api_base=api_base),
+        exposure=with_doors(ExposureConfig(), exposure, page_share),
     )
     report = fidelity(config, users=users, ratios=parsed, macro=macro)
     if as_json:
@@ -269,6 +278,12 @@ def validity_command(
         int | None, typer.Option(help="processes for the arms [one per core]", show_default=False)
     ] = None,
     out: Annotated[str | None, typer.Option(help="keep the A/B runs here")] = None,
+    exposure: Annotated[
+        bool, typer.Option("--exposure/--no-exposure", help="open the doors besides the page")
+    ] = False,
+    page_share: Annotated[
+        float | None, typer.Option(help="with --exposure: share of sessions on the page")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Do simulated A/B verdicts rank recommenders as their offline metric on held-out data does?"""
@@ -289,6 +304,7 @@ def validity_command(
             n_boot=n_boot,
             workers=workers,
             out=out,
+            exposure=with_doors(ExposureConfig(), exposure, page_share),
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -327,3 +343,52 @@ def validity_command(
             f"called significant, {'–' if share is None else f'{share:.0%}'} of them against "
             "the offline order"
         )
+
+
+@app.command("social")
+def social_command(
+    dataset: Annotated[
+        str, typer.Option(help="the Last.fm 2K name (under SIMFOLK_DATA) or folder")
+    ] = "hetrec2011-lastfm-2k",
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Does the homophily graph look like a real friendship graph (Last.fm 2K)?"""
+    from personas.datasets import DatasetError
+    from simulator.bench_social import bench_social
+
+    try:
+        data = bench_social(dataset, seed=seed)
+    except DatasetError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--dataset") from None
+    if as_json:
+        typer.echo(json.dumps(json_safe(data), indent=2))
+        return
+    fitted = data["fitted"]
+    table = Table(
+        title=f"social graph: {data['users']} users of {data['dataset']}; built with homophily "
+        f"{fitted['homophily']:g}, sociability {fitted['sociability']:g}, "
+        f"{fitted['friends']:.1f} friends on average"
+    )
+    for column in ("measure", "real", "built", "no homophily"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    rows = (
+        ("mean degree", "mean_degree"),
+        ("degree sd / mean", "degree_cv"),
+        ("max degree", "max_degree"),
+        ("clustering", "clustering"),
+        ("transitivity", "transitivity"),
+        ("degree assortativity", "assortativity"),
+        ("degree KS vs real", "degree_ks_vs_real"),
+        ("edges that are real", "edges_also_real"),
+    )
+    graphs = (data["real"], data["built"], data["no_homophily"])
+    for label, key in rows:
+        table.add_row(label, *(_fmt(g[key]) for g in graphs))
+    for half in ("fit_half", "check_half"):
+        for part in ("friends", "strangers", "lift"):
+            table.add_row(
+                f"overlap {half.replace('_', ' ')}: {part}",
+                *(_fmt(g[f"overlap_{half}"][part]) for g in graphs),
+            )
+    console.print(table)

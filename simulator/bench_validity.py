@@ -44,6 +44,7 @@ from analysis.validity import offline_data, rank_validity, simulated_data
 from personas.io import load_personas
 from simulator.ab import simulate_ab
 from simulator.config import RunConfig
+from simulator.exposure.config import ExposureConfig
 from simulator.rng import Streams
 from simulator.run import prepare, sample_users, train_interactions
 from simulator.targets import FAMILIES, check_target_name, make_target, target_names
@@ -66,6 +67,7 @@ def bench_validity(
     n_boot: int = 1000,
     workers: int | None = None,
     out: str | Path | None = None,
+    exposure: ExposureConfig | None = None,
 ) -> dict[str, Any]:
     """Rank agreement between simulated and offline scores of recommender arms.
 
@@ -81,6 +83,7 @@ def bench_validity(
         n_boot: Bootstrap resamples.
         workers: Processes for the A/B arms (default: one per core).
         out: Keep the A/B runs here (default: a temporary folder).
+        exposure: The doors of the simulated sessions (default: the page only).
 
     Returns:
         A JSON-ready object: ``all_arms``, ``close_arms``, ``table`` and the setup.
@@ -95,7 +98,13 @@ def bench_validity(
     if ensemble < 1:
         raise ValueError(f"--ensemble must be at least 1, got {ensemble}")
     started = time.perf_counter()
-    base = RunConfig(scenario="bench-validity", dataset=dataset, days=days, seed=seed)
+    base = RunConfig(
+        scenario="bench-validity",
+        dataset=dataset,
+        days=days,
+        seed=seed,
+        exposure=exposure or ExposureConfig(),
+    )
     prep = prepare(base)
     eligible = len(sample_users(prep.split, ALL_USERS, Streams(seed)))
     wanted = min(personas or eligible, eligible)
@@ -156,6 +165,7 @@ def bench_validity(
             "days": days,
             "seed": seed,
             "ensemble": ensemble,
+            "exposure": base.exposure.model_dump(mode="json"),
             "k": k,
             "n_boot": n_boot,
             **result,

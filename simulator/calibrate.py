@@ -38,6 +38,10 @@ from personas.schema import Persona
 from personas.taste import fit_taste_space
 from simulator.brains.utility import FEATURES, RATING_FEATURES, UtilityBrain, UtilityParams
 from simulator.catalog import Catalog
+from simulator.exposure.config import ExposureConfig
+from simulator.exposure.fit import ExposureFit, fit_exposure
+from simulator.exposure.model import Ledger
+from simulator.exposure.social import homophily_graph
 from simulator.rng import Streams
 
 ACTIVITY_WINDOW_DAYS = 7.0
@@ -61,6 +65,7 @@ class Calibration(BaseModel):
     activity_fitted: bool
     rating_residual_sd: float
     return_gaps: int = 0  # sessions with a next one, of users with two or more such
+    exposure: ExposureFit | None = None  # the doors, when the run opens them
 
 
 def _negatives(
@@ -181,6 +186,7 @@ def calibrate(
     negatives: int = 1,
     exclude_users: frozenset[int] = frozenset(),
     user_weights: dict[int, int] | None = None,
+    exposure: ExposureConfig | None = None,
 ) -> Calibration:
     """Fit choice, rating and activity coefficients on `train` (and nothing else).
 
@@ -197,6 +203,8 @@ def calibrate(
             the taste space and every coefficient are fitted as if each user
             appeared that often (absent: not at all). One member of an ensemble
             that carries the calibration's own uncertainty.
+        exposure: If given and enabled, also fit its doors (`simulator.exposure.fit`)
+            on the same later items (unweighted, whatever `user_weights` says).
     """
     streams = Streams(seed)
     inner = temporal_split(train, holdout=_INNER_HOLDOUT, min_train=min_train)
@@ -279,6 +287,9 @@ def calibrate(
     # The return model reads whole train histories, so the excluded users leave them too.
     kept_train = train.filter(~pl.col("user_id").is_in(sorted(exclude_users)))
     engagement, satisfaction, gaps = fit_return_model(kept_train, user_weights)
+    doors = None
+    if exposure is not None and exposure.enabled:
+        doors = _fit_doors(catalog, personas, later, kept_train, exposure, streams)
     fitted |= {"return_engagement": engagement, "return_satisfaction": satisfaction}
     if not all(math.isfinite(v) for v in fitted.values()):
         raise ValueError(f"calibration produced non-finite coefficients: {fitted}")
@@ -293,4 +304,38 @@ def calibrate(
         activity_fitted=bool(activity_fitted),
         return_gaps=gaps,
         rating_residual_sd=residual_sd,
+        exposure=doors,
+    )
+
+
+def _fit_doors(
+    catalog: Catalog,
+    personas: list[Persona],
+    later: dict[int, pl.DataFrame],
+    train: pl.DataFrame,
+    exposure: ExposureConfig,
+    streams: Streams,
+) -> ExposureFit:
+    # Friends are drawn as a run draws them, over the people fitted on, from their earlier taste.
+    interactions = train.select(
+        pl.col("user_id").cast(pl.String).alias("user"),
+        "item_id",
+        pl.col("timestamp").cast(pl.Float64).alias("t"),
+    )
+    graph = homophily_graph(
+        [p.target_user for p in personas],
+        np.array([p.taste.choice_factors for p in personas], dtype=np.float64),
+        mean_degree=exposure.friends,
+        homophily=exposure.homophily,
+        sociability=exposure.sociability,
+        rng=streams.generator("calibration", "exposure:graph"),
+    )
+    return fit_exposure(
+        catalog,
+        personas,
+        later,
+        Ledger.from_frame(interactions, catalog),
+        graph,
+        exposure,
+        streams.generator("calibration", "exposure:alternatives"),
     )

@@ -24,6 +24,7 @@ from simulator.bench import app as bench_app
 from simulator.brains import brain_names
 from simulator.chat.config import ChatConfig
 from simulator.config import RunConfig
+from simulator.exposure.config import with_doors
 from simulator.llm.cli import llm_app
 from simulator.manifest import read_manifest
 from simulator.run import RunResult
@@ -185,6 +186,16 @@ def run(
     bot_ref: Annotated[
         str | None, typer.Option(help="chat: 'package.module:attr' for python/langgraph bots")
     ] = None,
+    exposure: Annotated[
+        bool | None,
+        typer.Option(
+            "--exposure/--no-exposure",
+            help="open the doors besides the page (intent, friends, trending), fitted on train",
+        ),
+    ] = None,
+    page_share: Annotated[
+        float | None, typer.Option(help="with --exposure: share of sessions on the page")
+    ] = None,
 ) -> None:
     """Run a scenario and write its trace.
 
@@ -229,6 +240,9 @@ def run(
         if v is not None
     }
     config = RunConfig.model_validate({**base, **overrides, "llm": {**base["llm"], **llm}})
+    config = config.model_copy(
+        update={"exposure": with_doors(config.exposure, exposure, page_share)}
+    )
     out = out or Path("runs") / config.scenario
     result = _run_with_progress(module, config, out, resume)
     rate = result.events / result.wall_seconds if result.wall_seconds else float("nan")
@@ -334,6 +348,16 @@ def ab(
     ] = True,
     workers: Annotated[int | None, typer.Option(help="processes [one per arm and core]")] = None,
     resume: Annotated[bool, typer.Option(help="continue the A/B run in --out")] = False,
+    exposure: Annotated[
+        bool | None,
+        typer.Option(
+            "--exposure/--no-exposure",
+            help="open the doors besides the page (intent, friends, trending), fitted on train",
+        ),
+    ] = None,
+    page_share: Annotated[
+        float | None, typer.Option(help="with --exposure: share of sessions on the page")
+    ] = None,
 ) -> None:
     """Run an offline A/B test: every arm on the same personas, then the paired differences."""
     from simulator.ab import parse_arms, simulate_ab
@@ -347,6 +371,9 @@ def ab(
     updates = dict(dataset=dataset, personas=personas, days=days, seed=seed)
     config = RunConfig.model_validate(
         {**module.CONFIG.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+    )
+    config = config.model_copy(
+        update={"exposure": with_doors(config.exposure, exposure, page_share)}
     )
     control = control or getattr(module, "CONTROL", None)
     if control not in arms:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.brains.utility import UtilityParams
+from simulator.exposure.config import ExposureConfig
 from simulator.llm.config import LLMConfig
 from simulator.memory import MemoryConfig
 from simulator.perception import PerceptionConfig
@@ -60,6 +61,7 @@ class RunConfig(BaseModel):
     memory: MemoryConfig = MemoryConfig()
     utility: UtilityParams = UtilityParams()
     timing: Timing = Timing()
+    exposure: ExposureConfig = ExposureConfig()
     llm: LLMConfig = LLMConfig()
     mind: ReflectiveMemoryConfig = ReflectiveMemoryConfig()
     broker_window: float = Field(

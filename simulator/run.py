@@ -265,9 +265,20 @@ def _calibration(
         min_train=config.min_train,
         exclude_users=excluded,
         user_weights=member_weights(config, prep.split),
+        exposure=config.exposure,
     )
     write_text_atomically(path, calibration.model_dump_json(indent=2))
     return calibration
+
+
+def fitted_config(config: RunConfig, calibration: Calibration | None) -> RunConfig:
+    """`config` with what calibration fitted: the brain's coefficients and the doors."""
+    if calibration is None:
+        return config
+    update: dict[str, Any] = {"utility": calibration.params}
+    if calibration.exposure is not None:
+        update["exposure"] = calibration.exposure.apply(config.exposure)
+    return config.model_copy(update=update)
 
 
 def _resumed_manifest(out: Path, fresh: dict[str, Any], from_day: int) -> dict[str, Any]:
@@ -343,7 +354,7 @@ def simulate(
         personas = build_run_personas(config, prep, streams)
         save_personas(personas, out / PERSONAS_FILE)
     calibration = _calibration(config, prep, personas, out, resume)
-    effective = config.model_copy(update={"utility": calibration.params}) if calibration else config
+    effective = fitted_config(config, calibration)
     thinks = config.brain in LLM_BRAINS
     with language_model(config.llm, out) if thinks else nullcontext() as llm:
         if llm is not None and on_llm is not None:
@@ -402,6 +413,7 @@ def _simulate(
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
     manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
     manifest["llm"] = llm_manifest(llm) if llm is not None else None
+    manifest["exposure"] = world.exposure.summary() if world.exposure is not None else None
     if resume:
         manifest = _resumed_manifest(out, manifest, from_day=world.day)
     write_manifest(out, manifest)

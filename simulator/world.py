@@ -22,6 +22,7 @@ from simulator.broker import Broker
 from simulator.catalog import Catalog
 from simulator.checkpoint import accounts_state, restore_accounts
 from simulator.config import RunConfig
+from simulator.exposure import Exposure
 from simulator.interfaces import INTERACTIONS_SCHEMA, Recommender, RunHalted
 from simulator.memory import EpisodicMemory
 from simulator.perception import Perception
@@ -67,6 +68,12 @@ class World(mesa.Model):
         self.ledger = getattr(llm, "ledger", None)
         self.budget = getattr(llm, "budget", None)  # what was spent carries over a resume
         self.broker = Broker(config.broker_window)
+        # Doors besides the page (intent, friends, trending), if the run opens them.
+        self.exposure = (
+            Exposure(config.exposure, catalog, personas, train, streams)
+            if config.exposure.enabled
+            else None
+        )
         brain = make_brain(config.brain, catalog, config.utility, llm)
         perception = Perception(config.perception, catalog)
         self.population: list[PersonaAgent] = []
@@ -104,6 +111,8 @@ class World(mesa.Model):
     def record_rating(self, user: str, item_id: int, rating: float, t: float) -> None:
         """Keep a simulated rating for the target's next refit."""
         self.simulated.append((user, item_id, rating, t))
+        if self.exposure is not None:
+            self.exposure.observe(user, item_id, t)
 
     def interactions(self) -> pl.DataFrame:
         """Train interactions plus everything simulated so far."""
@@ -190,6 +199,8 @@ class World(mesa.Model):
         self.env = simpy.Environment(initial_time=self.day * DAY)
         self.counters = Counter(state["counters"])
         self.simulated = list(state["simulated"])
+        if self.exposure is not None:
+            self.exposure.replay(self.simulated)
         self.next_refit = state["next_refit"]
         self.datacollector.model_vars = {k: list(v) for k, v in state["model_vars"].items()}
         for agent in self.population:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from analysis.ab import METRICS
 from simulator.ab import AB_FILE, parse_arms, simulate_ab
 from simulator.config import RunConfig
 from simulator.run import RunDirError
@@ -109,7 +110,7 @@ def test_bench_aa_small():
         n_boot=300,
     )
     fpr = data["false_positive_rate"]
-    assert fpr["tests"] == 4 * 9 and 0.0 <= fpr["pooled"] <= 1.0
+    assert fpr["tests"] == 4 * len(METRICS) and 0.0 <= fpr["pooled"] <= 1.0
     ratio = data["ci_width"]["ratio_crn_to_independent"]
     # Common random numbers sharpen the same comparison: narrower CIs on the main metrics.
     assert ratio["ctr"] < 1.0 and ratio["clicks_per_session"] < 1.0

@@ -46,7 +46,9 @@ def bundled_path() -> Path:
     return Path(str(resources.files("personas.datasets") / "data" / BUNDLED))
 
 
-def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path]:
+def resolve(
+    name_or_path: str | os.PathLike[str], known: tuple[str, ...] = _KNOWN
+) -> tuple[str, Path]:
     """Turn a dataset name or folder path into the dataset's name and its folder.
 
     A PathLike, or a string naming an existing directory, is a path; its name is
@@ -54,6 +56,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path]:
 
     Args:
         name_or_path: A known name (see :func:`known_datasets`) or a folder.
+        known: The names this reader knows (default: the MovieLens ones).
 
     Returns:
         The name and the absolute folder.
@@ -69,11 +72,11 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path]:
         return folder.name, folder
 
     name = name_or_path
-    known = ", ".join(_KNOWN)
-    if name not in _KNOWN:
+    names = ", ".join(known)
+    if name not in known:
         raise DatasetError(
             f"unknown dataset {name!r}: not a known name and no such folder "
-            f"({os.path.abspath(name)}); known names: {known}"
+            f"({os.path.abspath(name)}); known names: {names}"
         )
     root = data_root()
     if root is not None and (root / name).is_dir():
@@ -85,7 +88,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> tuple[str, Path]:
     )
     raise DatasetError(
         f"dataset {name!r} not found: set {DATA_ENV} to the folder that holds {name}/ "
-        f"({where}), or pass the dataset's path; known names: {known}"
+        f"({where}), or pass the dataset's path; known names: {names}"
     )
 
 

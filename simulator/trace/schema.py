@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 3  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues
+SCHEMA_VERSION = 4  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues. 4: channel
 
 
 class EventKind(StrEnum):
@@ -51,6 +51,8 @@ EVENT_SCHEMA = pa.schema(
         pa.field("turn", pa.int16()),  # messages: index in the dialogue, from 0
         pa.field("tokens", pa.int32()),  # messages: tokens the speaker produced
         pa.field("latency", pa.float64()),  # messages: simulated seconds the speaker took
+        # impressions, clicks, ratings: the door the item came by (simulator.exposure.CHANNELS)
+        pa.field("channel", pa.string()),
     ],
     metadata={b"simfolk.trace.schema_version": str(SCHEMA_VERSION).encode()},
 )

@@ -39,6 +39,7 @@ class TraceWriter(PartWriter):
         turn: int | None = None,
         tokens: int | None = None,
         latency: float | None = None,
+        channel: str | None = None,
     ) -> None:
         """Append one event; writes a part when the buffer is full."""
         b = self._buffer
@@ -59,4 +60,5 @@ class TraceWriter(PartWriter):
         b["turn"].append(turn)
         b["tokens"].append(tokens)
         b["latency"].append(latency)
+        b["channel"].append(channel)
         self._added()
