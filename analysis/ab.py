@@ -108,6 +108,7 @@ class ABResult:
     n_boot: int
     metrics: list[ArmMetric]
     differences: list[Difference]
+    ensemble: int = 1  # brains whose disagreement the CIs carry (1: personas only)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready; non-finite numbers become None."""
@@ -516,10 +517,35 @@ def _statistics(data: _ArmData, counts: FloatArray) -> FloatArray:
 # --- the analysis -----------------------------------------------------------
 
 
+def _load_arms(
+    arm_dirs: Mapping[str, str | Path], arms: Sequence[str], control: str, what: str = "arm"
+) -> dict[str, _ArmData]:
+    """Each arm's per-persona data, aligned to the control's persona order."""
+    tables: dict[str, pl.DataFrame] = {}
+    for arm in arms:
+        run_dir = Path(arm_dirs[arm])
+        status = read_manifest(run_dir).get("status")
+        if status != "complete":
+            raise ValueError(f"{run_dir}: {what} {arm!r} is {status}, not complete")
+        tables[arm] = persona_table(run_dir)
+    order = tables[control]["persona_id"]
+    for arm in arms:
+        if set(tables[arm]["persona_id"]) != set(order):
+            raise ValueError(f"{what}s {control!r} and {arm!r} have different personas")
+    return {
+        arm: _arm_data(
+            pl.DataFrame({"persona_id": order}).join(tables[arm], on="persona_id", how="left"),
+            _run_catalogue(Path(arm_dirs[arm])),
+        )
+        for arm in arms
+    }
+
+
 def analyse_ab(
     arm_dirs: Mapping[str, str | Path],
     control: str,
     *,
+    members: Sequence[Mapping[str, str | Path]] = (),
     n_boot: int = 2000,
     seed: int = 0,
     alpha: float = 0.05,
@@ -529,6 +555,13 @@ def analyse_ab(
     Args:
         arm_dirs: Arm name to its complete run directory; every arm has the same personas.
         control: The arm the others are compared with.
+        members: Optional further brains of an ensemble (the arms' own runs are the
+            first): for each, arm name to its run of the same personas. Then every
+            estimate is the brains' mean, and each bootstrap resample of the personas is
+            scored under one brain drawn at random, so the CIs and p-values carry the
+            brains' disagreement as well as the sampling of personas (a verdict the
+            brains do not agree on is not called significant). Coverage's permutation
+            p-value stays the arms' own.
         n_boot: Bootstrap resamples of the personas (shared by every arm).
         seed: Seed of the resampling stream.
         alpha: Level of the CIs (``1 − alpha``) and of significance after Holm.
@@ -545,32 +578,34 @@ def analyse_ab(
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     arms = [control, *(a for a in arm_dirs if a != control)]
-    tables: dict[str, pl.DataFrame] = {}
-    for arm in arms:
-        run_dir = Path(arm_dirs[arm])
-        status = read_manifest(run_dir).get("status")
-        if status != "complete":
-            raise ValueError(f"{run_dir}: arm {arm!r} is {status}, not complete")
-        tables[arm] = persona_table(run_dir)
-    order = tables[control]["persona_id"]
-    for arm in arms[1:]:
-        if set(tables[arm]["persona_id"]) != set(order):
-            raise ValueError(f"arms {control!r} and {arm!r} have different personas")
-    data = {
-        arm: _arm_data(
-            pl.DataFrame({"persona_id": order}).join(tables[arm], on="persona_id", how="left"),
-            _run_catalogue(Path(arm_dirs[arm])),
-        )
+    data = _load_arms(arm_dirs, arms, control)
+    for index, member in enumerate(members):
+        if set(member) != set(arms):
+            raise ValueError(f"ensemble member {index}: its arms {sorted(member)} are not {arms}")
+    # The arms' own runs are the ensemble's first brain (the calibration on train as it is).
+    sources = [data, *(_load_arms(member, arms, control, "member arm") for member in members)]
+    n = data[control].num.shape[0]
+    if any(source[control].num.shape[0] != n for source in sources):
+        raise ValueError("the ensemble's members simulate other personas than the arms")
+    full = {
+        arm: np.mean([_statistics(source[arm], np.ones((1, n)))[0] for source in sources], axis=0)
         for arm in arms
     }
-    n = order.len()
-    full = {arm: _statistics(d, np.ones((1, n)))[0] for arm, d in data.items()}
-    widest = max(max(d.clicked.shape[1], d.num.shape[1]) for d in data.values())
+    widest = max(max(d.clicked.shape[1], d.num.shape[1]) for s in sources for d in s.values())
     boot: dict[str, list[FloatArray]] = {arm: [] for arm in arms}
     rng = np.random.default_rng(seed)
     for counts in resample_counts(n, n_boot, rng, width=widest):
+        if len(sources) == 1:
+            for arm in arms:
+                boot[arm].append(_statistics(sources[0][arm], counts))
+            continue
+        # One member per resample, the same for every arm: the differences stay paired.
+        pick = rng.integers(0, len(sources), size=counts.shape[0])
         for arm in arms:
-            boot[arm].append(_statistics(data[arm], counts))
+            chunk = np.empty((counts.shape[0], len(METRICS)))
+            for m in np.unique(pick):
+                chunk[pick == m] = _statistics(sources[m][arm], counts[pick == m])
+            boot[arm].append(chunk)
     stacked = {arm: np.concatenate(chunks) for arm, chunks in boot.items()}
     # A resample holds only ~63% distinct personas, so its union of clicked items is
     # smaller than the full data's: without recentring, coverage CIs would miss the
@@ -596,7 +631,7 @@ def analyse_ab(
         for arm in arms[1:]
         for d in _differences(arm, control, full, stacked, alpha, permuted[arm])
     ]
-    return ABResult(arms, control, n, alpha, n_boot, metrics, differences)
+    return ABResult(arms, control, n, alpha, n_boot, metrics, differences, len(sources))
 
 
 def _differences(
@@ -667,4 +702,7 @@ def analyse_ab_dir(run_dir: str | Path, **kwargs: Any) -> ABResult:
     if record.get("status") != "complete":
         raise ValueError(f"{path}: the A/B run is {record.get('status')}, not complete")
     arm_dirs = {name: run_dir / spec["dir"] for name, spec in record["arms"].items()}
-    return analyse_ab(arm_dirs, record["control"], **kwargs)
+    members = [
+        {name: run_dir / d for name, d in member.items()} for member in record.get("members", [])
+    ]
+    return analyse_ab(arm_dirs, record["control"], members=members, **kwargs)

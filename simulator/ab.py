@@ -92,6 +92,7 @@ def simulate_ab(
     resume: bool = False,
     workers: int | None = None,
     prepared: Prepared | None = None,
+    ensemble: int = 1,
 ) -> ABRun:
     """Run every arm of an A/B experiment into `out/arms/<name>`.
 
@@ -105,6 +106,10 @@ def simulate_ab(
         workers: processes (default: one per arm, at most one per core);
             1 runs the arms here, one after another.
         prepared: the data side, prepared already (in-process runs only).
+        ensemble: brains whose disagreement the statistics carry: the arms' own runs,
+            plus `ensemble - 1` brains calibrated on bootstrap resamples of train
+            (`RunConfig.ensemble_member`), each running every arm under
+            `members/<m>/<name>` (see `analysis.ab.analyse_ab`).
     """
     out = Path(out)
     if len(arms) < 2:
@@ -112,6 +117,10 @@ def simulate_ab(
     for target in arms.values():
         check_target_name(target)
     control = control or next(iter(arms))
+    if ensemble < 1:
+        raise ValueError(f"ensemble must be at least 1, got {ensemble}")
+    if ensemble > 1 and not config.calibrate:
+        raise ValueError("an ensemble of brains needs calibration (each member is fitted)")
     if control not in arms:
         raise ValueError(f"control {control!r} is not an arm; arms: {', '.join(arms)}")
     record = {
@@ -120,6 +129,7 @@ def simulate_ab(
         "arms": {name: {"target": t, "dir": f"arms/{name}"} for name, t in arms.items()},
         "crn": crn,
         "config": config.model_dump(mode="json"),
+        "members": [{name: f"members/{m}/{name}" for name in arms} for m in range(ensemble - 1)],
     }
     if (out / AB_FILE).exists() and not resume:
         raise RunDirError(
@@ -134,29 +144,44 @@ def simulate_ab(
     out.mkdir(parents=True, exist_ok=True)
     _write(out, {**record, "status": "running"})
     dirs = {name: out / "arms" / name for name in arms}
+    runs: dict[tuple[int | None, str], tuple[Path, RunConfig]] = {
+        (None, name): (dirs[name], arm_config(config, name, target, crn))
+        for name, target in arms.items()
+    }
+    for m in range(ensemble - 1):
+        member = config.model_copy(update={"ensemble_member": m})
+        for name, target in arms.items():
+            runs[(m, name)] = (
+                out / "members" / str(m) / name,
+                arm_config(member, name, target, crn),
+            )
     jobs = []
-    for name, target in arms.items():
-        state = _arm_resumes(dirs[name]) if resume else False
+    for key, (where, arm) in runs.items():
+        state = _arm_resumes(where) if resume else False
         if state is not None:
-            jobs.append((name, arm_config(config, name, target, crn), state))
-    wall: dict[str, float] = {}
+            jobs.append((key, where, arm, state))
+    seconds: dict[tuple[int | None, str], float] = {}
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if workers <= 1 or len(jobs) <= 1:
-        for name, arm, again in jobs:
-            result = simulate(arm, dirs[name], resume=again, prepared=prepared)
-            wall[name] = result.run_seconds
+        for key, where, arm, again in jobs:
+            # The prepared data side is the plain brain's: a member fits its own taste space.
+            ready = prepared if key[0] is None else None
+            seconds[key] = simulate(arm, where, resume=again, prepared=ready).run_seconds
     else:
         # Spawned, not forked: a fork would copy the parent's threads (polars, BLAS) mid-lock.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             futures = {
-                name: pool.submit(_run_arm, arm.model_dump_json(), str(dirs[name]), again)
-                for name, arm, again in jobs
+                key: pool.submit(_run_arm, arm.model_dump_json(), str(where), again)
+                for key, where, arm, again in jobs
             }
-            wall = {name: future.result() for name, future in futures.items()}
-    complete = all(_arm_resumes(d) is None for d in dirs.values())
+            seconds = {key: future.result() for key, future in futures.items()}
+    wall: dict[str, float] = {}
+    for (_, name), value in seconds.items():
+        wall[name] = wall.get(name, 0.0) + value
+    complete = all(_arm_resumes(where) is None for where, _ in runs.values())
     _write(out, {**record, "status": "complete" if complete else "running", "wall_seconds": wall})
-    events = sum(int(read_manifest(d).get("events", 0)) for d in dirs.values())
+    events = sum(int(read_manifest(where).get("events", 0)) for where, _ in runs.values())
     return ABRun(
         run_dir=out,
         control=control,

@@ -348,6 +348,13 @@ def ab(
     ] = True,
     workers: Annotated[int | None, typer.Option(help="processes [one per arm and core]")] = None,
     resume: Annotated[bool, typer.Option(help="continue the A/B run in --out")] = False,
+    ensemble: Annotated[
+        int,
+        typer.Option(
+            help="brains the CIs carry: the run's own plus N-1 calibrated on bootstrap "
+            "resamples of train"
+        ),
+    ] = 1,
     exposure: Annotated[
         bool | None,
         typer.Option(
@@ -381,7 +388,14 @@ def ab(
     run_dir = out or Path("runs") / config.scenario
     with console.status(f"{len(arms)} arms × {config.personas} personas × {config.days} days"):
         result = simulate_ab(
-            config, arms, run_dir, control=control, crn=crn, resume=resume, workers=workers
+            config,
+            arms,
+            run_dir,
+            control=control,
+            crn=crn,
+            resume=resume,
+            workers=workers,
+            ensemble=ensemble,
         )
     walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
     console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")
@@ -394,7 +408,8 @@ def print_ab(run_dir: Path) -> None:
     from analysis.ab import analyse_ab_dir
 
     result = analyse_ab_dir(run_dir)
-    table = Table(title=f"arms ({result.personas} personas each; 95% bootstrap CIs)")
+    brains = f", over an ensemble of {result.ensemble} brains" if result.ensemble > 1 else ""
+    table = Table(title=f"arms ({result.personas} personas each; 95% bootstrap CIs{brains})")
     table.add_column("metric")
     for name in result.arms:
         table.add_column(name + (" (control)" if name == result.control else ""), justify="right")

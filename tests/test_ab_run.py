@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -114,3 +115,54 @@ def test_bench_aa_small():
     ratio = data["ci_width"]["ratio_crn_to_independent"]
     # Common random numbers sharpen the same comparison: narrower CIs on the main metrics.
     assert ratio["ctr"] < 1.0 and ratio["clicks_per_session"] < 1.0
+
+
+def test_an_ensemble_ab_carries_every_brain(small_config, tmp_path, event_digests):
+    from analysis.ab import analyse_ab, analyse_ab_dir
+
+    arms = {"pop": "popularity", "knn": "itemknn"}
+    run = simulate_ab(small_config, arms, tmp_path / "ab", ensemble=3, workers=1)
+    record = json.loads((tmp_path / "ab" / AB_FILE).read_text())
+    assert record["members"] == [
+        {"pop": "members/0/pop", "knn": "members/0/knn"},
+        {"pop": "members/1/pop", "knn": "members/1/knn"},
+    ]
+    # A member is another brain: fitted on a resample of train, it acts otherwise.
+    plain, member = run.arms["knn"], tmp_path / "ab" / "members" / "0" / "knn"
+    assert event_digests(plain) != event_digests(member)
+    result = analyse_ab_dir(run.run_dir, n_boot=200)
+    assert result.ensemble == 3
+    brains = [
+        {"pop": run.arms["pop"], "knn": run.arms["knn"]},
+        *({a: tmp_path / "ab" / d for a, d in m.items()} for m in record["members"]),
+    ]
+    alone = [analyse_ab(b, "pop", n_boot=10) for b in brains]
+    for metric in result.metrics:
+        values = [
+            next(m.value for m in a.metrics if (m.arm, m.metric) == (metric.arm, metric.metric))
+            for a in alone
+        ]
+        assert metric.value == pytest.approx(np.mean(values), nan_ok=True)
+
+
+def test_an_ensemble_of_one_brain_twice_keeps_its_estimates(small_config, tmp_path):
+    from analysis.ab import analyse_ab
+
+    run = simulate_ab(small_config, {"pop": "popularity", "knn": "itemknn"}, tmp_path / "ab")
+    dirs = dict(run.arms)
+    once = analyse_ab(dirs, "pop", n_boot=200)
+    twice = analyse_ab(dirs, "pop", members=[dirs], n_boot=200)
+    assert twice.ensemble == 2
+    assert [m.value for m in once.metrics] == pytest.approx(
+        [m.value for m in twice.metrics], nan_ok=True
+    )
+    with pytest.raises(ValueError, match=r"ensemble member 0: its arms \['pop'\]"):
+        analyse_ab(dirs, "pop", members=[{"pop": dirs["pop"]}])
+
+
+def test_an_ensemble_needs_calibrated_brains(small_config, tmp_path):
+    config = small_config.model_copy(update={"calibrate": False})
+    with pytest.raises(ValueError, match="needs calibration"):
+        simulate_ab(config, {"a": "popularity", "b": "itemknn"}, tmp_path / "x", ensemble=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        simulate_ab(small_config, {"a": "popularity", "b": "itemknn"}, tmp_path / "y", ensemble=0)

@@ -122,7 +122,10 @@ class Exposure:
                     np.log(weights, where=weights > 0, out=np.full_like(weights, -np.inf)), k, rng
                 )
             door = "intent"
-        recent = self._window("recent", self.config.recent_days, clock)
+        # Intent reads popularity on the persona's own clock, as the brain's "recent" does:
+        # a dataset's users reached the end of their train at different times.
+        own_clock = (persona.provenance.train_until or self.origin) + t
+        recent = self._window("recent", self.config.recent_days, own_clock)
         logits = intent_logits(intent_static(self.catalog, persona), recent, self.config.intent)
         return door, self._draw(np.where(blocked, -np.inf, logits), k, rng)
 
