@@ -38,7 +38,7 @@ from personas.datasets import RatingScale
 from personas.schema import Persona
 from simulator.actions import ActionSpace
 from simulator.brains import LLM_BRAINS, check_brain_name, make_brain
-from simulator.brains.utility import UtilityParams
+from simulator.brains.utility import UtilityBrain, UtilityParams
 from simulator.calibrate import calibrate
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
@@ -469,10 +469,19 @@ def mae(predicted: np.ndarray, real: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class RatingResult:
-    """Predicted against real held-out ratings."""
+    """Predicted against real held-out ratings.
+
+    `predicted` is the most likely rating on the scale (the headline). A brain with a
+    rating model (the utility brain) also gives the rating it expects, off the scale
+    (the least-squares point), and the rating it would draw in a run (expected plus its
+    noise, on the scale): one point cannot have both the lowest RMSE and the real
+    histogram, so the three are reported side by side.
+    """
 
     predicted: np.ndarray = field(repr=False)
     real: np.ndarray = field(repr=False)
+    expected: np.ndarray | None = field(default=None, repr=False)
+    sampled: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def rmse(self) -> float:
@@ -491,12 +500,19 @@ class RatingResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
-        return {
+        out: dict[str, Any] = {
             "rmse": _finite(self.rmse),
             "mae": _finite(self.mae),
             "w1": _finite(self.w1),
             "n": int(self.real.size),
         }
+        for name, values in (("expected", self.expected), ("sampled", self.sampled)):
+            if values is not None:
+                out[name] = {
+                    "rmse": _finite(rmse(values, self.real)),
+                    "w1": _finite(wasserstein(values, self.real)),
+                }
+        return out
 
 
 def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> RatingResult:
@@ -514,10 +530,29 @@ def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> 
     )
     real = pop.heldout["rating"].to_numpy().astype(np.float64)
     given = np.array([p is not None for p in predicted])
+    expected = sampled = None
+    if isinstance(brain, UtilityBrain) and rows:
+        expected, sampled = _expected_and_sampled(brain, rows, scale, pop.config.seed)
     return RatingResult(
         predicted=np.array([p for p in predicted if p is not None], dtype=np.float64),
         real=real[given] if len(real) else real,
+        expected=expected,
+        sampled=sampled,
     )
+
+
+def _expected_and_sampled(
+    brain: UtilityBrain, rows: list[tuple[Persona, int]], scale: RatingScale, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The expected rating (off the scale) and a drawn one (on it) of each row."""
+    space = ActionSpace(item_ids=(), rating_scale=scale)
+    expected, sampled = [], []
+    for persona, item in rows:
+        value = float(brain.expected_ratings(persona, brain.catalog.index([item]))[0])
+        draw = float(Streams(seed).generator(persona.id, f"bench:rating:{item}").normal())
+        expected.append(value)
+        sampled.append(brain.rate(persona, value, space, draw))
+    return np.array(expected), np.array(sampled)
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,15 @@ def _print_report(report: FidelityReport) -> None:
     console.print(micro)
     r = data["ratings"]
     ratings = Table(title=f"ratings: predicted vs held-out · {wall['ratings']:.1f} s")
-    for column in ("RMSE", "MAE", "W1", "n"):
-        ratings.add_column(column, justify="right")
-    ratings.add_row(_fmt(r["rmse"]), _fmt(r["mae"]), _fmt(r["w1"]), str(r["n"]))
+    for column in ("rating", "RMSE", "MAE", "W1", "n"):
+        ratings.add_column(column, justify="left" if column == "rating" else "right")
+    ratings.add_row("most likely", _fmt(r["rmse"]), _fmt(r["mae"]), _fmt(r["w1"]), str(r["n"]))
+    for name, label in (
+        ("expected", "expected (off the scale)"),
+        ("sampled", "drawn, as in a run"),
+    ):
+        if name in r:
+            ratings.add_row(label, _fmt(r[name]["rmse"]), "", _fmt(r[name]["w1"]), str(r["n"]))
     console.print(ratings)
     if report.failed and any(report.failed.values()):
         console.print(f"answers the model could not give (left out): {report.failed}")

@@ -97,6 +97,21 @@ def test_confusion_arithmetic():
     assert math.isnan(Confusion().accuracy)
 
 
+def test_drawn_ratings_are_on_the_scale_and_keyed(small_config):
+    from analysis.fidelity import _expected_and_sampled, population
+    from simulator.brains.utility import UtilityBrain
+
+    pop = population(small_config, users=6)
+    brain = UtilityBrain(pop.prep.catalog)
+    scale = pop.prep.dataset.rating_scale
+    rows = [(p, int(i)) for p in pop.personas for i in pop.prep.catalog.item_ids[:5]]
+    expected, sampled = _expected_and_sampled(brain, rows, scale, seed=3)
+    again = _expected_and_sampled(brain, rows, scale, seed=3)[1]
+    assert all(scale.contains(v) for v in sampled) and sampled.tolist() == again.tolist()
+    # The draw is the expected rating plus the persona's noise: it spreads around it.
+    assert np.std(sampled - expected) > 0.1
+
+
 def test_rating_errors_on_a_known_case():
     predicted, real = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 5.0, 3.0])
     assert rmse(predicted, real) == pytest.approx(math.sqrt((0 + 0 + 4 + 1) / 4))
@@ -194,6 +209,10 @@ def test_cli_json_is_complete_and_deterministic():
         assert m["lists"] == first["users"] == 10
         assert 0 <= m["f1"] <= 1
     assert {"rmse", "mae", "w1", "n"} <= set(first["ratings"]) and first["ratings"]["n"] > 0
+    # The utility brain's expected and drawn ratings are reported beside the most likely.
+    for name in ("expected", "sampled"):
+        assert set(first["ratings"][name]) == {"rmse", "w1"}
+        assert first["ratings"][name]["rmse"] > 0
     metrics = [row["metric"] for row in first["macro"]["rows"]]
     assert "rating" in metrics and "sessions_per_day" in metrics
     assert {"metric", "distance", "floor", "ratio"} <= set(first["macro"]["rows"][0])
