@@ -1,5 +1,8 @@
 """Hold a run's trace against the held-out real data of the same users.
 
+With exposure doors the run's social graph (``friends.parquet``) is held against
+both sides too: do friends share items more than strangers, in sim and in real?
+
 Both sides cover the same stretch of each user's life: the simulation plays
 the ``days`` days after each persona's train cutoff, so the real side is, for
 each persona's user, the held-out ratings with
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import polars as pl
 
 from analysis.behaviour import behaviour_from_events, behaviour_from_ratings
@@ -23,7 +27,11 @@ from analysis.frames import load_events
 from analysis.metrics import ctr, ctr_by_position, examined_share, pages_per_session
 from personas.datasets import load_dataset, temporal_split
 from personas.io import load_personas
+from personas.schema import Persona
+from simulator.exposure.runtime import FRIENDS_FILE
+from simulator.exposure.social import taste_overlap
 from simulator.manifest import read_manifest
+from simulator.rng import Streams
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,43 @@ def _field(manifest: dict[str, Any], path: Path, *keys: str) -> Any:
             raise ValueError(f"{path}: the manifest has no {name!r}")
         value = value[key]
     return value
+
+
+def _friends_overlap(
+    run_dir: Path,
+    personas: list[Persona],
+    events: pl.DataFrame,
+    heldout: pl.DataFrame,
+    mapping: dict[int, str],
+    starts: dict[int, float],
+    days: float,
+    seed: int | None,
+) -> dict[str, Any] | None:
+    """Do friends (the run's social graph) share items more than strangers, in sim and real?"""
+    path = run_dir / FRIENDS_FILE
+    if not path.exists():
+        return None
+    edges = pl.read_parquet(path)
+    graph = nx.Graph()
+    graph.add_nodes_from(p.id for p in personas)
+    graph.add_edges_from(
+        zip(edges["persona_a"].to_list(), edges["persona_b"].to_list(), strict=True)
+    )
+    rated = events.filter(pl.col("event") == "rate").group_by("persona_id").agg("item_id")
+    sim = {pid: frozenset(items) for pid, items in rated.iter_rows()}
+    window = heldout.filter(
+        pl.col("timestamp")
+        < pl.col("user_id").replace_strict(starts, return_dtype=pl.Float64) + days * 86400.0
+    )
+    real = {
+        mapping[uid]: frozenset(frame["item_id"].to_list())
+        for (uid,), frame in window.partition_by("user_id", as_dict=True).items()
+    }
+    streams = Streams(0 if seed is None else seed)
+    return {
+        "sim": taste_overlap(graph, sim, streams.generator("compare", "friends:sim")),
+        "real": taste_overlap(graph, real, streams.generator("compare", "friends:real")),
+    }
 
 
 def compare_run(
@@ -120,7 +165,8 @@ def compare_run(
         n_splits=n_splits,
     )
     pages = pages_per_session(events)
-    simulated = {
+    friends = _friends_overlap(run_dir, personas, events, heldout, mapping, starts, days, seed)
+    simulated: dict[str, Any] = {
         "events": events.height,
         "personas": len(personas),
         "sessions": int(pages.size),
@@ -129,4 +175,6 @@ def compare_run(
         "pages_per_session": float(pages.mean()) if pages.size else None,
         "ctr_by_position": ctr_by_position(events).to_dicts(),
     }
+    if friends is not None:
+        simulated["friends"] = friends
     return RunComparison(rows=rows, simulated=simulated)

@@ -83,6 +83,12 @@ def print_comparison(comparison: RunComparison, title: str) -> None:
         f"{_fmt(sim['pages_per_session'])} pages per session; CTR by position: "
         + " ".join(f"{p['position']}:{p['ctr']:.2f}" for p in sim["ctr_by_position"])
     )
+    if "friends" in sim:
+        f = sim["friends"]
+        console.print(
+            f"friends (the run's social graph) share {_fmt(f['sim']['lift'])}× what strangers "
+            f"share in the simulation, {_fmt(f['real']['lift'])}× in the real held-out window"
+        )
     console.print(
         "floor: distance between two random halves of the real users; distance: sim half "
         "vs the other real half (same sample sizes); ratio ≤ 1.5 is green. sim/real: means "

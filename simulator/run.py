@@ -30,6 +30,7 @@ from simulator.calibrate import Calibration, calibrate, resample_weights
 from simulator.catalog import Catalog
 from simulator.checkpoint import load_checkpoint, save_checkpoint
 from simulator.config import RunConfig
+from simulator.exposure.runtime import FRIENDS_FILE
 from simulator.llm.config import LLMConfig
 from simulator.manifest import (
     MANIFEST_VERSION,
@@ -413,7 +414,12 @@ def _simulate(
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
     manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
     manifest["llm"] = llm_manifest(llm) if llm is not None else None
-    manifest["exposure"] = world.exposure.summary() if world.exposure is not None else None
+    manifest["exposure"] = None
+    if world.exposure is not None:
+        manifest["exposure"] = {**world.exposure.summary(), "friends_file": FRIENDS_FILE}
+        friends = out / FRIENDS_FILE
+        world.exposure.friendships().write_parquet(temporary_path(friends))
+        replace_atomically(temporary_path(friends), friends)
     if resume:
         manifest = _resumed_manifest(out, manifest, from_day=world.day)
     write_manifest(out, manifest)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from analysis.ab import analyse_ab_dir, persona_table
 from analysis.frames import load_events
+from analysis.run_compare import compare_run
 from personas.io import load_personas
 from simulator.ab import simulate_ab
 from simulator.exposure import CHANNELS, ExposureConfig
@@ -213,6 +214,14 @@ def test_every_exposure_names_its_door_and_doors_never_repeat_an_item(
     fitted = manifest["calibration"]["exposure"]
     assert abs(sum(fitted["mix"].values()) - 1.0) < 1e-6 and fitted["events"] > 0
     assert manifest["exposure"]["edges"] > 0
+    # The graph is kept beside the trace, and compare holds it against sim and real.
+    edges = pl.read_parquet(run.run_dir / "friends.parquet")
+    assert edges.height == manifest["exposure"]["edges"]
+    assert set(edges["persona_a"]) | set(edges["persona_b"]) <= set(user_of)
+    assert (edges["persona_a"] < edges["persona_b"]).all()
+    friends = compare_run(run.run_dir).simulated["friends"]
+    assert set(friends) == {"sim", "real"}
+    assert {"friends", "strangers", "lift"} <= set(friends["sim"])
 
 
 def test_a_page_share_of_one_is_the_run_without_doors(small_config, tmp_path, event_digests):

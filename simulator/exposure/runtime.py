@@ -16,6 +16,7 @@ from simulator.exposure.model import DAY, Ledger, intent_logits, intent_static
 from simulator.exposure.social import homophily_graph
 from simulator.rng import Streams
 
+FRIENDS_FILE = "friends.parquet"  # a run's social graph, beside its trace
 OWN_ITEMS = 20  # a persona's latest train items say which doors it uses
 _HOUR = 3600.0
 
@@ -161,6 +162,15 @@ class Exposure:
         self._windows.clear()
         for user, item_id, _, t in simulated:
             self.observe(user, item_id, t)
+
+    def friendships(self) -> pl.DataFrame:
+        """The graph's edges as persona ids (persona_a < persona_b), for the run directory."""
+        persona_of = {p.target_user: p.id for p in self.personas.values()}
+        pairs = sorted(tuple(sorted((persona_of[a], persona_of[b]))) for a, b in self.graph.edges)
+        return pl.DataFrame(
+            {"persona_a": [a for a, _ in pairs], "persona_b": [b for _, b in pairs]},
+            schema={"persona_a": pl.String, "persona_b": pl.String},
+        )
 
     def summary(self) -> dict[str, Any]:
         """The graph and the mixes, for the manifest."""
