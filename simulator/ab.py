@@ -27,7 +27,7 @@ from typing import Any
 from personas.atomic import write_text_atomically
 from simulator.config import RunConfig
 from simulator.manifest import read_manifest
-from simulator.run import Prepared, RunDirError, simulate
+from simulator.run import Prepared, RunDirError, member_config, simulate
 from simulator.targets import check_target_name
 
 AB_FILE = "ab.json"
@@ -107,8 +107,9 @@ def simulate_ab(
             1 runs the arms here, one after another.
         prepared: the data side, prepared already (in-process runs only).
         ensemble: brains whose disagreement the statistics carry: the arms' own runs,
-            plus `ensemble - 1` brains calibrated on bootstrap resamples of train
-            (`RunConfig.ensemble_member`), each running every arm under
+            plus `ensemble - 1` brains calibrated on bootstrap resamples of train, each
+            with its own taste-space size (`simulator.run.member_config`), each running
+            every arm under
             `members/<m>/<name>` (see `analysis.ab.analyse_ab`).
     """
     out = Path(out)
@@ -149,7 +150,7 @@ def simulate_ab(
         for name, target in arms.items()
     }
     for m in range(ensemble - 1):
-        member = config.model_copy(update={"ensemble_member": m})
+        member = member_config(config, m)
         for name, target in arms.items():
             runs[(m, name)] = (
                 out / "members" / str(m) / name,

@@ -88,8 +88,14 @@ class PersonaAgent(mesa.Agent):
         self.rngs = {purpose: streams.generator(owner, purpose) for purpose in PURPOSES}
         self.state = AgentState()
         launch = world.config.launch_at
-        # A launch (a notification blast, a release) brings everyone in at once; else Poisson.
-        self.state.next_at = self._gap() if launch is None else launch
+        # A launch (a notification blast, a release) brings everyone in at once; else a
+        # persona cut mid-session goes on at once, and the others arrive at their rate.
+        if launch is not None:
+            self.state.next_at = launch
+        elif self._continues():
+            self.state.next_at = 0.0
+        else:
+            self.state.next_at = self._gap()
 
     # --- the clock -------------------------------------------------------------------------
     def live(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
@@ -135,6 +141,10 @@ class PersonaAgent(mesa.Agent):
         if after_session:
             mean *= gap_factor(self.persona, params, self.state.ratings, self.state.liked)
         return self.state.next_at + float(self.rngs["arrival"].exponential(mean))
+
+    def _continues(self) -> bool:
+        share = self.world.config.utility.continue_share
+        return share > 0 and bool(self.rngs["arrival"].random() < share)
 
     def _after(self, mean: float) -> float:
         return self.state.next_at + float(self.rngs["timing"].exponential(mean))

@@ -24,7 +24,8 @@ Two protocols:
   scored people's later items, so agreement cannot come from fitting them.
 
 `--ensemble M` also runs the A/B under M more brains, each with its taste
-space and calibration fitted on another bootstrap resample of the users, so
+space and calibration fitted on another bootstrap resample of the users and
+with its own taste-space size (`simulator.run.member_config`), so
 the simulated calls carry the simulator's own model uncertainty
 (`analysis.validity`). The same run then reports both: `single_brain` (the
 plain brain alone) and, at top level, the ensemble.
@@ -46,7 +47,7 @@ from simulator.ab import simulate_ab
 from simulator.config import RunConfig
 from simulator.exposure.config import ExposureConfig
 from simulator.rng import Streams
-from simulator.run import prepare, sample_users, train_interactions
+from simulator.run import member_config, prepare, sample_users, train_interactions
 from simulator.targets import FAMILIES, check_target_name, make_target, target_names
 
 Protocol = Literal["heldout", "disjoint"]
@@ -123,7 +124,7 @@ def bench_validity(
         timings: dict[str, float] = {}
         tables = []
         for member in members:
-            config = base.model_copy(update={"ensemble_member": member})
+            config = base if member is None else member_config(base, member)
             run = simulate_ab(
                 config,
                 {name: name for name in names},

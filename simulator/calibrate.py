@@ -12,7 +12,10 @@ part predicts the later one:
   whose intercept learns the drift of later ratings and whose residual spread
   sets the rating noise;
 - activity: a Poisson regression of the sessions that started in the week after
-  the inner cutoff on the persona's own session rate, with exposure weights;
+  the inner cutoff on the persona's own session rate, every user seen for the
+  whole week (as compare sees the held-out side);
+- continuing: the share of users whose later items go on within a session gap
+  of the inner cutoff, i.e. how many personas are mid-session at a run's start;
 - returning: a within-user least-squares fit of the log gap after each train
   session on how much the session held (log(1 + items), centred on the user's
   own mean) and how well it went (its mean rating z-score, centred likewise).
@@ -33,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
 from personas.builder import build_personas
-from personas.datasets import Dataset, sessionize, temporal_split
+from personas.datasets import SESSION_GAP_SECONDS, Dataset, sessionize, temporal_split
 from personas.schema import Persona
 from personas.taste import fit_taste_space
 from simulator.brains.utility import FEATURES, RATING_FEATURES, UtilityBrain, UtilityParams
@@ -80,26 +83,24 @@ def _negatives(
 def _activity_rows(
     personas: list[Persona], train: pl.DataFrame
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    # Sessions of the whole train history; count those that start after the inner
-    # cutoff, up to a week or the end of train (exposure), whichever comes first.
+    # Sessions of the whole train history; count those that start in the week after the
+    # inner cutoff. Train after the inner cutoff is the user's next 20 % of ratings, as
+    # held-out data is after the outer one, so every user is seen for the whole week, as
+    # compare sees the held-out side: one who stops rating there did not come back.
     starts = (
         sessionize(train)
         .group_by("user_id", "session")
         .agg(pl.col("timestamp").min().alias("start"))
     )
-    ends = train.group_by("user_id").agg(pl.col("timestamp").max().alias("end"))
     by_user = {
         uid: np.sort(frame["start"].to_numpy())
         for (uid,), frame in starts.partition_by("user_id", as_dict=True).items()
     }
-    end_of = dict(zip(ends["user_id"].to_list(), ends["end"].to_list(), strict=True))
     rates, counts, exposures, kept = [], [], [], []
     for index, persona in enumerate(personas):
         uid, cutoff = persona.provenance.user_id, persona.provenance.train_until
         assert uid is not None and cutoff is not None  # built from a dataset
-        exposure = min(ACTIVITY_WINDOW_DAYS * 86400.0, float(end_of[uid] - cutoff))
-        if exposure < 86400.0:  # under a day of evidence says little about a week
-            continue
+        exposure = ACTIVITY_WINDOW_DAYS * 86400.0
         s = by_user[uid]
         n = int(((s > cutoff) & (s <= cutoff + exposure)).sum())
         rates.append(persona.traits.sessions_per_day)
@@ -166,6 +167,26 @@ def fit_return_model(
     root = np.sqrt(centred["w"].to_numpy())
     beta = np.linalg.lstsq(x * root[:, None], centred["gap_log"].to_numpy() * root, rcond=None)[0]
     return float(beta[0]), float(beta[1]), sessions.height
+
+
+def continue_share(
+    train: pl.DataFrame, later: pl.DataFrame, weights: dict[int, int] | None = None
+) -> float:
+    """The share of users whose later items start within a session gap of their train's end.
+
+    Measured on calibration's split inside train, it says how often a per-user split
+    cuts a session, so how many personas are mid-session when a run starts.
+    """
+    ends = train.group_by("user_id").agg(pl.col("timestamp").max().alias("end"))
+    starts = later.group_by("user_id").agg(pl.col("timestamp").min().alias("start"))
+    joined = ends.join(starts, on="user_id", how="inner")
+    if joined.height == 0:
+        return 0.0
+    cut = ((joined["start"] - joined["end"]) <= SESSION_GAP_SECONDS).to_numpy()
+    w = np.array(
+        [1.0 if weights is None else float(weights.get(u, 0)) for u in joined["user_id"].to_list()]
+    )
+    return float(np.average(cut, weights=w)) if w.sum() > 0 else 0.0
 
 
 def resample_weights(users: Sequence[int], seed: int, member: int) -> dict[int, int]:
@@ -291,6 +312,8 @@ def calibrate(
     if exposure is not None and exposure.enabled:
         doors = _fit_doors(catalog, personas, later, kept_train, exposure, streams)
     fitted |= {"return_engagement": engagement, "return_satisfaction": satisfaction}
+    inner_kept = inner.heldout.filter(pl.col("user_id").is_in(users))
+    fitted["continue_share"] = continue_share(inner.train, inner_kept, weight)
     if not all(math.isfinite(v) for v in fitted.values()):
         raise ValueError(f"calibration produced non-finite coefficients: {fitted}")
     return Calibration(

@@ -158,6 +158,17 @@ class PopulationSettings(Protocol):
         """The split rule, as provenance records it."""
 
 
+# An ensemble member differs in structure as well as in data: each fits its taste space
+# (so the affinity its choice model reads) with another number of dimensions.
+MEMBER_TASTE_DIMS = (8, 32, 16, 64)
+
+
+def member_config(config: RunConfig, member: int) -> RunConfig:
+    """The config of ensemble member `member`: a bootstrap resample and its own taste size."""
+    dims = MEMBER_TASTE_DIMS[member % len(MEMBER_TASTE_DIMS)]
+    return config.model_copy(update={"ensemble_member": member, "taste_dims": dims})
+
+
 def member_weights(config: Any, split: Split) -> dict[int, int] | None:
     """The bootstrap resample of the train users an ensemble member fits on (None: no member)."""
     member = getattr(config, "ensemble_member", None)

@@ -60,16 +60,47 @@ def test_a_bigger_or_happier_session_brings_the_persona_back_sooner(prepared):
 
 
 def test_a_worse_recommender_loses_sessions_under_crn(small_config, tmp_path):
-    config = small_config.model_copy(update={"days": 7, "personas": 30})
+    # The mechanism alone: the persona's own session rate (the activity prior), with and
+    # without the return model's strength (MovieLens's fitted one, about -0.25).
+    config = small_config.model_copy(update={"days": 7, "personas": 30, "calibrate": False})
 
-    def lost(config, out):
-        run = simulate_ab(config, {"knn": "itemknn", "random": "random"}, out, workers=1)
+    def lost(utility, out):
+        run = simulate_ab(
+            config.model_copy(update={"utility": utility}),
+            {"knn": "itemknn", "random": "random"},
+            out,
+            workers=1,
+        )
         sessions = {arm: persona_table(d)["sessions"].sum() for arm, d in run.arms.items()}
         return sessions["knn"] - sessions["random"]
 
-    # Without the return model (the uncalibrated prior has none) the arms share their
-    # arrival draws, so sessions differ only by how long the sessions themselves took.
-    assert (
-        lost(config, tmp_path / "fitted")
-        > lost(config.model_copy(update={"calibrate": False}), tmp_path / "flat") + 5
-    )
+    # Without it the arms share their arrival draws, so sessions differ only by how long
+    # the sessions themselves took.
+    returning = UtilityParams(return_engagement=-0.25, return_satisfaction=-0.1)
+    assert lost(returning, tmp_path / "fitted") > lost(UtilityParams(), tmp_path / "flat") + 5
+
+
+def test_the_continue_share_counts_cut_sessions():
+    from simulator.calibrate import continue_share
+
+    train = pl.DataFrame({"user_id": [1, 1, 2, 3], "timestamp": [0, 100, 50, 10]})
+    later = pl.DataFrame({"user_id": [1, 2, 3], "timestamp": [200, 50 + 7200, 20]})
+    assert continue_share(train, later) == pytest.approx(2 / 3)
+    assert continue_share(train, later, {1: 2, 2: 1}) == pytest.approx(2 / 3)
+    assert continue_share(train, later.head(0)) == 0.0
+
+
+def test_personas_cut_mid_session_go_on_at_once(small_config, tmp_path):
+    from analysis.frames import load_events
+    from simulator.run import simulate
+
+    def first_starts(share: float, out: str) -> list[float]:
+        config = small_config.model_copy(
+            update={"calibrate": False, "utility": UtilityParams(continue_share=share)}
+        )
+        events = load_events(simulate(config, tmp_path / out).run_dir)
+        starts = events.filter(pl.col("event") == "session_start")
+        return starts.group_by("persona_id").agg(pl.col("t").min())["t"].to_list()
+
+    assert set(first_starts(1.0, "all")) == {0.0}
+    assert 0.0 not in first_starts(0.0, "none")

@@ -81,6 +81,9 @@ class UtilityParams(BaseModel):
     # and how much better it was than the persona's usual rating (mean z-score).
     return_engagement: float = 0.0
     return_satisfaction: float = 0.0
+    # A persona starts at its train cutoff; a split by each user's own ratings usually cuts
+    # a session in two, so this share of personas is mid-session at the run's start.
+    continue_share: float = Field(default=0.0, ge=0, le=1)
 
     def choice_coefficients(self) -> np.ndarray:
         """Coefficients in FEATURES order."""
