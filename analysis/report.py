@@ -361,6 +361,7 @@ def _ab_tables(ab: dict[str, Any]) -> dict[str, Any]:
         "personas": ab.get("personas"),
         "alpha": alpha,
         "n_boot": ab.get("n_boot"),
+        "ensemble": ab.get("ensemble") or 1,
         "level": level,
         "metrics": table,
         "differences": differences,

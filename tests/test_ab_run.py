@@ -132,6 +132,9 @@ def test_an_ensemble_ab_carries_every_brain(small_config, tmp_path, event_digest
     assert event_digests(plain) != event_digests(member)
     result = analyse_ab_dir(run.run_dir, n_boot=200)
     assert result.ensemble == 3
+    from analysis.report import write_report
+
+    assert "an ensemble of 3 brains" in write_report(run.run_dir).read_text(encoding="utf-8")
     brains = [
         {"pop": run.arms["pop"], "knn": run.arms["knn"]},
         *({a: tmp_path / "ab" / d for a, d in m.items()} for m in record["members"]),
