@@ -239,6 +239,7 @@ def test_a_run_with_doors_resumes_exactly(small_config, tmp_path, event_digests)
 
 
 def test_ab_reports_the_recommender_share(small_config, tmp_path):
+    small_config = small_config.model_copy(update={"calibrate": False})  # the doors' priors
     config = _doors(small_config, page_share=0.5)
     run = simulate_ab(config, {"pop": "popularity", "knn": "itemknn"}, tmp_path / "ab")
     table = persona_table(run.arms["pop"])
