@@ -21,6 +21,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+# The exposure options of every command that simulates (run, ab and the benches).
+ExposureFlag = Annotated[
+    bool | None,
+    typer.Option(
+        "--exposure/--no-exposure",
+        help="open the doors besides the page (intent, friends, trending), fitted on train",
+    ),
+]
+PageShareOption = Annotated[
+    float | None, typer.Option(help="with --exposure: share of sessions on the page")
+]
+
 console = Console()
 
 
@@ -85,12 +97,8 @@ def fidelity_command(
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
     days: Annotated[int, typer.Option(help="simulated days of the macro run")] = 7,
     target: Annotated[str, typer.Option(help="the recommender of the macro run")] = "itemknn",
-    exposure: Annotated[
-        bool, typer.Option("--exposure/--no-exposure", help="open the doors besides the page")
-    ] = False,
-    page_share: Annotated[
-        float | None, typer.Option(help="with --exposure: share of sessions on the page")
-    ] = None,
+    exposure: ExposureFlag = False,
+    page_share: PageShareOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
@@ -284,12 +292,8 @@ def validity_command(
         int | None, typer.Option(help="processes for the arms [one per core]", show_default=False)
     ] = None,
     out: Annotated[str | None, typer.Option(help="keep the A/B runs here")] = None,
-    exposure: Annotated[
-        bool, typer.Option("--exposure/--no-exposure", help="open the doors besides the page")
-    ] = False,
-    page_share: Annotated[
-        float | None, typer.Option(help="with --exposure: share of sessions on the page")
-    ] = None,
+    exposure: ExposureFlag = False,
+    page_share: PageShareOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Do simulated A/B verdicts rank recommenders as their offline metric on held-out data does?"""

@@ -20,6 +20,7 @@ from analysis.compare import ComparisonRow
 from analysis.dialogue_compare import DialogueComparison, compare_chat_run
 from analysis.run_compare import RunComparison, compare_run
 from personas.cli import app as personas_app
+from simulator.bench import ExposureFlag, PageShareOption
 from simulator.bench import app as bench_app
 from simulator.brains import brain_names
 from simulator.chat.config import ChatConfig
@@ -192,16 +193,8 @@ def run(
     bot_ref: Annotated[
         str | None, typer.Option(help="chat: 'package.module:attr' for python/langgraph bots")
     ] = None,
-    exposure: Annotated[
-        bool | None,
-        typer.Option(
-            "--exposure/--no-exposure",
-            help="open the doors besides the page (intent, friends, trending), fitted on train",
-        ),
-    ] = None,
-    page_share: Annotated[
-        float | None, typer.Option(help="with --exposure: share of sessions on the page")
-    ] = None,
+    exposure: ExposureFlag = None,
+    page_share: PageShareOption = None,
 ) -> None:
     """Run a scenario and write its trace.
 
@@ -361,16 +354,8 @@ def ab(
             "resamples of train"
         ),
     ] = 1,
-    exposure: Annotated[
-        bool | None,
-        typer.Option(
-            "--exposure/--no-exposure",
-            help="open the doors besides the page (intent, friends, trending), fitted on train",
-        ),
-    ] = None,
-    page_share: Annotated[
-        float | None, typer.Option(help="with --exposure: share of sessions on the page")
-    ] = None,
+    exposure: ExposureFlag = None,
+    page_share: PageShareOption = None,
 ) -> None:
     """Run an offline A/B test: every arm on the same personas, then the paired differences."""
     from simulator.ab import parse_arms, simulate_ab
