@@ -34,6 +34,7 @@ from simulator.exposure.config import INTENT_FEATURES, OUTSIDE, ExposureConfig, 
 from simulator.exposure.model import (
     DAY,
     Ledger,
+    Windows,
     intent_logits,
     intent_static,
     log_softmax,
@@ -106,20 +107,6 @@ class Statics:
         return self._held[1]
 
 
-class _DayCache:
-    """Window counts ending at the start of an event's day: one bincount per distinct day."""
-
-    def __init__(self, ledger: Ledger, days: float) -> None:
-        self.ledger, self.span, self.cache = ledger, days * DAY, dict[int, np.ndarray]()
-
-    def __call__(self, t: float) -> np.ndarray:
-        day = int(t // DAY)
-        if day not in self.cache:
-            end = day * DAY
-            self.cache[day] = self.ledger.window_counts(end - self.span, end)
-        return self.cache[day]
-
-
 def _alternative_features(
     statics: Statics,
     events: Events,
@@ -181,6 +168,30 @@ def persona_mix(log_lik: np.ndarray, population: np.ndarray, shrinkage: float) -
     return mix
 
 
+def _own_columns(
+    statics: Statics, events: Events, params: IntentParams, config: ExposureConfig, ledger: Ledger
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each event's log-probability under intent and under trending (no friends needed)."""
+    recent = Windows(ledger, config.recent_days, DAY)
+    trending = Windows(ledger, config.trending_days, DAY)
+    intent, trend = np.zeros(len(events.row)), np.zeros(len(events.row))
+    for k, (p, row, t) in enumerate(zip(events.persona, events.row, events.t, strict=True)):
+        intent[k] = log_softmax(intent_logits(statics[p], recent(float(t)), params))[row]
+        trend[k] = smoothed_log(trending(float(t)))[row]
+    return intent, trend
+
+
+def _social_column(
+    events: Events, friends: Callable[[int], list[str]], ledger: Ledger, social_days: float
+) -> np.ndarray:
+    """Each event's log-probability under what the persona's friends rated in the window."""
+    out = np.zeros(len(events.row))
+    for k, (p, row, t) in enumerate(zip(events.persona, events.row, events.t, strict=True)):
+        counts = ledger.friends_counts(friends(int(p)), float(t) - social_days * DAY, float(t))
+        out[k] = smoothed_log(counts)[row]
+    return out
+
+
 def door_log_likelihoods(
     statics: Statics,
     events: Events,
@@ -191,16 +202,8 @@ def door_log_likelihoods(
     social_days: float,
 ) -> np.ndarray:
     """Log-probability of each event's item under each outside door (OUTSIDE order)."""
-    recent = _DayCache(ledger, config.recent_days)
-    trending = _DayCache(ledger, config.trending_days)
-    out = np.zeros((len(events.row), len(OUTSIDE)))
-    for k, (p, row, t) in enumerate(zip(events.persona, events.row, events.t, strict=True)):
-        t = float(t)
-        out[k, 0] = log_softmax(intent_logits(statics[p], recent(t), params))[row]
-        counts = ledger.friends_counts(friends(int(p)), t - social_days * DAY, t)
-        out[k, 1] = smoothed_log(counts)[row]
-        out[k, 2] = smoothed_log(trending(t))[row]
-    return out
+    intent, trend = _own_columns(statics, events, params, config, ledger)
+    return np.column_stack([intent, _social_column(events, friends, ledger, social_days), trend])
 
 
 def fit_exposure(
@@ -227,16 +230,19 @@ def fit_exposure(
     if len(events.row) == 0:
         raise ValueError("no later train items to fit the doors on")
     statics = Statics(catalog, personas)
-    x = _alternative_features(statics, events, _DayCache(ledger, config.recent_days), rng)
+    x = _alternative_features(statics, events, Windows(ledger, config.recent_days, DAY), rng)
     params = fit_intent(x)
     users = [p.target_user for p in personas]
 
     def friends(p: int) -> list[str]:
         return sorted(graph.neighbors(users[p])) if users[p] in graph else []
 
+    # Only word of mouth depends on the window: intent and trending are computed once.
+    intent, trend = _own_columns(statics, events, params, config, ledger)
     best: tuple[float, float, np.ndarray, np.ndarray] | None = None
     for days in SOCIAL_WINDOWS_DAYS:
-        table = door_log_likelihoods(statics, events, params, config, friends, ledger, days)
+        social = _social_column(events, friends, ledger, days)
+        table = np.column_stack([intent, social, trend])
         share, ll = em_mix(table)
         if best is None or ll > best[0]:
             best = (ll, days, share, table)

@@ -78,6 +78,28 @@ class Ledger:
         return counts
 
 
+class Windows:
+    """Counts over the `days` before the start of a moment's bucket (a day, an hour), cached.
+
+    Ending a window on its bucket's start makes a count independent of when within
+    the bucket it is read, so a cached and a fresh count are the same.
+    """
+
+    def __init__(self, ledger: Ledger, days: float, bucket: float, keep: int = 128) -> None:
+        self.ledger, self.span, self.bucket, self.keep = ledger, days * DAY, bucket, keep
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __call__(self, t: float) -> np.ndarray:
+        """Ratings of each item in the window that ends at the start of `t`'s bucket."""
+        index = int(t // self.bucket)
+        if index not in self._cache:
+            if len(self._cache) >= self.keep:
+                self._cache.clear()
+            end = index * self.bucket
+            self._cache[index] = self.ledger.window_counts(end - self.span, end)
+        return self._cache[index]
+
+
 def intent_static(catalog: Catalog, persona: Persona) -> np.ndarray:
     """The persona's time-free intent features of every item: (items, 4)."""
     taste, n = persona.taste, len(catalog)

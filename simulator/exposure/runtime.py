@@ -12,7 +12,7 @@ from personas.schema import Persona
 from simulator.catalog import Catalog
 from simulator.exposure.config import OUTSIDE, ExposureConfig
 from simulator.exposure.fit import Events, Statics, door_log_likelihoods, persona_mix
-from simulator.exposure.model import DAY, Ledger, intent_logits, intent_static
+from simulator.exposure.model import DAY, Ledger, Windows, intent_logits, intent_static
 from simulator.exposure.social import homophily_graph
 from simulator.rng import Streams
 
@@ -52,7 +52,7 @@ class Exposure:
         self.friends = {u: sorted(self.graph.neighbors(u)) for u in users}
         self.personas = {p.id: p for p in personas}
         self.mix = self._persona_mixes(list(personas))
-        self._windows: dict[tuple[str, int], np.ndarray] = {}
+        self._windows()
 
     def _persona_mixes(self, personas: list[Persona]) -> dict[str, np.ndarray]:
         who, rows, times = [], [], []
@@ -116,7 +116,7 @@ class Exposure:
                 start = clock - self.config.social_days * DAY
                 counts = self.ledger.friends_counts(self.friends[persona.target_user], start, clock)
             else:
-                counts = self._window("trending", self.config.trending_days, clock)
+                counts = self._trending(clock)
             weights = np.where(blocked, 0.0, counts)
             if weights.sum() > 0:
                 return door, self._draw(
@@ -126,7 +126,7 @@ class Exposure:
         # Intent reads popularity on the persona's own clock, as the brain's "recent" does:
         # a dataset's users reached the end of their train at different times.
         own_clock = (persona.provenance.train_until or self.origin) + t
-        recent = self._window("recent", self.config.recent_days, own_clock)
+        recent = self._recent(own_clock)
         logits = intent_logits(intent_static(self.catalog, persona), recent, self.config.intent)
         return door, self._draw(np.where(blocked, -np.inf, logits), k, rng)
 
@@ -140,16 +140,10 @@ class Exposure:
         top = top[np.argsort(-keys[top], kind="stable")]
         return [int(i) for i in self.catalog.item_ids[top]]
 
-    def _window(self, kind: str, days: float, clock: float) -> np.ndarray:
-        # Windows end on the hour, so a count never depends on when within the hour it is read.
-        hour = int(clock // _HOUR)
-        key = (kind, hour)
-        if key not in self._windows:
-            if len(self._windows) > 64:
-                self._windows.clear()
-            end = hour * _HOUR
-            self._windows[key] = self.ledger.window_counts(end - days * DAY, end)
-        return self._windows[key]
+    def _windows(self) -> None:
+        # Counted up to the hour: the trending list and each persona's recent popularity.
+        self._trending = Windows(self.ledger, self.config.trending_days, _HOUR)
+        self._recent = Windows(self.ledger, self.config.recent_days, _HOUR)
 
     def observe(self, user: str, item_id: int, t: float) -> None:
         """A simulated rating: it is now trending, and it reaches the rater's friends."""
@@ -159,7 +153,7 @@ class Exposure:
     def replay(self, simulated: Sequence[tuple[str, int, float, float]]) -> None:
         """Rebuild the ledger after a checkpoint: train, then every simulated rating."""
         self.ledger = Ledger.from_frame(self._train, self.catalog)
-        self._windows.clear()
+        self._windows()
         for user, item_id, _, t in simulated:
             self.observe(user, item_id, t)
 
