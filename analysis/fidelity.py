@@ -523,16 +523,18 @@ def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> 
         (personas[user], item)
         for user, item in pop.heldout.select("user_id", "item_id").iter_rows()
     ]
-    predicted = (
-        brain.rate_many(rows)
-        if isinstance(brain, DeliberateTasks)
-        else [brain.predicted_rating(persona, item, scale) for persona, item in rows]
-    )
+    expected = sampled = None
+    predicted: list[float | None]
+    if isinstance(brain, UtilityBrain) and rows:
+        # Its most likely rating is the expected one on the scale: worked out once.
+        expected, sampled = _expected_and_sampled(brain, rows, scale, pop.config.seed)
+        predicted = [scale.snap(float(v)) for v in expected]
+    elif isinstance(brain, DeliberateTasks):
+        predicted = brain.rate_many(rows)
+    else:
+        predicted = [brain.predicted_rating(persona, item, scale) for persona, item in rows]
     real = pop.heldout["rating"].to_numpy().astype(np.float64)
     given = np.array([p is not None for p in predicted])
-    expected = sampled = None
-    if isinstance(brain, UtilityBrain) and rows:
-        expected, sampled = _expected_and_sampled(brain, rows, scale, pop.config.seed)
     return RatingResult(
         predicted=np.array([p for p in predicted if p is not None], dtype=np.float64),
         real=real[given] if len(real) else real,
@@ -545,11 +547,11 @@ def _expected_and_sampled(
     brain: UtilityBrain, rows: list[tuple[Persona, int]], scale: RatingScale, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """The expected rating (off the scale) and a drawn one (on it) of each row."""
-    space = ActionSpace(item_ids=(), rating_scale=scale)
+    space, streams = ActionSpace(item_ids=(), rating_scale=scale), Streams(seed)
     expected, sampled = [], []
     for persona, item in rows:
         value = float(brain.expected_ratings(persona, brain.catalog.index([item]))[0])
-        draw = float(Streams(seed).generator(persona.id, f"bench:rating:{item}").normal())
+        draw = float(streams.generator(persona.id, f"bench:rating:{item}").normal())
         expected.append(value)
         sampled.append(brain.rate(persona, value, space, draw))
     return np.array(expected), np.array(sampled)
