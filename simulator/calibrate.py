@@ -45,6 +45,7 @@ from simulator.exposure.config import ExposureConfig
 from simulator.exposure.fit import ExposureFit, fit_exposure
 from simulator.exposure.model import Ledger
 from simulator.exposure.social import homophily_graph
+from simulator.interfaces import as_interactions
 from simulator.rng import Streams
 
 ACTIVITY_WINDOW_DAYS = 7.0
@@ -340,11 +341,6 @@ def _fit_doors(
     streams: Streams,
 ) -> ExposureFit:
     # Friends are drawn as a run draws them, over the people fitted on, from their earlier taste.
-    interactions = train.select(
-        pl.col("user_id").cast(pl.String).alias("user"),
-        "item_id",
-        pl.col("timestamp").cast(pl.Float64).alias("t"),
-    )
     graph = homophily_graph(
         [p.target_user for p in personas],
         np.array([p.taste.choice_factors for p in personas], dtype=np.float64),
@@ -357,7 +353,7 @@ def _fit_doors(
         catalog,
         personas,
         later,
-        Ledger.from_frame(interactions, catalog),
+        Ledger.from_frame(as_interactions(train), catalog),
         graph,
         exposure,
         streams.generator("calibration", "exposure:alternatives"),

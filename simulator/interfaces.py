@@ -56,6 +56,16 @@ INTERACTIONS_SCHEMA = {
 }
 
 
+def as_interactions(ratings: pl.DataFrame) -> pl.DataFrame:
+    """Dataset ratings (user_id, item_id, rating, timestamp) as INTERACTIONS_SCHEMA rows."""
+    return ratings.select(
+        pl.col("user_id").cast(pl.String).alias("user"),
+        "item_id",
+        pl.col("rating").cast(pl.Float64),
+        pl.col("timestamp").cast(pl.Float64).alias("t"),
+    )
+
+
 class Recommender(Stateful, Protocol):
     """A recommender under test. `fit` takes INTERACTIONS_SCHEMA frames (ratings)."""
 

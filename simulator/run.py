@@ -31,6 +31,7 @@ from simulator.catalog import Catalog
 from simulator.checkpoint import load_checkpoint, save_checkpoint
 from simulator.config import RunConfig
 from simulator.exposure.runtime import FRIENDS_FILE
+from simulator.interfaces import as_interactions
 from simulator.llm.config import LLMConfig
 from simulator.manifest import (
     MANIFEST_VERSION,
@@ -213,12 +214,7 @@ def build_run_personas(
 
 def train_interactions(split: Split) -> pl.DataFrame:
     """The train ratings as the target sees them (users keyed by their dataset id)."""
-    return split.train.select(
-        pl.col("user_id").cast(pl.String).alias("user"),
-        "item_id",
-        pl.col("rating").cast(pl.Float64),
-        pl.col("timestamp").cast(pl.Float64).alias("t"),
-    )
+    return as_interactions(split.train)
 
 
 def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> dict[str, Any]:
