@@ -227,6 +227,9 @@ def aa_command(
     calibrate: Annotated[
         bool, typer.Option(help="calibrate the brain per seed (turns the return model on)")
     ] = False,
+    ensemble: Annotated[
+        int, typer.Option(help="brains per experiment (needs --calibrate), as in `ab --ensemble`")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """A/A false-positive rate over many seeds, and CI widths with vs without CRN."""
@@ -242,6 +245,7 @@ def aa_command(
         crn_seeds=crn_seeds,
         n_boot=n_boot,
         calibrate=calibrate,
+        ensemble=ensemble,
     )
     if as_json:
         typer.echo(json.dumps(data, indent=2))

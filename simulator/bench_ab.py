@@ -41,13 +41,18 @@ def bench_aa(
     n_boot: int,
     alpha: float = 0.05,
     calibrate: bool = False,
+    ensemble: int = 1,
 ) -> dict[str, Any]:
     """A/A false-positive rates over `seeds`, and CI widths with and without CRN.
 
     By default the brain keeps its priors: the statistics are under test, not the
     choice model. `calibrate` fits it per seed, which also turns on the return
     model, so the guardrails (sessions, return rate) can move between arms.
+    `ensemble` > 1 (needs `calibrate`) runs every experiment under that many brains
+    (`simulate_ab(ensemble=)`), so the rates are those of the ensemble's intervals.
     """
+    if ensemble > 1 and not calibrate:
+        raise ValueError("an ensemble of brains needs calibration (pass calibrate)")
     base = RunConfig(
         scenario="bench-aa",
         dataset=dataset,
@@ -65,7 +70,7 @@ def bench_aa(
             config = base.model_copy(update={"seed": seed})
             out = Path(tmp) / f"aa-{seed}"
             arms = {"a": target, "b": target}
-            simulate_ab(config, arms, out, crn=False, workers=1, prepared=prep)
+            simulate_ab(config, arms, out, crn=False, workers=1, prepared=prep, ensemble=ensemble)
             result = analyse_ab_dir(out, n_boot=n_boot, seed=seed, alpha=alpha)
             for d in result.differences:
                 p_values.setdefault(d.metric, []).append(d.p_value)
@@ -75,7 +80,13 @@ def bench_aa(
             for mode, crn in (("crn", True), ("independent", False)):
                 out = Path(tmp) / f"ab-{mode}-{seed}"
                 simulate_ab(
-                    config, {"a": target, "b": versus}, out, crn=crn, workers=1, prepared=prep
+                    config,
+                    {"a": target, "b": versus},
+                    out,
+                    crn=crn,
+                    workers=1,
+                    prepared=prep,
+                    ensemble=ensemble,
                 )
                 result = analyse_ab_dir(out, n_boot=n_boot, seed=seed, alpha=alpha)
                 for d in result.differences:
@@ -91,6 +102,7 @@ def bench_aa(
         "target": target,
         "alpha": alpha,
         "n_boot": n_boot,
+        "ensemble": ensemble,
         "false_positive_rate": {
             "per_metric": rates,
             "pooled": float(np.mean(np.asarray(pooled) < alpha)) if pooled else math.nan,

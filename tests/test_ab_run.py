@@ -169,3 +169,20 @@ def test_an_ensemble_needs_calibrated_brains(small_config, tmp_path):
         simulate_ab(config, {"a": "popularity", "b": "itemknn"}, tmp_path / "x", ensemble=2)
     with pytest.raises(ValueError, match="at least 1"):
         simulate_ab(small_config, {"a": "popularity", "b": "itemknn"}, tmp_path / "y", ensemble=0)
+
+
+def test_bench_aa_refuses_an_uncalibrated_ensemble():
+    from simulator.bench_ab import bench_aa
+
+    with pytest.raises(ValueError, match="calibration"):
+        bench_aa(
+            seeds=1,
+            personas=5,
+            days=1,
+            dataset="ml-latest-small",
+            target="popularity",
+            versus="itemknn",
+            crn_seeds=0,
+            n_boot=10,
+            ensemble=2,
+        )
