@@ -34,7 +34,7 @@ from statsmodels.stats.multitest import multipletests
 from analysis.frames import load_events
 from personas.datasets import load_dataset, temporal_split
 from personas.io import load_personas
-from simulator.manifest import read_manifest
+from simulator.core.manifest import read_manifest
 from simulator.trace.schema import EventKind
 
 FloatArray = npt.NDArray[np.float64]

@@ -42,7 +42,7 @@ from simulator.brains.utility import UtilityBrain, UtilityParams
 from simulator.calibrate import calibrate
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
-from simulator.rng import Streams
+from simulator.core.rng import Streams
 from simulator.run import (
     Prepared,
     fitted_config,

@@ -26,7 +26,7 @@ from analysis.frames import load_events
 from analysis.metrics import ctr_by_position
 from analysis.run_compare import compare_run
 from personas.atomic import temporary_path, write_text_atomically
-from simulator.manifest import read_manifest
+from simulator.core.manifest import read_manifest
 from simulator.trace.schema import EventKind
 
 AB_FILE = "ab.json"

@@ -18,7 +18,7 @@ from personas.io import save_personas
 from personas.schema import Persona
 from simulator.config import RunConfig
 from simulator.llm.config import LLMConfig
-from simulator.rng import Streams
+from simulator.core.rng import Streams
 from simulator.run import Prepared, build_run_personas, language_model, llm_cache_path, prepare
 
 app = typer.Typer(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from personas.atomic import write_text_atomically
 from personas.io import PersonaFileError, _parse, validate_records
 from personas.schema import Persona
-from simulator.rng import Streams
+from simulator.core.rng import Streams
 
 CHAT_USERS_VERSION = 1
 

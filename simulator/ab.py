@@ -26,7 +26,7 @@ from typing import Any
 
 from personas.atomic import write_text_atomically
 from simulator.config import RunConfig
-from simulator.manifest import read_manifest
+from simulator.core.manifest import read_manifest
 from simulator.run import Prepared, RunDirError, member_config, simulate
 from simulator.targets import check_target_name
 

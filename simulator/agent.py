@@ -1,22 +1,22 @@
-"""PersonaAgent: a persona plus perception, memory and brain, living on the clock.
+"""PersonaAgent: a persona plus perception, memory and brain, browsing the target's pages.
 
-The agent is a small state machine whose state is plain data: between any two
-steps everything it will do next is in `AgentState`, so a checkpoint can stop
-the world at any instant and a resumed run continues exactly.
+The clock loop, the broker hand-off, the keyed streams and the checkpoint are
+the core's (`simulator.core.agent.ClockAgent`); this is the browsing state
+machine: a session comes in by a door, pages are shown, perceived and decided
+on, and what the persona does goes to the trace and to the target.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
-
-import mesa
-import simpy
 
 from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
 from simulator.brains.utility import gap_factor, sessions_per_day
+from simulator.core.agent import ClockAgent
+from simulator.core.rng import Streams
 from simulator.interfaces import (
     Brain,
     Decision,
@@ -29,7 +29,6 @@ from simulator.interfaces import (
 )
 from simulator.memory import EpisodicMemory, MemoryEntry
 from simulator.perception import Perception
-from simulator.rng import Streams, generator_state, restore_generator
 from simulator.trace.schema import EventKind
 
 if TYPE_CHECKING:
@@ -62,8 +61,10 @@ class AgentState:
     outcome: Decision | Failure | None = None  # the broker's answer, not yet acted on
 
 
-class PersonaAgent(mesa.Agent):
+class PersonaAgent(ClockAgent):
     """One persona using the system under test."""
+
+    world: World
 
     def __init__(
         self,
@@ -76,16 +77,15 @@ class PersonaAgent(mesa.Agent):
         streams: Streams,
         mind: Any = None,
     ) -> None:
-        super().__init__(world)
+        key = world.config.stream_key
+        owner = None if key is None else f"{persona.id}|{key}"
+        super().__init__(world, persona.id, streams, PURPOSES, stream_owner=owner)
         self.world = world
         self.persona = persona
         self.perception = perception
         self.memory = memory
         self.brain = brain
         self.mind = mind  # reflective memory, for brains that think in words
-        key = world.config.stream_key
-        owner = persona.id if key is None else f"{persona.id}|{key}"
-        self.rngs = {purpose: streams.generator(owner, purpose) for purpose in PURPOSES}
         self.state = AgentState()
         launch = world.config.launch_at
         # A launch (a notification blast, a release) brings everyone in at once; else a
@@ -98,30 +98,16 @@ class PersonaAgent(mesa.Agent):
             self.state.next_at = self._gap()
 
     # --- the clock -------------------------------------------------------------------------
-    def live(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
-        """The agent's process: sleep until the next step, take it, repeat."""
-        while True:
-            if self.state.phase == "decide":
-                if self.state.outcome is None:
-                    yield self._submit(env)
-                self._decided()
-                continue
-            yield env.timeout(max(self.state.next_at - env.now, 0.0))
-            self.step()
+    @property
+    def waiting(self) -> bool:
+        """A deliberate brain is deciding the page (through the broker)."""
+        return bool(self.state.phase == "decide")
 
-    def _submit(self, env: simpy.Environment) -> simpy.Event:
+    def ask(self) -> tuple[float, Callable[[], Awaitable[Any]]]:
+        """The page's decision request, answered off the clock by the brain."""
         request, brain = self.state.request, self.brain
         assert request is not None and hasattr(brain, "deliberate")
-
-        def deliver(result: Any) -> None:
-            self.state.outcome = result
-
-        return self.world.broker.submit(
-            env,
-            (request.t, self.persona.id),
-            lambda: brain.deliberate(request, self.persona, self.mind),
-            deliver,
-        )
+        return request.t, lambda: brain.deliberate(request, self.persona, self.mind)
 
     def step(self) -> None:
         """Take the step the state says is due at `state.next_at`."""
@@ -150,10 +136,9 @@ class PersonaAgent(mesa.Agent):
         return self.state.next_at + float(self.rngs["timing"].exponential(mean))
 
     # --- steps -----------------------------------------------------------------------------
-    def _emit(self, event: EventKind, t: float, **fields: Any) -> None:
-        self.world.trace.emit(
-            t, event, persona_id=self.persona.id, session=self.state.session, **fields
-        )
+    def trace_fields(self) -> dict[str, Any]:
+        """Every event carries the session it belongs to."""
+        return {"session": self.state.session}
 
     def _start_session(self) -> None:
         s = self.state
@@ -166,7 +151,7 @@ class PersonaAgent(mesa.Agent):
             if exposure is None
             else exposure.door(self.persona.id, self.rngs["exposure"])
         )
-        self._emit(EventKind.SESSION_START, s.next_at)
+        self.emit(EventKind.SESSION_START, s.next_at)
         self.world.counters["sessions"] += 1
         s.phase = "browse"
         s.next_at = self._after(self.world.config.timing.page_load)
@@ -186,7 +171,7 @@ class PersonaAgent(mesa.Agent):
             self.persona, slate, t=t, page=s.page, rng=self.rngs["perception"]
         )
         for view, examined in zip(observation.items, observation.examined, strict=True):
-            self._emit(
+            self.emit(
                 EventKind.IMPRESSION,
                 t,
                 page=s.page,
@@ -230,7 +215,7 @@ class PersonaAgent(mesa.Agent):
             return None
         return slate
 
-    def _decided(self) -> None:
+    def answered(self) -> None:
         """Act on the broker's answer to the page's request."""
         s = self.state
         request, outcome = s.request, s.outcome
@@ -239,7 +224,7 @@ class PersonaAgent(mesa.Agent):
         if isinstance(outcome, Decision):
             for failure in outcome.failures:
                 self.world.counters["llm_failures"] += 1
-                self._emit(
+                self.emit(
                     EventKind.LLM_FAILURE,
                     request.t,
                     page=s.page,
@@ -255,10 +240,10 @@ class PersonaAgent(mesa.Agent):
         # A failed decision ends the session visibly; nothing stands in for the answer.
         s = self.state
         self.world.counters["llm_failures"] += 1
-        self._emit(
+        self.emit(
             EventKind.LLM_FAILURE, t, page=s.page, reason=failure.reason, text=failure.detail[:500]
         )
-        self._emit(EventKind.SESSION_END, t, page=s.page, reason="llm_failure")
+        self.emit(EventKind.SESSION_END, t, page=s.page, reason="llm_failure")
         s.phase, s.pending = "idle", []
         s.next_at = self._gap(after_session=True)
 
@@ -285,11 +270,11 @@ class PersonaAgent(mesa.Agent):
         except KeyError as exc:
             raise TargetError(f"target {target!r} recommended unknown {exc.args[0]}") from None
 
-    def close_session(self, t: float, reason: str) -> None:
+    def halt(self, t: float, reason: str) -> None:
         """End an open session from outside (the run is stopping)."""
         s = self.state
         if s.phase != "idle":
-            self._emit(EventKind.SESSION_END, t, page=s.page, reason=reason)
+            self.emit(EventKind.SESSION_END, t, page=s.page, reason=reason)
             s.phase, s.pending, s.request, s.outcome = "idle", [], None, None
 
     def _continue(self) -> None:
@@ -309,7 +294,7 @@ class PersonaAgent(mesa.Agent):
         if isinstance(action, Click):
             s.clicks += 1
             world.counters["clicks"] += 1
-            self._emit(
+            self.emit(
                 EventKind.CLICK,
                 t,
                 page=page,
@@ -320,7 +305,7 @@ class PersonaAgent(mesa.Agent):
             world.target.feedback(Interaction(user=user, item_id=action.item_id, kind="click", t=t))
         elif isinstance(action, Rate):
             world.counters["ratings"] += 1
-            self._emit(
+            self.emit(
                 EventKind.RATE,
                 t,
                 page=page,
@@ -339,11 +324,11 @@ class PersonaAgent(mesa.Agent):
             s.liked += (action.rating - style.mean) / style.spread
             review = s.reviews.pop(action.item_id, None)
             if review is not None:
-                self._emit(EventKind.REVIEW, t, page=page, item_id=action.item_id, text=review)
+                self.emit(EventKind.REVIEW, t, page=page, item_id=action.item_id, text=review)
             self._remember(action, t, review)
         else:
-            self._emit(EventKind.LEAVE, t, page=page, reason=action.reason)
-            self._emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
+            self.emit(EventKind.LEAVE, t, page=page, reason=action.reason)
+            self.emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
             s.phase, s.pending = "idle", []
             s.next_at = self._gap(after_session=True)
             return
@@ -376,24 +361,24 @@ class PersonaAgent(mesa.Agent):
         )
 
     # --- checkpoints -----------------------------------------------------------------------
-    def get_state(self) -> dict[str, Any]:
-        """State machine, memory and every stream."""
+    def snapshot(self) -> AgentState:
+        """The state machine, its lists copied."""
+        return replace(
+            self.state,
+            shown=list(self.state.shown),
+            pending=list(self.state.pending),
+            reviews=dict(self.state.reviews),
+        )
+
+    def extra_state(self) -> dict[str, Any]:
+        """The persona's memories."""
         return {
-            "state": replace(
-                self.state,
-                shown=list(self.state.shown),
-                pending=list(self.state.pending),
-                reviews=dict(self.state.reviews),
-            ),
             "memory": self.memory.get_state(),
             "mind": None if self.mind is None else self.mind.get_state(),
-            "rngs": {purpose: generator_state(rng) for purpose, rng in self.rngs.items()},
         }
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint."""
-        self.state = state["state"]
+    def restore_extra(self, state: dict[str, Any]) -> None:
+        """Continue the memories."""
         self.memory.set_state(state["memory"])
         if self.mind is not None:
             self.mind.set_state(state["mind"])
-        self.rngs = {purpose: restore_generator(s) for purpose, s in state["rngs"].items()}

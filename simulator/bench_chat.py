@@ -15,8 +15,8 @@ import polars as pl
 
 from analysis.dialogue_compare import DialogueComparison, compare_chat_run
 from analysis.frames import load_events
+from simulator.core.manifest import read_manifest
 from simulator.llm import read_calls
-from simulator.manifest import read_manifest
 from simulator.scenario import load_scenario
 
 

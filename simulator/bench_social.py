@@ -23,8 +23,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
 from personas.datasets.lastfm import NAME, LastFM, load_lastfm
+from simulator.core.rng import Streams
 from simulator.exposure.social import degree_ks, graph_stats, homophily_graph, taste_overlap
-from simulator.rng import Streams
 
 HOMOPHILY_GRID = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0)
 SOCIABILITY_GRID = (0.0, 0.5, 1.0, 1.5)

@@ -45,8 +45,8 @@ from analysis.validity import offline_data, rank_validity, simulated_data
 from personas.io import load_personas
 from simulator.ab import simulate_ab
 from simulator.config import RunConfig
+from simulator.core.rng import Streams
 from simulator.exposure.config import ExposureConfig
-from simulator.rng import Streams
 from simulator.run import member_config, prepare, sample_users, train_interactions
 from simulator.targets import FAMILIES, check_target_name, make_target, target_names
 

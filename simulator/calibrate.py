@@ -41,12 +41,12 @@ from personas.schema import Persona
 from personas.taste import fit_taste_space
 from simulator.brains.utility import FEATURES, RATING_FEATURES, UtilityBrain, UtilityParams
 from simulator.catalog import Catalog
+from simulator.core.rng import Streams
 from simulator.exposure.config import ExposureConfig
 from simulator.exposure.fit import ExposureFit, fit_exposure
 from simulator.exposure.model import Ledger
 from simulator.exposure.social import homophily_graph
 from simulator.interfaces import as_interactions
-from simulator.rng import Streams
 
 ACTIVITY_WINDOW_DAYS = 7.0
 _MIN_RETURN_GAPS = 50

@@ -25,9 +25,9 @@ from simulator.bench import app as bench_app
 from simulator.brains import brain_names
 from simulator.chat.config import ChatConfig
 from simulator.config import RunConfig
+from simulator.core.manifest import read_manifest
 from simulator.exposure.config import with_doors
 from simulator.llm.cli import llm_app
-from simulator.manifest import read_manifest
 from simulator.run import RunResult
 from simulator.scenario import load_scenario
 from simulator.targets import target_names

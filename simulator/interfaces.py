@@ -1,4 +1,4 @@
-"""The engine's interfaces, in one place: what a target, a brain and a module must offer."""
+"""What a recommender, a brain and a chatbot under test must offer (the core: core.protocols)."""
 
 from __future__ import annotations
 
@@ -10,21 +10,9 @@ import polars as pl
 
 from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
+from simulator.core.protocols import Failure, Stateful
 from simulator.memory import Recall
 from simulator.perception import Observation
-
-
-@runtime_checkable
-class Stateful(Protocol):
-    """A module whose state round-trips through a checkpoint."""
-
-    def get_state(self) -> dict[str, Any]:
-        """Plain data (picklable) that `set_state` accepts."""
-        ...
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Continue exactly from `get_state`'s result."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -110,14 +98,6 @@ class Brain(Protocol):
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A decision the language model could not give: why (a short code) and the detail."""
-
-    reason: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class Decision:
     """What a deliberate brain decided for one page, plus the words it said about items."""
 
@@ -169,15 +149,6 @@ class DeliberateBrain(Protocol):
     ) -> Decision | Failure:
         """Answer one request; `mind` is the persona's reflective memory (or None)."""
         ...
-
-
-class RunHalted(Exception):
-    """The run must end now (e.g. its LLM budget is spent); the world closes it cleanly.
-
-    `event` names the trace event that records why.
-    """
-
-    event = "run_halted"
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,9 @@ from personas.taste import TasteSpace, fit_taste_space
 from simulator.brains import LLM_BRAINS, check_brain_name
 from simulator.calibrate import Calibration, calibrate, resample_weights
 from simulator.catalog import Catalog
-from simulator.checkpoint import load_checkpoint, save_checkpoint
 from simulator.config import RunConfig
-from simulator.exposure.runtime import FRIENDS_FILE
-from simulator.interfaces import as_interactions
-from simulator.llm.config import LLMConfig
-from simulator.manifest import (
+from simulator.core.checkpoint import load_checkpoint, save_checkpoint
+from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
     file_sha256,
@@ -42,7 +39,10 @@ from simulator.manifest import (
     read_manifest,
     write_manifest,
 )
-from simulator.rng import Streams
+from simulator.core.rng import Streams
+from simulator.exposure.runtime import FRIENDS_FILE
+from simulator.interfaces import as_interactions
+from simulator.llm.config import LLMConfig
 from simulator.targets import check_target_name, make_target
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 from simulator.world import World

@@ -9,7 +9,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.broker import Broker
+from simulator.core.broker import Broker
 
 
 def _world(arrivals: list[tuple[float, str]], delays: dict[str, float], window: float):

@@ -33,9 +33,9 @@ from simulator.chat.user import (
     system_prompt,
 )
 from simulator.chatbots.config import ChatbotConfig
+from simulator.core.rng import Streams
 from simulator.interfaces import BotReply
 from simulator.llm import read_calls
-from simulator.rng import Streams
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
 GOALS = load_goals(SCENARIOS / "support_goals.yaml")

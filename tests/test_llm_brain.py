@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from simulator.actions import ActionSpace, Click, Leave, Rate
 from simulator.brains.llm import HybridBrain, LLMBrain, list_schema, page_schema, ratings_schema
 from simulator.brains.utility import UtilityParams
-from simulator.interfaces import Decision, DecisionRequest, Failure, SessionState
+from simulator.core.protocols import Failure
+from simulator.core.rng import Streams
+from simulator.interfaces import Decision, DecisionRequest, SessionState
 from simulator.llm import InvalidAnswer
 from simulator.memory import Recall
 from simulator.perception import Perception, PerceptionConfig
-from simulator.rng import Streams
 
 
 @pytest.fixture(scope="module")

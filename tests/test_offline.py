@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.offline import OFFLINE_METRICS, heldout_items, offline_scores, ranking_scores
-from simulator.rng import Streams
+from simulator.core.rng import Streams
 from simulator.targets import make_target
 
 

@@ -5,10 +5,10 @@ from personas.datasets import RatingScale
 from simulator.actions import ActionSpace, Click, InvalidAction, Leave, Rate
 from simulator.brains import make_brain
 from simulator.brains.utility import UtilityBrain, UtilityParams
+from simulator.core.rng import Streams
 from simulator.interfaces import SessionState
 from simulator.memory import Recall
 from simulator.perception import Perception, PerceptionConfig
-from simulator.rng import Streams
 
 
 @pytest.fixture(scope="module")

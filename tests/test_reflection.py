@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from simulator.core.protocols import Stateful
 from simulator.embeddings import default_embedder
-from simulator.interfaces import Stateful
 from simulator.reflective_memory import (
     Insight,
     Insights,

@@ -1,6 +1,6 @@
 import numpy as np
 
-from simulator.rng import Streams, generator_state, restore_generator
+from simulator.core.rng import Streams, generator_state, restore_generator
 
 
 def test_same_key_same_draws_whatever_the_order():

@@ -9,8 +9,8 @@ import pytest
 import scipy.sparse as sp
 
 from personas.builder import build_personas
+from simulator.core.rng import Streams
 from simulator.memory import EpisodicMemory, MemoryConfig, MemoryEntry
-from simulator.rng import Streams
 from simulator.targets import make_target
 from simulator.trace import TraceWriter
 from simulator.world import World

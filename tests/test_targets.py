@@ -2,8 +2,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from simulator.core.rng import Streams
 from simulator.interfaces import Interaction, RecContext
-from simulator.rng import Streams
 from simulator.targets import make_target, target_names
 
 NAMES = list(target_names())

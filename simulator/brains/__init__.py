@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from simulator.brains.utility import UtilityBrain, UtilityParams
 from simulator.catalog import Catalog
+from simulator.core.registry import Registry
 from simulator.interfaces import Brain, DeliberateBrain
-from simulator.registry import Registry
 
 if TYPE_CHECKING:
     from simulator.llm import LLM

@@ -28,7 +28,8 @@ from personas.schema import Persona
 from simulator.actions import ActionSpace, Click, Leave, Rate
 from simulator.brains.utility import UtilityBrain, UtilityParams
 from simulator.catalog import Catalog
-from simulator.interfaces import Decision, DecisionRequest, Failure, SessionState
+from simulator.core.protocols import Failure
+from simulator.interfaces import Decision, DecisionRequest, SessionState
 from simulator.llm import LLM, CallTag, LLMFailure
 from simulator.memory import Recall
 from simulator.perception import Observation

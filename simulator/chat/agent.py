@@ -15,19 +15,18 @@ the last word.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-import mesa
-import simpy
-
 from personas.conversation import ChatUser
 from simulator.chat.style import apply_style
 from simulator.chat.user import Said, ask_opening, ask_turn
-from simulator.interfaces import BotReply, ChatbotError, Failure
-from simulator.rng import Streams, generator_state, restore_generator
+from simulator.core.agent import ClockAgent
+from simulator.core.protocols import Failure
+from simulator.core.rng import Streams
+from simulator.interfaces import BotReply, ChatbotError
 from simulator.trace.schema import EventKind
 
 if TYPE_CHECKING:
@@ -66,34 +65,34 @@ class ChatState:
     final: StopReason | None = None  # the message being typed is the persona's last
 
 
-class ChatAgent(mesa.Agent):
+class ChatAgent(ClockAgent):
     """One persona in conversation with the chatbot under test."""
 
+    world: ChatWorld
+
     def __init__(self, world: ChatWorld, user: ChatUser, streams: Streams, start: float) -> None:
-        super().__init__(world)
+        super().__init__(world, user.persona_id, streams, PURPOSES)
         self.world = world
         self.user = user
         self.streams = streams
-        self.rngs = {purpose: streams.generator(user.persona_id, purpose) for purpose in PURPOSES}
         self.state = ChatState(next_at=start)
 
     # --- the clock -------------------------------------------------------------------------
-    def live(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
-        """Sleep until the next step, take it; wait on the broker when asking."""
-        while self.state.phase != "done":
-            if self.state.phase in ("compose", "bot"):
-                if self.state.outcome is None:
-                    yield self._submit(env)
-                self._answered()
-                continue
-            yield env.timeout(max(self.state.next_at - env.now, 0.0))
-            self.step()
+    @property
+    def finished(self) -> bool:
+        """The dialogue has ended."""
+        return bool(self.state.phase == "done")
+
+    @property
+    def waiting(self) -> bool:
+        """The persona's model is composing, or the bot is answering (through the broker)."""
+        return self.state.phase in ("compose", "bot")
 
     def step(self) -> None:
         """Take the step due at `state.next_at`."""
         s = self.state
         if s.phase == "idle":
-            self._emit(
+            self.emit(
                 EventKind.DIALOGUE_START,
                 s.next_at,
                 text=self.user.goal.want,
@@ -121,24 +120,19 @@ class ChatAgent(mesa.Agent):
             self.user.persona_id, f"chat:{s.dialogue}:{len(s.history)}:{who}"
         )
 
-    def _submit(self, env: simpy.Environment) -> simpy.Event:
+    def ask(self) -> tuple[float, Callable[[], Awaitable[Any]]]:
+        """The persona's next message, or the bot's reply, for the history so far."""
         s, world, user = self.state, self.world, self.user
         history, t = list(s.history), s.asked_at
         if s.phase == "compose":
             seed = self._seed("user")
             if history:
-                job: Any = lambda: ask_turn(world.llm, user, history, seed=seed, t=t)  # noqa: E731
-            else:
-                job = lambda: ask_opening(world.llm, user, seed=seed, t=t)  # noqa: E731
-        else:
-            job = lambda: _ask_bot(world.chatbot, history, self._seed("bot"))  # noqa: E731
+                return t, lambda: ask_turn(world.llm, user, history, seed=seed, t=t)
+            return t, lambda: ask_opening(world.llm, user, seed=seed, t=t)
+        return t, lambda: _ask_bot(world.chatbot, history, self._seed("bot"))
 
-        def deliver(result: Any) -> None:
-            s.outcome = result
-
-        return world.broker.submit(env, (t, user.persona_id), job, deliver)
-
-    def _answered(self) -> None:
+    def answered(self) -> None:
+        """Act on the bot's reply, or on what the persona's model said."""
         s = self.state
         outcome, t = s.outcome, s.asked_at
         s.outcome = None
@@ -154,12 +148,12 @@ class ChatAgent(mesa.Agent):
             return
         if isinstance(outcome, Failure):
             self.world.counters["llm_failures"] += 1
-            self._emit(EventKind.LLM_FAILURE, t, reason=outcome.reason, text=outcome.detail[:500])
+            self.emit(EventKind.LLM_FAILURE, t, reason=outcome.reason, text=outcome.detail[:500])
             self.end(StopReason.LLM_FAILURE, t, detail=outcome.detail)
             return
         assert isinstance(outcome, Said)
         if outcome.satisfaction is not None:
-            self._emit(
+            self.emit(
                 EventKind.ASSESSMENT,
                 t,
                 rating=float(outcome.satisfaction),
@@ -195,29 +189,23 @@ class ChatAgent(mesa.Agent):
         text = apply_style(said.message, user.style, budget, self.rngs["style"])
         think = float(self.rngs["timing"].exponential(self.world.config.timing.think_s))
         if not text:  # the model wrote only whitespace: nothing to send
-            self._emit(EventKind.LLM_FAILURE, t, reason="empty", text="blank message")
+            self.emit(EventKind.LLM_FAILURE, t, reason="empty", text="blank message")
             self.end(StopReason.LLM_FAILURE, t, detail="blank message")
             return
         latency = think + len(text) / user.typing_cps
         s.phase, s.next_at, s.outbox = "typing", t + latency, (text, said.tokens, latency)
 
     # --- the trace -------------------------------------------------------------------------
-    def _emit(self, event: EventKind, t: float, **fields: Any) -> None:
-        self.world.trace.emit(
-            t,
-            event,
-            persona_id=self.user.persona_id,
-            session=self.state.dialogue,
-            target=self.world.chatbot.name,
-            **fields,
-        )
+    def trace_fields(self) -> dict[str, Any]:
+        """Every event carries its dialogue and the bot it is held with."""
+        return {"session": self.state.dialogue, "target": self.world.chatbot.name}
 
     def _say(self, role: str) -> str:
         s = self.state
         assert s.outbox is not None
         text, tokens, latency = s.outbox
         s.outbox = None
-        self._emit(
+        self.emit(
             EventKind.MESSAGE,
             s.next_at,
             role=role,
@@ -235,7 +223,7 @@ class ChatAgent(mesa.Agent):
     def end(self, reason: StopReason, t: float, *, detail: str | None = None) -> None:
         """Close the dialogue with a reason from the closed set."""
         s = self.state
-        self._emit(
+        self.emit(
             EventKind.DIALOGUE_END,
             t,
             reason=reason.value,
@@ -250,18 +238,15 @@ class ChatAgent(mesa.Agent):
         """Inside a dialogue (started, not ended)."""
         return self.state.phase not in ("idle", "done")
 
-    # --- checkpoints -----------------------------------------------------------------------
-    def get_state(self) -> dict[str, Any]:
-        """The conversation and every stream."""
-        return {
-            "state": replace(self.state, history=list(self.state.history)),
-            "rngs": {purpose: generator_state(rng) for purpose, rng in self.rngs.items()},
-        }
+    def halt(self, t: float, reason: str) -> None:
+        """End an open dialogue: the run stops here."""
+        if self.open:
+            self.end(StopReason(reason), t)
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint."""
-        self.state = state["state"]
-        self.rngs = {purpose: restore_generator(s) for purpose, s in state["rngs"].items()}
+    # --- checkpoints -----------------------------------------------------------------------
+    def snapshot(self) -> ChatState:
+        """The conversation, its history copied."""
+        return replace(self.state, history=list(self.state.history))
 
 
 async def _ask_bot(chatbot: Any, history: list[tuple[str, str]], seed: int) -> BotReply | Failure:

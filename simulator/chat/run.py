@@ -29,9 +29,8 @@ from simulator.chat.config import BUNDLED, ChatConfig
 from simulator.chat.stop import StopModel, fit_stop_model_from
 from simulator.chat.world import ChatWorld
 from simulator.chatbots import ChatbotContext, check_chatbot_name, make_chatbot
-from simulator.checkpoint import load_checkpoint, save_checkpoint
-from simulator.interfaces import Chatbot
-from simulator.manifest import (
+from simulator.core.checkpoint import load_checkpoint, save_checkpoint
+from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
     file_sha256,
@@ -40,7 +39,8 @@ from simulator.manifest import (
     read_manifest,
     write_manifest,
 )
-from simulator.rng import Streams
+from simulator.core.rng import Streams
+from simulator.interfaces import Chatbot
 from simulator.run import (
     PERSONAS_FILE,
     build_run_personas,

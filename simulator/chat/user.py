@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personas.conversation import ChatUser
-from simulator.interfaces import Failure
+from simulator.core.protocols import Failure
 from simulator.llm import LLM, CallTag, LLMFailure
 from simulator.prompts import render
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from simulator.chatbots.config import DEFAULT_BASE_URL, ChatbotConfig
 from simulator.chatbots.python import CallableChatbot, LangGraphChatbot, load_ref
+from simulator.core.registry import Registry
 from simulator.interfaces import Chatbot
 from simulator.llm.cache import ResponseCache
-from simulator.registry import Registry
 
 
 @dataclass(frozen=True)

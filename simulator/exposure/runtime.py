@@ -10,11 +10,11 @@ import polars as pl
 
 from personas.schema import Persona
 from simulator.catalog import Catalog
+from simulator.core.rng import Streams
 from simulator.exposure.config import OUTSIDE, ExposureConfig
 from simulator.exposure.fit import Events, Statics, door_log_likelihoods, persona_mix
 from simulator.exposure.model import DAY, Ledger, Windows, intent_logits, intent_static
 from simulator.exposure.social import homophily_graph
-from simulator.rng import Streams
 
 FRIENDS_FILE = "friends.parquet"  # a run's social graph, beside its trace
 OWN_ITEMS = 20  # a persona's latest train items say which doors it uses

@@ -6,7 +6,7 @@ a detail for people; neither ever contains the API key.
 
 from __future__ import annotations
 
-from simulator.interfaces import RunHalted
+from simulator.core.protocols import RunHalted
 
 
 class LLMFailure(Exception):

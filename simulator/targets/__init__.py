@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from simulator.catalog import Catalog
+from simulator.core.registry import Registry
+from simulator.core.rng import Streams
 from simulator.interfaces import Recommender
-from simulator.registry import Registry
-from simulator.rng import Streams
 from simulator.targets.baselines import (
     GenreRecommender,
     NewestRecommender,

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 
 from simulator.catalog import Catalog
+from simulator.core.rng import Streams, generator_state, restore_generator
 from simulator.interfaces import Interaction, RecContext
-from simulator.rng import Streams, generator_state, restore_generator
 from simulator.targets.history import UserHistory, top_k
 
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from personas.atomic import replace_atomically, temporary_path
 from simulator.trace import TraceWriter
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: the world keeps its clock in seconds, for every domain
 _NAME = "checkpoint.pkl"
 
 

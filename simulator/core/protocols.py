@@ -1,0 +1,48 @@
+"""What every domain shares: state that round-trips, failures as values, a halt."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from simulator.core.broker import Broker
+from simulator.trace import TraceWriter
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """A module whose state round-trips through a checkpoint."""
+
+    def get_state(self) -> dict[str, Any]:
+        """Plain data (picklable) that `set_state` accepts."""
+        ...
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue exactly from `get_state`'s result."""
+        ...
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A decision the language model could not give: why (a short code) and the detail."""
+
+    reason: str
+    detail: str
+
+
+class RunHalted(Exception):
+    """The run must end now (e.g. its LLM budget is spent); the world closes it cleanly.
+
+    `event` names the trace event that records why.
+    """
+
+    event = "run_halted"
+
+
+class WorldView(Protocol):
+    """What an agent of any domain reads and writes of its world."""
+
+    trace: TraceWriter
+    broker: Broker
+    counters: Counter[str]
