@@ -27,7 +27,8 @@ from typing import Any
 from personas.atomic import write_text_atomically
 from simulator.config import RunConfig
 from simulator.core.manifest import read_manifest
-from simulator.run import Prepared, RunDirError, member_config, simulate
+from simulator.core.rundir import RunDirError
+from simulator.run import Prepared, member_config, simulate
 from simulator.targets import check_target_name
 
 AB_FILE = "ab.json"

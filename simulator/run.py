@@ -17,9 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel
 
-from personas.atomic import replace_atomically, temporary_path, write_text_atomically
+from personas.atomic import write_text_atomically
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, temporal_split
 from personas.io import load_personas, save_personas
@@ -29,17 +28,23 @@ from simulator.brains import LLM_BRAINS, check_brain_name
 from simulator.calibrate import Calibration, calibrate, resample_weights
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
-from simulator.core.checkpoint import load_checkpoint, save_checkpoint
 from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
     file_sha256,
     git_revision,
     package_versions,
-    read_manifest,
-    write_manifest,
 )
 from simulator.core.rng import Streams
+from simulator.core.rundir import (
+    PERSONAS_FILE,
+    claim,
+    drive,
+    finish,
+    record,
+    restore,
+    write_parquet_atomically,
+)
 from simulator.exposure.runtime import FRIENDS_FILE
 from simulator.interfaces import as_interactions
 from simulator.llm.config import LLMConfig
@@ -47,13 +52,8 @@ from simulator.targets import check_target_name, make_target
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 from simulator.world import World
 
-PERSONAS_FILE = "personas.json"
 CACHE_FILE = "llm-cache.sqlite"
 CALIBRATION_FILE = "calibration.json"
-
-
-class RunDirError(ValueError):
-    """The output directory cannot take this run; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -289,47 +289,6 @@ def fitted_config(config: RunConfig, calibration: Calibration | None) -> RunConf
     return config.model_copy(update=update)
 
 
-def _resumed_manifest(out: Path, fresh: dict[str, Any], from_day: int) -> dict[str, Any]:
-    """The original manifest, checked against what this resume would use, plus a resume note.
-
-    A trace must not silently mix two datasets or two persona files; another code
-    revision is allowed but recorded.
-    """
-    original = read_manifest(out)
-    for key, what in (("dataset", "dataset"), ("personas", "persona file")):
-        if original[key]["sha256"] != fresh[key]["sha256"]:
-            raise RunDirError(
-                f"{out}: the {what} changed since the run started (sha256 "
-                f"{original[key]['sha256'][:12]}… then, {fresh[key]['sha256'][:12]}… now); "
-                "resume with the same one, or start afresh in a new --out"
-            )
-    note = {
-        "from_day": from_day,
-        "git_revision": fresh["git_revision"],
-        "versions": fresh["versions"],
-    }
-    return {**original, "status": "running", "resumes": [*original.get("resumes", []), note]}
-
-
-def check_out_dir(out: Path, config: BaseModel, resume: bool) -> None:
-    """Refuse to overwrite a run, to resume nothing, or to resume with another config."""
-    has_run = (out / "manifest.json").exists()
-    if resume and not has_run:
-        raise RunDirError(f"{out}: nothing to resume (no manifest.json); drop --resume to start")
-    if not resume and has_run:
-        raise RunDirError(
-            f"{out}: already holds a run; pass --resume to continue it, or choose another --out"
-        )
-    if resume:
-        saved = read_manifest(out)["config"]
-        wanted = config.model_dump(mode="json")
-        diff = sorted(k for k in wanted.keys() | saved.keys() if wanted.get(k) != saved.get(k))
-        if diff:
-            raise RunDirError(
-                f"{out}: cannot resume with a different config (differs in: {', '.join(diff)})"
-            )
-
-
 def simulate(
     config: RunConfig,
     out: str | Path,
@@ -351,8 +310,7 @@ def simulate(
     # Names first: a typo should not cost a dataset load.
     check_target_name(config.target)
     check_brain_name(config.brain)
-    check_out_dir(out, config, resume)
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, config, resume)
     streams = Streams(config.seed)
     prep = prepared or prepare(config)
     personas: list[Persona]
@@ -413,52 +371,33 @@ def _simulate(
         llm=llm,
         mind=_mind_factory(effective) if llm is not None else None,
     )
-    state = load_checkpoint(out) if resume else None
-    if state is not None:
-        world.set_state(state)
-    elif resume:
-        world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
+    state = restore(world, out, resume)
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
     manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
     manifest["llm"] = llm_manifest(llm) if llm is not None else None
     manifest["exposure"] = None
     if world.exposure is not None:
         manifest["exposure"] = {**world.exposure.summary(), "friends_file": FRIENDS_FILE}
-        friends = out / FRIENDS_FILE
-        world.exposure.friendships().write_parquet(temporary_path(friends))
-        replace_atomically(temporary_path(friends), friends)
-    if resume:
-        manifest = _resumed_manifest(out, manifest, from_day=world.day)
-    write_manifest(out, manifest)
-
-    def checkpoint(w: World) -> None:
-        if llm is not None and llm.ledger is not None:
-            llm.ledger.flush()  # the ledger is on disk whenever a checkpoint is
-        save_checkpoint(w, out)
-
+        write_parquet_atomically(world.exposure.friendships(), out / FRIENDS_FILE)
+    manifest = record(out, manifest, resume, {"from_day": world.day})
     running = time.perf_counter()
-    try:
-        world.run(until_day, on_day=on_day, checkpoint=checkpoint)
-    finally:
-        if llm is not None:
-            world.broker.loop.run_until_complete(llm.aclose())
-        world.broker.close()
-        if llm is not None and llm.ledger is not None:
-            llm.ledger.flush()
-    run_seconds = time.perf_counter() - running
-    series = out / "timeseries.parquet"
-    world.timeseries().write_parquet(temporary_path(series))
-    replace_atomically(temporary_path(series), series)
-    complete = world.day >= config.days or world.halted is not None
-    if llm is not None:
-        manifest["llm"]["usage"] = llm_usage(out)
-    manifest.update(
-        status=world.halted or ("complete" if complete else "paused"),
-        days_done=world.day,
-        events=world.trace.next_seq,
-        event_parts=world.trace.next_part,
+    drive(
+        world,
+        out,
+        lambda checkpoint: world.run(until_day, on_day=on_day, checkpoint=checkpoint),
+        closers=[llm.aclose] if llm is not None else [],
+        ledger=getattr(llm, "ledger", None),
     )
-    write_manifest(out, manifest)
+    run_seconds = time.perf_counter() - running
+    complete = world.day >= config.days or world.halted is not None
+    manifest = finish(
+        world,
+        out,
+        manifest,
+        complete=complete,
+        usage=llm_usage(out) if llm is not None else None,
+        days_done=world.day,
+    )
     return RunResult(
         run_dir=out,
         events=world.trace.next_seq,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from analysis.ab import METRICS
 from simulator.ab import AB_FILE, parse_arms, simulate_ab
 from simulator.config import RunConfig
-from simulator.run import RunDirError
+from simulator.core.rundir import RunDirError
 
 SCENARIO = Path(__file__).parents[1] / "scenarios" / "ab_recommenders.py"
 

@@ -224,6 +224,17 @@ def test_warm_cache_and_resume_replay_the_chat_exactly(chat_runs, event_digests)
     assert read_calls(warm).filter(~pl.col("cache_hit")).height == 0
 
 
+def test_a_chat_resume_refuses_a_changed_persona_file(tmp_path):
+    from simulator.core.rundir import RunDirError
+
+    config, out = _config(), tmp_path / "paused"
+    simulate_chat(config, out, goals=GOALS, until=60.0)
+    personas = out / "personas.json"
+    personas.write_bytes(personas.read_bytes().replace(b'"backstory": "', b'"backstory": "X', 1))
+    with pytest.raises(RunDirError, match="persona file changed"):
+        simulate_chat(config, out, goals=GOALS, resume=True)
+
+
 def test_user_messages_keep_their_persona_budget(chat_runs):
     cold, _, _ = chat_runs
     model = json.loads((cold / "stop_model.json").read_text())

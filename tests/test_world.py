@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 
 from analysis.frames import load_events
-from simulator.run import RunDirError, simulate
+from simulator.core.rundir import RunDirError
+from simulator.run import simulate
 from simulator.scenario import load_scenario
 
 GOLDEN = Path(__file__).parent / "golden" / "tiny_popularity.csv"

@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from personas.atomic import replace_atomically, temporary_path, write_text_atomically
+from personas.atomic import write_text_atomically
 from personas.conversation import (
     Goal,
     draw_chat_users,
@@ -29,22 +29,18 @@ from simulator.chat.config import BUNDLED, ChatConfig
 from simulator.chat.stop import StopModel, fit_stop_model_from
 from simulator.chat.world import ChatWorld
 from simulator.chatbots import ChatbotContext, check_chatbot_name, make_chatbot
-from simulator.core.checkpoint import load_checkpoint, save_checkpoint
 from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
     file_sha256,
     git_revision,
     package_versions,
-    read_manifest,
-    write_manifest,
 )
 from simulator.core.rng import Streams
+from simulator.core.rundir import PERSONAS_FILE, claim, drive, finish, record, restore
 from simulator.interfaces import Chatbot
 from simulator.run import (
-    PERSONAS_FILE,
     build_run_personas,
-    check_out_dir,
     language_model,
     llm_manifest,
     llm_usage,
@@ -160,8 +156,7 @@ def simulate_chat(
     out = Path(out)
     if chatbot is None:
         check_chatbot_name(config.chatbot.kind)
-    check_out_dir(out, config, resume)
-    out.mkdir(parents=True, exist_ok=True)
+    claim(out, config, resume)
     streams = Streams(config.seed)
     prep = prepare(config)
     if resume:
@@ -197,40 +192,28 @@ def simulate_chat(
             trace=TraceWriter(out, config.part_rows),
             streams=streams,
         )
-        state = load_checkpoint(out) if resume else None
-        if state is not None:
-            world.set_state(state)
-        elif resume:
-            world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
+        state = restore(world, out, resume)
         manifest = _manifest(config, out, prep, llm, described, stop)
-        if resume:
-            original = read_manifest(out)
-            note = {"from_t": world.clock, "git_revision": manifest["git_revision"]}
-            manifest = {**original, "status": "running"}
-            manifest["resumes"] = [*original.get("resumes", []), note]
-        write_manifest(out, manifest)
+        manifest = record(out, manifest, resume, {"from_t": world.clock})
         running = time.perf_counter()
-        try:
-            world.run(until, on_step=on_step, checkpoint=lambda w: save_checkpoint(w, out))
-        finally:
-            world.broker.loop.run_until_complete(_close(bot, llm))
-            world.broker.close()
-            if llm.ledger is not None:
-                llm.ledger.flush()
+        drive(
+            world,
+            out,
+            lambda checkpoint: world.run(until, on_step=on_step, checkpoint=checkpoint),
+            closers=[lambda: _close(bot, llm)],
+            ledger=llm.ledger,
+        )
         run_seconds = time.perf_counter() - running
-    series = out / "timeseries.parquet"
-    world.timeseries().write_parquet(temporary_path(series))
-    replace_atomically(temporary_path(series), series)
     complete = world.finished
-    manifest["llm"]["usage"] = llm_usage(out)
-    manifest.update(
-        status=world.halted or ("complete" if complete else "paused"),
+    manifest = finish(
+        world,
+        out,
+        manifest,
+        complete=complete,
+        usage=llm_usage(out),
         dialogues=world.counters["dialogues"],
         dialogues_ended=world.counters["ended"],
-        events=world.trace.next_seq,
-        event_parts=world.trace.next_part,
     )
-    write_manifest(out, manifest)
     return ChatRunResult(
         run_dir=out,
         events=world.trace.next_seq,
