@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 
 from analysis.frames import load_events
 from analysis.metrics import ctr_by_position
+from analysis.numbers import fmt
 from analysis.run_compare import compare_run
 from personas.atomic import temporary_path, write_text_atomically
 from simulator.core.manifest import read_manifest
@@ -47,19 +48,6 @@ class _Arm:
     manifest: dict[str, Any]
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
-    """A number for a table cell: a few significant digits; '–' when missing."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return "–" if math.isnan(value) else f"{value:.{digits}g}"
-    return str(value)
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("analysis", "templates"),
@@ -67,7 +55,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = _fmt
+    env.filters["num"] = lambda value: fmt(value, 4, significant=True)
     return env
 
 
@@ -121,7 +109,7 @@ def _provenance(arm: _Arm) -> dict[str, str]:
     }
     for package, version in sorted((m.get("versions") or {}).items()):
         rows[package] = version
-    return {key: _fmt(value) for key, value in rows.items()}
+    return {key: fmt(value, 4, significant=True) for key, value in rows.items()}
 
 
 def _overview(config: dict[str, Any], arms: list[_Arm]) -> dict[str, str]:
@@ -134,7 +122,7 @@ def _overview(config: dict[str, Any], arms: list[_Arm]) -> dict[str, str]:
         "brain": config.get("brain"),
         "target" if len(arms) == 1 else "targets": ", ".join(a.target for a in arms),
     }
-    return {key: _fmt(value) for key, value in rows.items()}
+    return {key: fmt(value, 4, significant=True) for key, value in rows.items()}
 
 
 def _session_minutes(events: pl.DataFrame) -> list[float]:

@@ -391,7 +391,7 @@ def test_write_and_check_with_the_real_model(
 def test_cli_writes_personas_and_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from personas.cli import app
+    from simulator.cli.personas import app
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
     out = tmp_path / "people.yaml"

@@ -66,3 +66,31 @@ def test_bad_options_fail_with_the_fix(tmp_path):
     assert "choose one of" in str(result.exception)
     with pytest.raises(ScenarioError, match="not found"):
         load_scenario("no_such_scenario")
+
+
+def test_help_loads_no_numeric_stack():
+    import subprocess
+    import sys
+
+    # Every command's help answers without scipy, scikit-learn or the LLM client.
+    probe = (
+        "import sys, contextlib, io\n"
+        "from simulator.cli import app\n"
+        "for args in ([], ['run'], ['ab'], ['bench'], ['bench', 'validity'], ['personas']):\n"
+        "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "        app([*args, '--help'])\n"
+        "heavy = ('scipy', 'sklearn', 'litellm', 'implicit')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_list_names_what_each_registry_knows():
+    from simulator.brains import brain_names
+    from simulator.targets import target_names
+
+    for what, names in (("targets", target_names()), ("brains", brain_names())):
+        result = runner.invoke(app, ["list", what])
+        assert result.exit_code == 0 and result.stdout.split() == list(names)
+    assert runner.invoke(app, ["list", "recipes"]).exit_code != 0

@@ -1,49 +1,31 @@
-"""`simfolk bench`: benchmarks of the persona agents. The protocols live in `analysis.fidelity`."""
+"""`simfolk bench`: benchmarks of the persona agents (their protocols live beside the engine)."""
 
 from __future__ import annotations
 
 import json
-import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from analysis.ab import json_safe
-from analysis.fidelity import FidelityReport, fidelity, parse_ratios
-from simulator.config import RunConfig
-from simulator.exposure.config import ExposureConfig, with_doors
-from simulator.llm.config import LLMConfig
+from analysis.numbers import fmt
+from simulator.cli.app import app as root
+from simulator.cli.app import console
+from simulator.cli.options import AsJson, ExposureFlag, PageShareOption
+
+if TYPE_CHECKING:
+    from analysis.fidelity import FidelityReport
 
 app = typer.Typer(
     help="Benchmarks: how faithful the persona agents are to the real users behind them.",
     no_args_is_help=True,
     add_completion=False,
 )
-# The exposure options of every command that simulates (run, ab and the benches).
-ExposureFlag = Annotated[
-    bool | None,
-    typer.Option(
-        "--exposure/--no-exposure",
-        help="open the doors besides the page (intent, friends, trending), fitted on train",
-    ),
-]
-PageShareOption = Annotated[
-    float | None, typer.Option(help="with --exposure: share of sessions on the page")
-]
-
-console = Console()
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+root.add_typer(app, name="bench")
 
 
 def _print_report(report: FidelityReport) -> None:
-    from simulator.cli import print_comparison  # the cli imports this module
+    from simulator.cli.render import print_comparison
 
     data = report.as_dict()
     wall = data["wall_seconds"]
@@ -57,7 +39,7 @@ def _print_report(report: FidelityReport) -> None:
     for row in data["micro"]:
         micro.add_row(
             f"1:{row['ratio']}",
-            *(_fmt(row[k]) for k in ("accuracy", "precision", "recall", "f1")),
+            *(fmt(row[k]) for k in ("accuracy", "precision", "recall", "f1")),
             str(row["lists"]),
         )
     console.print(micro)
@@ -65,13 +47,13 @@ def _print_report(report: FidelityReport) -> None:
     ratings = Table(title=f"ratings: predicted vs held-out · {wall['ratings']:.1f} s")
     for column in ("rating", "RMSE", "MAE", "W1", "n"):
         ratings.add_column(column, justify="left" if column == "rating" else "right")
-    ratings.add_row("most likely", _fmt(r["rmse"]), _fmt(r["mae"]), _fmt(r["w1"]), str(r["n"]))
+    ratings.add_row("most likely", fmt(r["rmse"]), fmt(r["mae"]), fmt(r["w1"]), str(r["n"]))
     for name, label in (
         ("expected", "expected (off the scale)"),
         ("sampled", "drawn, as in a run"),
     ):
         if name in r:
-            ratings.add_row(label, _fmt(r[name]["rmse"]), "", _fmt(r[name]["w1"]), str(r["n"]))
+            ratings.add_row(label, fmt(r[name]["rmse"]), "", fmt(r[name]["w1"]), str(r["n"]))
     console.print(ratings)
     if report.failed and any(report.failed.values()):
         console.print(f"answers the model could not give (left out): {report.failed}")
@@ -99,9 +81,14 @@ def fidelity_command(
     target: Annotated[str, typer.Option(help="the recommender of the macro run")] = "itemknn",
     exposure: ExposureFlag = False,
     page_share: PageShareOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
+    from analysis.fidelity import fidelity, parse_ratios
+    from simulator.config import RunConfig
+    from simulator.exposure.config import ExposureConfig, with_doors
+    from simulator.llm.config import LLMConfig
+
     parsed = parse_ratios(ratios)
     config = RunConfig(
         scenario="bench-fidelity",
@@ -129,7 +116,7 @@ def llm_command(
     max_tokens: Annotated[int, typer.Option(help="completion tokens per call, at most")] = 96,
     dataset: Annotated[str, typer.Option(help="a dataset name or path")] = "ml-latest-small",
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Tokens per decision, and simfolk's server throughput against a raw load generator."""
     from simulator.bench_llm import bench_llm
@@ -186,11 +173,11 @@ def chat_command(
     cache: Annotated[
         bool, typer.Option("--cache/--no-cache", help="replay cached answers (off: time the model)")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """The support_chat scenario on the embedded model: dialogues/min, and how human it reads."""
     from simulator.bench_chat import bench_chat
-    from simulator.cli import print_dialogue_comparison
+    from simulator.cli.render import print_dialogue_comparison
 
     data, comparisons = bench_chat(
         personas=personas,
@@ -230,7 +217,7 @@ def aa_command(
     ensemble: Annotated[
         int, typer.Option(help="brains per experiment (needs --calibrate), as in `ab --ensemble`")
     ] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """A/A false-positive rate over many seeds, and CI widths with vs without CRN."""
     from simulator.bench_ab import bench_aa
@@ -261,9 +248,9 @@ def aa_command(
         table.add_row(
             metric,
             f"{rate:.1%}",
-            _fmt(widths["crn"].get(metric)),
-            _fmt(widths["independent"].get(metric)),
-            _fmt(widths["ratio_crn_to_independent"].get(metric)),
+            fmt(widths["crn"].get(metric)),
+            fmt(widths["independent"].get(metric)),
+            fmt(widths["ratio_crn_to_independent"].get(metric)),
         )
     console.print(table)
     console.print(
@@ -298,10 +285,11 @@ def validity_command(
     out: Annotated[str | None, typer.Option(help="keep the A/B runs here")] = None,
     exposure: ExposureFlag = False,
     page_share: PageShareOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Do simulated A/B verdicts rank recommenders as their offline metric on held-out data does?"""
     from simulator.bench_validity import PROTOCOLS, bench_validity
+    from simulator.exposure.config import ExposureConfig, with_doors
 
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(f"choose one of: {', '.join(PROTOCOLS)}", param_hint="--protocol")
@@ -342,7 +330,7 @@ def validity_command(
     for column in columns:
         table.add_column(column, justify="left" if column in ("arm", "family") else "right")
     for row in sorted(data["table"], key=lambda r: -(r["ndcg"] or 0.0)):
-        table.add_row(*(_fmt(row[c]) for c in columns))
+        table.add_row(*(fmt(row[c]) for c in columns))
     console.print(table)
     for subset in ("all_arms", "close_arms"):
         s = data.get(subset)
@@ -350,10 +338,10 @@ def validity_command(
             continue
         share = s["disagreeing_significant"]
         console.print(
-            f"[bold]{subset}[/] ({s['arms']}): CTR vs NDCG@10 Kendall τ {_fmt(s['kendall_tau'])} "
-            f"[{_fmt(s['kendall_tau_ci'][0])}, {_fmt(s['kendall_tau_ci'][1])}], Spearman ρ "
-            f"{_fmt(s['spearman_rho'])} [{_fmt(s['spearman_rho_ci'][0])}, "
-            f"{_fmt(s['spearman_rho_ci'][1])}]; {s['significant_calls']} of {s['pairs']} pairs "
+            f"[bold]{subset}[/] ({s['arms']}): CTR vs NDCG@10 Kendall τ {fmt(s['kendall_tau'])} "
+            f"[{fmt(s['kendall_tau_ci'][0])}, {fmt(s['kendall_tau_ci'][1])}], Spearman ρ "
+            f"{fmt(s['spearman_rho'])} [{fmt(s['spearman_rho_ci'][0])}, "
+            f"{fmt(s['spearman_rho_ci'][1])}]; {s['significant_calls']} of {s['pairs']} pairs "
             f"called significant, {'–' if share is None else f'{share:.0%}'} of them against "
             "the offline order"
         )
@@ -365,9 +353,10 @@ def social_command(
         str, typer.Option(help="the Last.fm 2K name (under SIMFOLK_DATA) or folder")
     ] = "hetrec2011-lastfm-2k",
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Does the homophily graph look like a real friendship graph (Last.fm 2K)?"""
+    from analysis.ab import json_safe
     from personas.datasets import DatasetError
     from simulator.bench_social import bench_social
 
@@ -398,11 +387,11 @@ def social_command(
     )
     graphs = (data["real"], data["built"], data["no_homophily"])
     for label, key in rows:
-        table.add_row(label, *(_fmt(g[key]) for g in graphs))
+        table.add_row(label, *(fmt(g[key]) for g in graphs))
     for half in ("fit_half", "check_half"):
         for part in ("friends", "strangers", "lift"):
             table.add_row(
                 f"overlap {half.replace('_', ' ')}: {part}",
-                *(_fmt(g[f"overlap_{half}"][part]) for g in graphs),
+                *(fmt(g[f"overlap_{half}"][part]) for g in graphs),
             )
     console.print(table)

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from personas.anthology import BackstoryReport, check_backstories, report_rows, with_backstories
-from personas.atomic import write_text_atomically
-from personas.io import save_personas
-from personas.schema import Persona
-from simulator.config import RunConfig
-from simulator.llm.config import LLMConfig
-from simulator.core.rng import Streams
-from simulator.run import Prepared, build_run_personas, language_model, llm_cache_path, prepare
+from analysis.numbers import fmt
+from simulator.cli.app import app as root
+from simulator.cli.app import console
+
+if TYPE_CHECKING:
+    from personas.anthology import BackstoryReport
+    from personas.schema import Persona
+    from simulator.config import RunConfig
+    from simulator.run import Prepared
 
 app = typer.Typer(
     help="Personas: LLM-written backstories and their consistency check.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+root.add_typer(app, name="personas")
 
 
 @app.callback()
@@ -36,18 +35,17 @@ def _personas() -> None:
 
 def run_personas(config: RunConfig) -> tuple[Prepared, list[Persona]]:
     """The personas a run with `config` would build: same data, split, users and builder."""
+    from simulator.core.rng import Streams
+    from simulator.run import build_run_personas, prepare
+
     prep = prepare(config)
     return prep, build_run_personas(config, prep, Streams(config.seed))
 
 
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
 def print_report(report: BackstoryReport) -> None:
     """The mismatch table and a line of counts."""
+    from personas.anthology import report_rows
+
     console.print(
         f"[bold]backstory consistency[/] of {report.n} personas, written and read back by "
         f"{report.model} (seed {report.seed}): {report.checked} checked, "
@@ -57,7 +55,7 @@ def print_report(report: BackstoryReport) -> None:
     for column in ("attribute", "mismatch", "strict", "chance"):
         table.add_column(column, justify="left" if column == "attribute" else "right")
     for row in report_rows(report):
-        table.add_row(row["attribute"], *(_fmt(row[k]) for k in ("mismatch", "strict", "chance")))
+        table.add_row(row["attribute"], *(fmt(row[k]) for k in ("mismatch", "strict", "chance")))
     console.print(table)
     console.print(
         f"{report.cache_hits}/{report.calls} answers from the cache. mismatch: mean over the "
@@ -94,6 +92,13 @@ def backstories(
     seed. Each story is read back by the same model; the table shows how often the
     facts read back differ from those the story was written from.
     """
+    from personas.anthology import check_backstories, with_backstories
+    from personas.atomic import write_text_atomically
+    from personas.io import save_personas
+    from simulator.config import RunConfig
+    from simulator.llm.config import LLMConfig
+    from simulator.run import language_model, llm_cache_path
+
     config = RunConfig(dataset=dataset, personas=personas, seed=seed)
     prep, people = run_personas(config)
     report_path = report or out.with_name(f"{out.stem}.report.json")

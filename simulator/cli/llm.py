@@ -7,20 +7,23 @@ from typing import Annotated
 
 import typer
 
-llm_app = typer.Typer(
+from simulator.cli.app import app as root
+
+app = typer.Typer(
     help="The embedded language model (SmolLM2-135M-Instruct on llama.cpp).",
     no_args_is_help=True,
     add_completion=False,
 )
+root.add_typer(app, name="llm")
 
 
-@llm_app.callback()
+@app.callback()
 def llm_group() -> None:
     """The embedded language model (SmolLM2-135M-Instruct on llama.cpp)."""
     # A callback keeps `llm` a command group even while it has one command.
 
 
-@llm_app.command()
+@app.command()
 def serve(
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="TCP port on 127.0.0.1 (0: any)")

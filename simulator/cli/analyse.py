@@ -1,0 +1,122 @@
+"""`simfolk compare`, `report` and `export`: a finished run held against people, and written out."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from analysis.numbers import fmt
+from simulator.cli.app import app, console
+from simulator.cli.options import AsJson
+
+
+@app.command()
+def compare(
+    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="chat runs: ConvAI2-format JSON, a file or a folder [$SIMFOLK_DATA/convai2]"
+        ),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Hold a run against real people: held-out users, or human dialogues for a chat run."""
+    from analysis.dialogue_compare import compare_chat_run
+    from analysis.run_compare import compare_run
+    from simulator.cli.render import print_comparison, print_dialogue_comparison
+    from simulator.core.manifest import read_manifest
+
+    if read_manifest(run_dir).get("kind") == "chat":
+        real = against or _default_dialogues()
+        chats = compare_chat_run(run_dir, real)
+        if as_json:
+            typer.echo(json.dumps(chats.as_dict(), indent=2))
+        else:
+            print_dialogue_comparison(chats, f"{run_dir}: simulated vs human dialogues")
+        return
+    if against is not None:
+        raise ValueError("--against is for chat runs; a browsing run is held against its users")
+    comparison = compare_run(run_dir)
+    if as_json:
+        typer.echo(json.dumps(comparison.as_dict(), indent=2))
+    else:
+        print_comparison(comparison, f"{run_dir}: simulated vs held-out real users")
+
+
+def _default_dialogues() -> Path:
+    root = os.environ.get("SIMFOLK_DATA")
+    if not root or not (Path(root) / "convai2").exists():
+        raise ValueError(
+            "no human dialogues to compare with: pass --against PATH (ConvAI2 JSON), "
+            "or set SIMFOLK_DATA to a folder holding convai2/"
+        )
+    return Path(root) / "convai2"
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run or A/B run directory")],
+    out: Annotated[Path | None, typer.Option(help="the HTML file [RUN_DIR/report.html]")] = None,
+) -> None:
+    """Write one self-contained HTML report (works offline)."""
+    from analysis.report import write_report
+
+    path = write_report(run_dir, out)
+    console.print(f"report: {path}")
+
+
+export_app = typer.Typer(
+    help="Write a run's results in formats other tools read.", no_args_is_help=True
+)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("dialogues")
+def export_dialogues_command(
+    run_dir: Annotated[Path, typer.Argument(help="a chat run directory")],
+    format: Annotated[
+        Literal["openai", "sharegpt", "hf"],
+        typer.Option("--format", help="openai: chat JSONL; sharegpt: JSON; hf: Parquet"),
+    ],
+    out: Annotated[Path, typer.Option(help="the file to write")],
+    dedup: Annotated[
+        Literal["none", "exact", "near"], typer.Option(help="drop duplicate dialogues")
+    ] = "exact",
+    near_threshold: Annotated[
+        float, typer.Option(help="near: MinHash Jaccard similarity that counts as a duplicate")
+    ] = 0.9,
+    scrub_pii: Annotated[
+        bool, typer.Option("--scrub-pii/--keep-pii", help="mask emails, phones, cards, keys")
+    ] = False,
+    diversity_report: Annotated[
+        Path | None, typer.Option(help="write distinct-n and embedding spread here (JSON)")
+    ] = None,
+) -> None:
+    """Export a chat run's dialogues as a dataset, with persona and run provenance."""
+    from analysis.export import export_dialogues
+
+    summary = export_dialogues(
+        run_dir,
+        format,
+        out,
+        dedup=dedup,
+        near_threshold=near_threshold,
+        scrub_pii=scrub_pii,
+        diversity_report=diversity_report,
+    )
+    console.print(
+        f"{summary.written} of {summary.dialogues_in} dialogues → {summary.path} "
+        f"(dropped: {summary.exact_duplicates} exact and {summary.near_duplicates} near "
+        f"duplicates, {summary.empty} without an exchange)"
+    )
+    if summary.pii_replacements:
+        console.print(f"PII masked: {dict(summary.pii_replacements)}")
+    if summary.diversity is not None:
+        console.print(
+            "diversity: " + ", ".join(f"{k} {fmt(v)}" for k, v in summary.diversity.items())
+        )
