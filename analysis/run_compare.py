@@ -28,10 +28,10 @@ from analysis.metrics import ctr, ctr_by_position, examined_share, pages_per_ses
 from personas.datasets import load_dataset, temporal_split
 from personas.io import load_personas
 from personas.schema import Persona
-from simulator.exposure.runtime import FRIENDS_FILE
-from simulator.exposure.social import taste_overlap
 from simulator.core.manifest import read_manifest
 from simulator.core.rng import Streams
+from simulator.exposure.runtime import FRIENDS_FILE
+from simulator.exposure.social import taste_overlap
 
 
 @dataclass(frozen=True)

@@ -35,17 +35,18 @@ import time
 from collections.abc import Sequence
 from functools import cache
 from itertools import combinations
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from personas.datasets import RatingScale
 from personas.schema import Persona
-from simulator.llm import LLMFailure
-from simulator.prompts import render, template_hashes
+from personas.story_model import StoryModel, Tag
+from personas.templates import Templates
 
-if TYPE_CHECKING:  # the client pulls in litellm, slow to import: loaded on first call
-    from simulator.llm import LLM
+PROMPTS = Templates("personas", "prompts")
+render = PROMPTS.render
+
 
 Activity = Literal["occasional", "regular", "heavy"]
 RatingStyleName = Literal["generous", "balanced", "harsh"]
@@ -229,7 +230,7 @@ def call_seed(seed: int, persona_id: str, purpose: str) -> int:
 
 def prompt_hash() -> str:
     """The first 8 hex digits of a hash over the backstory-writing templates."""
-    hashes = template_hashes()
+    hashes = PROMPTS.hashes()
     joined = "".join(hashes[name] for name in _WRITE_TEMPLATES)
     return hashlib.sha256(joined.encode()).hexdigest()[:8]
 
@@ -310,7 +311,7 @@ class _Counter:
 
 
 async def _write(
-    llm: LLM,
+    llm: StoryModel,
     persona: Persona,
     *,
     seed: int,
@@ -319,11 +320,9 @@ async def _write(
     max_tokens: int,
     counter: _Counter | None,
 ) -> str:
-    from simulator.llm import CallTag
-
     reply = await llm.text(
         backstory_messages(persona, genres, scale=scale),
-        tag=CallTag("backstory", persona_id=persona.id),
+        tag=Tag("backstory", persona_id=persona.id),
         seed=call_seed(seed, persona.id, "backstory"),
         max_tokens=max_tokens,
     )
@@ -333,7 +332,7 @@ async def _write(
 
 
 async def write_backstory(
-    llm: LLM,
+    llm: StoryModel,
     persona: Persona,
     *,
     seed: int,
@@ -370,7 +369,7 @@ async def write_backstory(
 
 
 async def _extract(
-    llm: LLM,
+    llm: StoryModel,
     backstory: str,
     *,
     seed: int,
@@ -378,12 +377,10 @@ async def _extract(
     persona_id: str | None,
     counter: _Counter | None,
 ) -> PersonaFacts:
-    from simulator.llm import CallTag
-
     answer = await llm.structured(
         extract_messages(backstory, genres),
         extraction_model(tuple(genres)),
-        tag=CallTag("backstory_check", persona_id=persona_id),
+        tag=Tag("backstory_check", persona_id=persona_id),
         seed=call_seed(seed, persona_id or "", "backstory_check"),
         max_tokens=EXTRACT_MAX_TOKENS,
     )
@@ -393,7 +390,7 @@ async def _extract(
 
 
 async def extract_facts(
-    llm: LLM,
+    llm: StoryModel,
     backstory: str,
     *,
     seed: int,
@@ -421,7 +418,7 @@ async def extract_facts(
 
 
 async def _check_one(
-    llm: LLM,
+    llm: StoryModel,
     persona: Persona,
     *,
     seed: int,
@@ -450,7 +447,7 @@ async def _check_one(
             max_tokens=max_tokens,
             counter=counter,
         )
-    except LLMFailure as exc:  # InvalidAnswer (empty after repairs) or TransportError
+    except llm.failure as exc:  # InvalidAnswer (empty after repairs) or TransportError
         return failed("write", _describe(exc), None)
     if not story:
         return failed("write", "empty backstory", story)
@@ -458,7 +455,7 @@ async def _check_one(
         found = await _extract(
             llm, story, seed=seed, genres=genres, persona_id=persona.id, counter=counter
         )
-    except LLMFailure as exc:
+    except llm.failure as exc:
         return failed("extract", _describe(exc), story)
     return BackstoryResult(
         persona_id=persona.id,
@@ -491,7 +488,7 @@ def _chance(results: Sequence[BackstoryResult]) -> dict[str, float | None]:
 
 
 async def check_backstories(
-    llm: LLM,
+    llm: StoryModel,
     personas: Sequence[Persona],
     *,
     seed: int,

@@ -12,7 +12,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,9 +20,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from personas.atomic import write_text_atomically
 from personas.io import PersonaFileError, _parse, validate_records
 from personas.schema import Persona
-from simulator.core.rng import Streams
 
 CHAT_USERS_VERSION = 1
+
+
+class Streams(Protocol):
+    """Keyed random streams (the engine's `simulator.core.rng.Streams` is one)."""
+
+    def generator(self, owner: str, purpose: str) -> np.random.Generator:
+        """The stream of `owner` for `purpose`: the same key, the same draws."""
+        ...
+
 
 # Population medians for reading and typing; each person scatters lognormally around them.
 # Silent reading of English prose: 238 words/min (Brysbaert 2019, J. Mem. Lang.).

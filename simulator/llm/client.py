@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import litellm
 import openai
@@ -29,7 +29,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from simulator.llm.budget import Budget, Reservation
 from simulator.llm.cache import CachedAnswer, ResponseCache, cache_key
 from simulator.llm.config import LLMConfig
-from simulator.llm.errors import InvalidAnswer, TransportError
+from simulator.llm.errors import InvalidAnswer, LLMFailure, TransportError
 from simulator.llm.ledger import CallLedger
 
 T = TypeVar("T", bound=BaseModel)
@@ -224,6 +224,8 @@ class LLM:
     The LLM takes over the cache and ledger it is given: `close` flushes the
     ledger and closes the cache.
     """
+
+    failure = LLMFailure  # what it raises for an unusable answer (see personas.anthology)
 
     def __init__(
         self,
@@ -561,3 +563,11 @@ class LLM:
         if self._api_key:
             text = text.replace(self._api_key, "***")
         return text
+
+
+if TYPE_CHECKING:
+    from personas.story_model import StoryModel
+
+    def _writes_stories(llm: LLM) -> StoryModel:
+        # The engine's LLM is what `personas.anthology` writes backstories with: mypy checks it.
+        return llm

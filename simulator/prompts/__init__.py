@@ -1,49 +1,28 @@
-"""Prompt templates, one Jinja file each, rendered strictly.
+"""The engine's prompt templates (decisions, reflection, chat), one Jinja file each.
 
 Prompts are data: their text lives in ``*.j2`` files beside this module and the
-manifest records each file's hash, so a changed prompt is a changed run. A
-template names a variable it was not given → an error, never an empty string.
+manifest records each file's hash (see `personas.templates.Templates`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import jinja2
+from personas.templates import Templates
 
-
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("simulator", "prompts"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # plain text for a model, not HTML
-        keep_trailing_newline=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+TEMPLATES = Templates("simulator", "prompts")
 
 
 def template_names() -> tuple[str, ...]:
     """Every prompt template, without the ``.j2`` suffix."""
-    files = resources.files("simulator.prompts").iterdir()
-    return tuple(sorted(f.name[:-3] for f in files if f.name.endswith(".j2")))
+    return TEMPLATES.names()
 
 
 def render(name: str, **variables: Any) -> str:
     """The template `name` (e.g. ``"decide_system"``) filled with `variables`."""
-    if name not in template_names():
-        raise KeyError(f"no prompt template {name!r}; there are {', '.join(template_names())}")
-    return _environment().get_template(f"{name}.j2").render(**variables).strip()
+    return TEMPLATES.render(name, **variables)
 
 
 def template_hashes() -> dict[str, str]:
     """sha256 of each template file, for the manifest."""
-    root = resources.files("simulator.prompts")
-    return {
-        name: hashlib.sha256((root / f"{name}.j2").read_bytes()).hexdigest()
-        for name in template_names()
-    }
+    return TEMPLATES.hashes()
