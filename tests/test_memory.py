@@ -24,8 +24,9 @@ def test_relevance_picks_the_matching_genre_and_sets_familiarity():
     memory = EpisodicMemory(MemoryConfig(recall_k=1))
     memory.store(entry(0.0, 1, ACTION), now=0.0)
     memory.store(entry(0.0, 2, DRAMA), now=0.0)
-    recall = memory.recall(np.array([DRAMA, ACTION]), now=0.0)
-    assert recall.entries[0].item_id in (1, 2)
+    # A page with more drama on it recalls the drama first, and the other way round.
+    assert memory.recall(np.array([DRAMA, DRAMA, ACTION]), now=0.0).entries[0].item_id == 2
+    assert memory.recall(np.array([ACTION, ACTION, DRAMA]), now=0.0).entries[0].item_id == 1
     drama_only = memory.recall(np.array([DRAMA]), now=0.0)
     assert drama_only.entries[0].item_id == 2
     assert drama_only.familiarity[0] > 0.99

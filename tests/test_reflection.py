@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from simulator.core.protocols import Stateful
 from simulator.embeddings import default_embedder
 from simulator.reflective_memory import (
     Insight,
@@ -112,8 +111,19 @@ def test_state_round_trip_gives_the_same_future(before, after, capacity) -> None
     assert restored.entries == original.entries
 
 
-def test_it_is_stateful() -> None:
-    assert isinstance(memory(), Stateful)
+def _plain(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, str | bytes | int | float | bool)
+
+
+def test_its_state_is_plain_data() -> None:
+    mem = memory(capacity=3)
+    steps = [("store", "space dog", 0.9), ("store", "jazz war", 0.2), ("reflect", ["dog"], 1)]
+    run(mem, steps, start=0.0, seed=1)
+    assert mem.entries and _plain(mem.get_state())
 
 
 def test_insights_cite_only_remembered_entries() -> None:

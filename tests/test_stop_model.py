@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -89,13 +88,6 @@ def test_recovers_parameters(recovered: StopModel) -> None:
     assert m.last_word_missing == pytest.approx(TRUE["g"], abs=0.25)
     assert m.n_dialogues == 3000
     assert m.source == "synthetic"
-
-
-def test_fit_is_fast() -> None:
-    data = synthetic(1111, seed=3)
-    start = time.perf_counter()
-    fit_stop_model(data, source="synthetic")
-    assert time.perf_counter() - start < 5.0
 
 
 def test_too_few_dialogues() -> None:
