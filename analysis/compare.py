@@ -1,11 +1,9 @@
-"""Simulated against real behaviour, measured against a split-half human floor.
+"""Simulated against real browsing behaviour, measured against a split-half human floor.
 
-A distance alone says little: two halves of the same real population already
-differ. Each row therefore carries a floor, the distance between random halves
-of the real users, and the ratio of the simulated distance to it.
-
-Both numbers are taken on samples of the same size. The users (the union of
-both sides' users; in a run, the same persona ids) are split ``n_splits``
+The engine is `analysis.splithalf`'s; this module says what is measured and
+how a browsing population is halved. Both numbers are taken on samples of the
+same size. The users (the union of both sides' users; in a run, the same
+persona ids) are split ``n_splits``
 times at random into halves A and B, and for each split k
 
 * ``floor_k = d(real[A], real[B])``,
@@ -26,12 +24,9 @@ The ``simulated`` and ``real`` summaries are taken on the full populations.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator, Sequence
 
 import numpy as np
-import numpy.typing as npt
 import polars as pl
 
 from analysis.behaviour import Behaviour
@@ -48,100 +43,47 @@ from analysis.metrics import (
     sessions_per_day,
     top_share,
 )
+from analysis.splithalf import (
+    ComparisonRow,
+    FloatArray,
+    Halves,
+    Metric,
+    abs_diff,
+    compare_halves,
+    mean,
+    only,
+    scalar,
+    split_generator,
+)
 
-FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    """One metric, simulated against real.
-
-    Attributes:
-        metric: Name of the metric.
-        distance_name: How the two sides were compared.
-        distance: Distance between simulated and real, taken between disjoint
-            halves of the users (simulated half A against real half B and B
-            against A, averaged, then averaged over splits), so it has the
-            same sample size as the floor.
-        floor: Mean distance between the same random halves of the real users.
-        ratio: ``distance / floor``; nan when the floor is 0 or undefined.
-        simulated: One-number summary of the simulated side (a sample's mean,
-            a scalar itself, or a distribution's entropy in bits).
-        real: The same summary of the real side.
-    """
-
-    metric: str
-    distance_name: str
-    distance: float
-    floor: float
-    ratio: float
-    simulated: float
-    real: float
-
-    def as_dict(self) -> dict[str, float | str | None]:
-        """The row as a JSON-safe dict; non-finite numbers become None."""
-        return {
-            key: None if isinstance(value, float) and not math.isfinite(value) else value
-            for key, value in asdict(self).items()
-        }
-
-
-@dataclass(frozen=True)
-class _Metric:
-    name: str
-    distance_name: str
-    measure: Callable[[Behaviour], FloatArray]
-    distance: Callable[[FloatArray, FloatArray], float]
-    summary: Callable[[FloatArray], float]
-
-
-def _scalar(value: float) -> FloatArray:
-    return np.array([value], dtype=np.float64)
-
-
-def _abs_diff(a: FloatArray, b: FloatArray) -> float:
-    return float(abs(a[0] - b[0]))
-
-
-def _mean(x: FloatArray) -> float:
-    return float(x.mean()) if x.size else math.nan
-
-
-def _only(x: FloatArray) -> float:
-    return float(x[0])
+__all__ = ["ComparisonRow", "compare"]
 
 
 def _entropy_bits(p: FloatArray) -> float:
     total = float(p.sum())
     if total == 0.0:
-        return math.nan
+        return float("nan")
     q = p[p > 0] / total
     return float(-np.sum(q * np.log2(q)))
 
 
-def _metrics(items: pl.DataFrame, genres: Sequence[str], n_items: int) -> list[_Metric]:
+def _metrics(items: pl.DataFrame, genres: Sequence[str], n_items: int) -> list[Metric[Behaviour]]:
     return [
-        _Metric("rating", "wasserstein", rating_values, wasserstein, _mean),
-        _Metric("items_per_session", "wasserstein", items_per_session, wasserstein, _mean),
-        _Metric("session_gap_hours", "ks", session_gaps_hours, ks, _mean),
-        _Metric("sessions_per_day", "wasserstein", sessions_per_day, wasserstein, _mean),
-        _Metric("ratings_per_day", "wasserstein", ratings_per_day, wasserstein, _mean),
-        _Metric(
+        Metric("rating", "wasserstein", rating_values, wasserstein, mean),
+        Metric("items_per_session", "wasserstein", items_per_session, wasserstein, mean),
+        Metric("session_gap_hours", "ks", session_gaps_hours, ks, mean),
+        Metric("sessions_per_day", "wasserstein", sessions_per_day, wasserstein, mean),
+        Metric("ratings_per_day", "wasserstein", ratings_per_day, wasserstein, mean),
+        Metric(
             "item_gini",
             "abs_diff",
-            lambda b: _scalar(gini(item_counts(b)["n"].to_numpy(), n_items)),
-            _abs_diff,
-            _only,
+            lambda b: scalar(gini(item_counts(b)["n"].to_numpy(), n_items)),
+            abs_diff,
+            only,
         ),
-        _Metric(
-            "item_top10_share",
-            "abs_diff",
-            lambda b: _scalar(top_share(b, 0.1)),
-            _abs_diff,
-            _only,
-        ),
-        _Metric("coverage", "abs_diff", lambda b: _scalar(coverage(b, n_items)), _abs_diff, _only),
-        _Metric(
+        Metric("item_top10_share", "abs_diff", lambda b: scalar(top_share(b, 0.1)), abs_diff, only),
+        Metric("coverage", "abs_diff", lambda b: scalar(coverage(b, n_items)), abs_diff, only),
+        Metric(
             "genre_share",
             "jensen_shannon",
             lambda b: genre_share(b, items, genres),
@@ -151,43 +93,20 @@ def _metrics(items: pl.DataFrame, genres: Sequence[str], n_items: int) -> list[_
     ]
 
 
-def _finite_mean(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
-
-
-def _split_half(
-    sim: Behaviour, real: Behaviour, metrics: list[_Metric], seed: int, n_splits: int
-) -> tuple[list[float], list[float]]:
-    """Per metric, the split-half distance and floor (see the module docstring)."""
+def _halves(
+    sim: Behaviour, real: Behaviour, seed: int, n_splits: int
+) -> Iterator[Halves[Behaviour]]:
+    """Random halves of the users both sides share (see the module docstring)."""
     users = np.array(sorted(set(sim.users()) | set(real.users())), dtype=object)
     if users.size < 2:
-        return [math.nan] * len(metrics), [math.nan] * len(metrics)
-    # One generator for all splits: split k is the k-th draw, so results are
-    # reproducible for a seed and never touch numpy's global state.
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+        return
+    rng = split_generator(seed)
     half = users.size // 2
-    distances: list[list[float]] = [[] for _ in metrics]
-    floors: list[list[float]] = [[] for _ in metrics]
     for _ in range(n_splits):
         order = rng.permutation(users.size)
         a, b = users[order[:half]].tolist(), users[order[half:]].tolist()
-        halves = (sim.subset(a), sim.subset(b), real.subset(a), real.subset(b))
-        for metric, dist, floor in zip(metrics, distances, floors, strict=True):
-            sim_a, sim_b, real_a, real_b = (metric.measure(h) for h in halves)
-            floor.append(metric.distance(real_a, real_b))
-            dist.append(
-                _finite_mean([metric.distance(sim_a, real_b), metric.distance(sim_b, real_a)])
-            )
-    # A split where a half lacks the data for a metric (nan) is left out of its mean.
-    return [_finite_mean(d) for d in distances], [_finite_mean(f) for f in floors]
-
-
-def _ratio(distance: float, floor: float) -> float:
-    if not math.isfinite(floor) or floor == 0.0:
-        return math.nan
-    value = distance / floor
-    return value if math.isfinite(value) else math.nan
+        real_a = real.subset(a)
+        yield Halves(sim.subset(a), sim.subset(b), real_a, real.subset(b), real_a)
 
 
 def compare(
@@ -225,18 +144,4 @@ def compare(
     if n_splits < 1:
         raise ValueError(f"n_splits must be at least 1, got {n_splits}")
     metrics = _metrics(items, genres, n_items)
-    distances, floors = _split_half(sim, real, metrics, seed, n_splits)
-    rows = []
-    for metric, distance, floor in zip(metrics, distances, floors, strict=True):
-        rows.append(
-            ComparisonRow(
-                metric=metric.name,
-                distance_name=metric.distance_name,
-                distance=distance,
-                floor=floor,
-                ratio=_ratio(distance, floor),
-                simulated=metric.summary(metric.measure(sim)),
-                real=metric.summary(metric.measure(real)),
-            )
-        )
-    return rows
+    return compare_halves(metrics, sim, real, _halves(sim, real, seed, n_splits))

@@ -1,7 +1,7 @@
 """Simulated dialogues against real human ones, measured against a split-half floor.
 
-As in :mod:`analysis.compare`, each row carries a distance, a floor (the
-distance between random halves of the real dialogues) and their ratio. Here
+The engine is `analysis.splithalf`'s, as for browsing runs: each row carries
+a distance, a floor (the distance between random halves of the real dialogues) and their ratio. Here
 the two sides share no ids (simulated and real dialogues are different
 people), so each side is split on its own. For each of ``n_splits`` splits the
 real dialogues are shuffled into halves R_A and R_B, the simulated ones into
@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,18 +36,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis.compare import (
-    ComparisonRow,
-    FloatArray,
-    _abs_diff,
-    _finite_mean,
-    _mean,
-    _only,
-    _ratio,
-    _scalar,
-)
 from analysis.dialogues import DialogueSet, dialogues_from_run, load_convai2, user_turns
 from analysis.distance import wasserstein
+from analysis.splithalf import (
+    ComparisonRow,
+    FloatArray,
+    Halves,
+    Metric,
+    abs_diff,
+    compare_halves,
+    mean,
+    only,
+    scalar,
+    split_generator,
+)
 
 MATTR_WINDOW = 25  # tokens; the usual choice for short texts
 _WORD = re.compile(r"\w+")
@@ -158,46 +160,37 @@ def _per_message(
 
 
 def _speaks_last(ds: list[_Dialogue]) -> FloatArray:
-    return _scalar(_mean(np.array([d.user_speaks_last for d in ds], dtype=np.float64)))
+    return scalar(mean(np.array([d.user_speaks_last for d in ds], dtype=np.float64)))
 
 
 def _lexical_diversity(ds: list[_Dialogue]) -> FloatArray:
-    return _scalar(mattr([t for d in ds for t in d.tokens]))
+    return scalar(mattr([t for d in ds for t in d.tokens]))
 
 
-@dataclass(frozen=True)
-class _Metric:
-    name: str
-    distance_name: str
-    measure: Callable[[list[_Dialogue]], FloatArray]  # dialogues in id order
-    distance: Callable[[FloatArray, FloatArray], float]
-    summary: Callable[[FloatArray], float]
-
-
-METRICS = [
-    _Metric("user_turns", "wasserstein", _per_dialogue(lambda d: d.user_turns), wasserstein, _mean),
-    _Metric(
+METRICS: list[Metric[list[_Dialogue]]] = [
+    Metric("user_turns", "wasserstein", _per_dialogue(lambda d: d.user_turns), wasserstein, mean),
+    Metric(
         "user_message_chars",
         "wasserstein",
         _per_message(lambda d: d.user_chars),
         wasserstein,
-        _mean,
+        mean,
     ),
-    _Metric(
+    Metric(
         "user_message_words",
         "wasserstein",
         _per_message(lambda d: d.user_words),
         wasserstein,
-        _mean,
+        mean,
     ),
-    _Metric("user_speaks_last", "abs_diff", _speaks_last, _abs_diff, _only),
-    _Metric("lexical_diversity", "abs_diff", _lexical_diversity, _abs_diff, _only),
-    _Metric(
+    Metric("user_speaks_last", "abs_diff", _speaks_last, abs_diff, only),
+    Metric("lexical_diversity", "abs_diff", _lexical_diversity, abs_diff, only),
+    Metric(
         "user_messages_per_dialogue",
         "wasserstein",
         _per_dialogue(lambda d: len(d.user_chars)),
         wasserstein,
-        _mean,
+        mean,
     ),
 ]
 
@@ -207,36 +200,25 @@ def _pick(ds: list[_Dialogue], indices: npt.NDArray[np.intp]) -> list[_Dialogue]
     return [ds[i] for i in sorted(indices.tolist())]
 
 
-def _split_half(
+def _halves(
     sim: list[_Dialogue], real: list[_Dialogue], seed: int, n_splits: int
-) -> tuple[list[float], list[float]]:
-    """Per metric, the split-half distance and floor (see the module docstring)."""
+) -> Iterator[Halves[list[_Dialogue]]]:
+    """Each side halved on its own, cut to equal sizes (see the module docstring)."""
     if len(sim) < 2 or len(real) < 2:
-        return [math.nan] * len(METRICS), [math.nan] * len(METRICS)
-    # One generator for all splits, as in analysis.compare: reproducible for a
-    # seed, and numpy's global state is left alone.
-    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
-    distances: list[list[float]] = [[] for _ in METRICS]
-    floors: list[list[float]] = [[] for _ in METRICS]
+        return
+    rng = split_generator(seed)
     for _ in range(n_splits):
         real_order, sim_order = rng.permutation(len(real)), rng.permutation(len(sim))
         r_a, r_b = real_order[: len(real) // 2], real_order[len(real) // 2 :]
         s_a, s_b = sim_order[: len(sim) // 2], sim_order[len(sim) // 2 :]
         n = min(s_a.size, r_a.size)
-        samples = (
-            _pick(sim, s_a[:n]),
-            _pick(sim, s_b[:n]),
-            _pick(real, r_a[:n]),
-            _pick(real, r_a),
-            _pick(real, r_b),
+        yield Halves(
+            sim_a=_pick(sim, s_a[:n]),
+            sim_b=_pick(sim, s_b[:n]),
+            real_a=_pick(real, r_a),
+            real_b=_pick(real, r_b),
+            real_floor=_pick(real, r_a[:n]),
         )
-        for metric, dist, floor in zip(METRICS, distances, floors, strict=True):
-            sim_a, sim_b, real_a_left, real_a, real_b = (metric.measure(s) for s in samples)
-            floor.append(metric.distance(real_a_left, real_b))
-            dist.append(
-                _finite_mean([metric.distance(sim_a, real_b), metric.distance(sim_b, real_a)])
-            )
-    return [_finite_mean(d) for d in distances], [_finite_mean(f) for f in floors]
 
 
 def _stop_reasons(sim: DialogueSet) -> dict[str, float]:
@@ -277,19 +259,8 @@ def compare_dialogues(
     if n_splits < 1:
         raise ValueError(f"n_splits must be at least 1, got {n_splits}")
     sim_dialogues, real_dialogues = _profiles(sim), _profiles(real)
-    distances, floors = _split_half(sim_dialogues, real_dialogues, seed, n_splits)
-    rows = [
-        ComparisonRow(
-            metric=metric.name,
-            distance_name=metric.distance_name,
-            distance=distance,
-            floor=floor,
-            ratio=_ratio(distance, floor),
-            simulated=metric.summary(metric.measure(sim_dialogues)),
-            real=metric.summary(metric.measure(real_dialogues)),
-        )
-        for metric, distance, floor in zip(METRICS, distances, floors, strict=True)
-    ]
+    splits = _halves(sim_dialogues, real_dialogues, seed, n_splits)
+    rows = compare_halves(METRICS, sim_dialogues, real_dialogues, splits)
     return DialogueComparison(
         rows=rows,
         stop_reasons=_stop_reasons(sim),
