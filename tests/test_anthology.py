@@ -34,7 +34,7 @@ from personas.io import load_personas, save_personas
 from personas.schema import Persona, Provenance
 from simulator.config import RunConfig
 from simulator.llm import LLM, EmbeddedServer, ResponseCache
-from simulator.llm.client import response_format_for
+from simulator.llm.answers import response_format_for
 from simulator.llm.config import LLMConfig
 from simulator.llm.server import LOCAL_API_KEY
 from simulator.run import Prepared

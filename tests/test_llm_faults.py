@@ -32,7 +32,7 @@ from simulator.llm import (
     TransportError,
     read_calls,
 )
-from simulator.llm.client import response_format_for
+from simulator.llm.answers import response_format_for
 
 T = TypeVar("T")
 KEY = "sk-TOPSECRET-0123456789abcdef"
@@ -464,7 +464,7 @@ def test_a_dollar_budget_needs_a_priced_model() -> None:
     with pytest.raises(ValueError, match="no price"):
         LLM(config(), model="openai/fake", api_base=None, budget=Budget(usd=1.0))
     priced = LLM(config(), model="gpt-4o-mini", api_base=None, budget=Budget(usd=1.0))
-    assert priced._price(1000, 1000) is not None
+    assert priced.accounts.price(1000, 1000) is not None
 
 
 def test_budget_reservations_wait_for_settling(loop: asyncio.AbstractEventLoop) -> None:

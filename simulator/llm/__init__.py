@@ -24,9 +24,10 @@ from simulator.llm.errors import (
 )
 
 if TYPE_CHECKING:
+    from simulator.llm.answers import CallTag, Reply, Structured
     from simulator.llm.budget import Budget
     from simulator.llm.cache import CachedAnswer, ResponseCache, cache_key
-    from simulator.llm.client import LLM, CallTag, Reply, Structured
+    from simulator.llm.client import LLM
     from simulator.llm.ledger import CALL_SCHEMA, CallLedger, read_calls
     from simulator.llm.server import EmbeddedServer, open_llm
 
@@ -36,9 +37,9 @@ _LAZY = {
     "ResponseCache": "simulator.llm.cache",
     "cache_key": "simulator.llm.cache",
     "LLM": "simulator.llm.client",
-    "CallTag": "simulator.llm.client",
-    "Reply": "simulator.llm.client",
-    "Structured": "simulator.llm.client",
+    "CallTag": "simulator.llm.answers",
+    "Reply": "simulator.llm.answers",
+    "Structured": "simulator.llm.answers",
     "CALL_SCHEMA": "simulator.llm.ledger",
     "CallLedger": "simulator.llm.ledger",
     "read_calls": "simulator.llm.ledger",
