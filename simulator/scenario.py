@@ -6,8 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-from simulator.chat.config import ChatConfig
-from simulator.config import RunConfig
+from simulator.domains import DOMAINS
 
 
 class ScenarioError(ValueError):
@@ -26,17 +25,17 @@ def find_scenario(name_or_path: str) -> Path:
 
 
 def load_scenario(name_or_path: str) -> ModuleType:
-    """Import a scenario file and check it offers `CONFIG` (a RunConfig) and `run`."""
+    """Import a scenario file and check it offers `CONFIG` (a domain's config) and `run`."""
     path = find_scenario(name_or_path)
     spec = importlib.util.spec_from_file_location(f"simfolk_scenario_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ScenarioError(f"{path}: cannot be imported as Python")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not isinstance(getattr(module, "CONFIG", None), RunConfig | ChatConfig):
-        raise ScenarioError(
-            f"{path}: CONFIG must be a simulator.RunConfig or a ChatConfig with the defaults"
-        )
+    try:
+        DOMAINS.for_config(getattr(module, "CONFIG", None))
+    except ValueError as exc:
+        raise ScenarioError(f"{path}: CONFIG holds the defaults; {exc}") from None
     if not callable(getattr(module, "run", None)):
         raise ScenarioError(f"{path}: needs a run(config, out, **options) function")
     return module

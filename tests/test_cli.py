@@ -94,3 +94,26 @@ def test_list_names_what_each_registry_knows():
         result = runner.invoke(app, ["list", what])
         assert result.exit_code == 0 and result.stdout.split() == list(names)
     assert runner.invoke(app, ["list", "recipes"]).exit_code != 0
+
+
+def test_commands_dispatch_through_the_domain_registry(tmp_path):
+    from simulator.chat.config import ChatConfig
+    from simulator.config import RunConfig
+    from simulator.core.manifest import MANIFEST_VERSION, write_manifest
+    from simulator.domains import DOMAINS
+
+    assert DOMAINS.names() == ("chat", "recsys")
+    assert DOMAINS.for_config(RunConfig(scenario="x")).name == "recsys"
+    assert DOMAINS.for_config(ChatConfig(scenario="x")).name == "chat"
+    with pytest.raises(ValueError, match="no domain's config"):
+        DOMAINS.for_config({"scenario": "x"})
+    # A manifest from before runs said their kind is a browsing run's.
+    write_manifest(tmp_path, {"manifest_version": MANIFEST_VERSION, "config": {}})
+    assert DOMAINS.of_run(tmp_path).name == "recsys"
+    write_manifest(tmp_path, {"manifest_version": MANIFEST_VERSION, "kind": "search"})
+    with pytest.raises(ValueError, match="kind 'search'"):
+        DOMAINS.of_run(tmp_path)
+    chat = Path(__file__).parents[1] / "scenarios" / "support_chat.py"
+    result = runner.invoke(app, ["run", str(chat), "--days", "3", "--brain", "llm"])
+    assert result.exit_code != 0
+    assert "chat scenario: it takes no --brain, --days" in str(result.exception)

@@ -43,12 +43,16 @@ def ab(
     from simulator.ab import parse_arms, simulate_ab
     from simulator.cli.render import print_ab
     from simulator.config import RunConfig
+    from simulator.domains import DOMAINS
     from simulator.exposure.config import with_doors
     from simulator.scenario import load_scenario
 
     module = load_scenario(scenario)
-    if not isinstance(module.CONFIG, RunConfig):
-        raise ValueError(f"{scenario}: an A/B run needs a browsing scenario (a RunConfig)")
+    domain = DOMAINS.for_config(module.CONFIG)
+    if domain.name != "recsys":
+        raise ValueError(
+            f"{scenario} is a {domain.name} scenario; A/B runs compare recommenders so far"
+        )
     arms = parse_arms(arm) if arm else dict(getattr(module, "ARMS", {}))
     if len(arms) < 2:
         raise ValueError(f"{scenario} declares no ARMS: give two or more --arm NAME=TARGET")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -26,36 +24,10 @@ def compare(
     as_json: AsJson = False,
 ) -> None:
     """Hold a run against real people: held-out users, or human dialogues for a chat run."""
-    from analysis.dialogue_compare import compare_chat_run
-    from analysis.run_compare import compare_run
-    from simulator.cli.render import print_comparison, print_dialogue_comparison
-    from simulator.core.manifest import read_manifest
+    from simulator.cli.domains import commands
+    from simulator.domains import DOMAINS
 
-    if read_manifest(run_dir).get("kind") == "chat":
-        real = against or _default_dialogues()
-        chats = compare_chat_run(run_dir, real)
-        if as_json:
-            typer.echo(json.dumps(chats.as_dict(), indent=2))
-        else:
-            print_dialogue_comparison(chats, f"{run_dir}: simulated vs human dialogues")
-        return
-    if against is not None:
-        raise ValueError("--against is for chat runs; a browsing run is held against its users")
-    comparison = compare_run(run_dir)
-    if as_json:
-        typer.echo(json.dumps(comparison.as_dict(), indent=2))
-    else:
-        print_comparison(comparison, f"{run_dir}: simulated vs held-out real users")
-
-
-def _default_dialogues() -> Path:
-    root = os.environ.get("SIMFOLK_DATA")
-    if not root or not (Path(root) / "convai2").exists():
-        raise ValueError(
-            "no human dialogues to compare with: pass --against PATH (ConvAI2 JSON), "
-            "or set SIMFOLK_DATA to a folder holding convai2/"
-        )
-    return Path(root) / "convai2"
+    commands(DOMAINS.of_run(run_dir)).compare(run_dir, against, as_json)
 
 
 @app.command()

@@ -2,74 +2,18 @@
 
 from __future__ import annotations
 
-import resource
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from simulator.cli.app import app, console
 from simulator.cli.options import ExposureFlag, PageShareOption
 
 if TYPE_CHECKING:
-    from simulator.chat.config import ChatConfig
-    from simulator.config import RunConfig
-    from simulator.run import RunResult
-    from simulator.world import World
-
-
-def _run_with_progress(module: Any, config: RunConfig, out: Path, resume: bool) -> RunResult:
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("simulated days"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"{config.scenario} · {config.target}", total=config.days)
-
-        def on_day(world: World) -> None:
-            progress.update(task, completed=world.day)
-
-        result: RunResult = module.run(config, out, resume=resume, on_day=on_day)
-    return result
-
-
-def _run_chat(module: Any, config: ChatConfig, out: Path, resume: bool) -> None:
-    from simulator.chat.world import ChatWorld
-
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("dialogues ended"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(
-            f"{config.scenario} · {config.chatbot.kind}", total=config.personas
-        )
-
-        def on_step(world: ChatWorld) -> None:
-            progress.update(task, completed=world.counters["ended"])
-
-        result = module.run(config, out, resume=resume, on_step=on_step)
-    per_minute = 60.0 * result.ended / result.run_seconds if result.run_seconds else float("nan")
-    console.print(
-        f"{result.ended}/{result.dialogues} dialogues ended ({result.status}"
-        f"{', resumed' if result.resumed else ''}), {result.events} events in "
-        f"{result.wall_seconds:.1f} s: {per_minute:.1f} dialogues/min\n"
-        f"trace: {result.run_dir}/events   compare: simfolk compare {result.run_dir}"
-    )
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+    pass
 
 
 @app.command()
@@ -113,62 +57,34 @@ def run(
 
     For a chat scenario, --target picks the chatbot kind (local, openai, python, langgraph).
     """
-    from simulator.chat.config import ChatConfig
-    from simulator.config import RunConfig
-    from simulator.exposure.config import with_doors
+    from simulator.cli.domains import commands, configure
+    from simulator.domains import DOMAINS
     from simulator.scenario import load_scenario
 
     module = load_scenario(scenario)
-    base = module.CONFIG.model_dump()
-    llm = {
-        k: v
-        for k, v in dict(
-            model=model,
-            api_base=api_base,
-            budget_tokens=budget_tokens,
-            budget_usd=budget_usd,
-            cache=cache,
-        ).items()
-        if v is not None
-    }
     if hasattr(module, "ARMS"):
         raise ValueError(f"{scenario} is an A/B scenario: run it with `simfolk ab {scenario}`")
-    if isinstance(module.CONFIG, ChatConfig):
-        bot = dict(kind=target, model=bot_model, base_url=bot_base_url, ref=bot_ref)
-        chat = ChatConfig.model_validate(
-            {
-                **base,
-                **{
-                    k: v
-                    for k, v in dict(dataset=dataset, personas=personas, seed=seed).items()
-                    if v is not None
-                },
-                "llm": {**base["llm"], **llm},
-                "chatbot": {**base["chatbot"], **{k: v for k, v in bot.items() if v is not None}},
-            }
-        )
-        _run_chat(module, chat, out or Path("runs") / chat.scenario, resume)
-        return
-    overrides = {
-        k: v
-        for k, v in dict(
-            dataset=dataset, personas=personas, days=days, seed=seed, target=target, brain=brain
-        ).items()
-        if v is not None
-    }
-    config = RunConfig.model_validate({**base, **overrides, "llm": {**base["llm"], **llm}})
-    config = config.model_copy(
-        update={"exposure": with_doors(config.exposure, exposure, page_share)}
+    domain = DOMAINS.for_config(module.CONFIG)
+    options = dict(
+        dataset=dataset,
+        personas=personas,
+        days=days,
+        seed=seed,
+        target=target,
+        brain=brain,
+        model=model,
+        api_base=api_base,
+        budget_tokens=budget_tokens,
+        budget_usd=budget_usd,
+        cache=cache,
+        bot_model=bot_model,
+        bot_base_url=bot_base_url,
+        bot_ref=bot_ref,
+        exposure=exposure,
+        page_share=page_share,
     )
-    out = out or Path("runs") / config.scenario
-    result = _run_with_progress(module, config, out, resume)
-    rate = result.events / result.wall_seconds if result.wall_seconds else float("nan")
-    state = result.status if result.complete else f"paused after day {result.days_done}"
-    console.print(
-        f"{result.events} events ({state}{', resumed' if result.resumed else ''}) in "
-        f"{result.wall_seconds:.1f} s: {rate:,.0f} events/s, peak memory {_peak_mib():,.0f} MiB\n"
-        f"trace: {result.run_dir}/events   compare: simfolk compare {result.run_dir}"
-    )
+    config: Any = configure(domain, module.CONFIG, options, scenario=scenario)
+    commands(domain).run(module, config, out or Path("runs") / config.scenario, resume)
 
 
 @app.command()

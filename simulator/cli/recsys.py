@@ -1,0 +1,91 @@
+"""The command line's side of the recommender domain: `run` with day progress, `compare`."""
+
+from __future__ import annotations
+
+import json
+import resource
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import typer
+from pydantic import BaseModel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from simulator.cli.app import console
+from simulator.cli.domains import COMMON, LLM_OPTIONS, llm_overrides
+
+if TYPE_CHECKING:
+    from simulator.config import RunConfig
+    from simulator.run import RunResult
+    from simulator.world import World
+
+
+def _run_with_progress(module: Any, config: RunConfig, out: Path, resume: bool) -> RunResult:
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("simulated days"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{config.scenario} · {config.target}", total=config.days)
+
+        def on_day(world: World) -> None:
+            progress.update(task, completed=world.day)
+
+        result: RunResult = module.run(config, out, resume=resume, on_day=on_day)
+    return result
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+class RecsysCommands:
+    """Browsing a recommender: days of sessions, held against the users' held-out ratings."""
+
+    options = COMMON | {"days", "target", "brain", "exposure", "page_share", *LLM_OPTIONS}
+
+    def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
+        """The scenario's config with the run options given."""
+        from simulator.config import RunConfig
+        from simulator.exposure.config import with_doors
+
+        fields = ("dataset", "personas", "days", "seed", "target", "brain")
+        update = {k: options[k] for k in fields if k in options}
+        llm = llm_overrides(config, options)
+        fitted = RunConfig.model_validate({**config.model_dump(), **update, "llm": llm})
+        doors = with_doors(fitted.exposure, options.get("exposure"), options.get("page_share"))
+        return fitted.model_copy(update={"exposure": doors})
+
+    def run(self, module: ModuleType, config: Any, out: Path, resume: bool) -> None:
+        """The run with a bar of simulated days, then events, speed and memory."""
+        result = _run_with_progress(module, config, out, resume)
+        rate = result.events / result.wall_seconds if result.wall_seconds else float("nan")
+        state = result.status if result.complete else f"paused after day {result.days_done}"
+        console.print(
+            f"{result.events} events ({state}{', resumed' if result.resumed else ''}) in "
+            f"{result.wall_seconds:.1f} s: {rate:,.0f} events/s, "
+            f"peak memory {_peak_mib():,.0f} MiB\n"
+            f"trace: {result.run_dir}/events   compare: simfolk compare {result.run_dir}"
+        )
+
+    def compare(self, run_dir: Path, against: Path | None, as_json: bool) -> None:
+        """The run against the same users' held-out ratings."""
+        from analysis.run_compare import compare_run
+        from simulator.cli.render import print_comparison
+
+        if against is not None:
+            raise ValueError("--against is for chat runs; a browsing run is held against its users")
+        comparison = compare_run(run_dir)
+        if as_json:
+            typer.echo(json.dumps(comparison.as_dict(), indent=2))
+        else:
+            print_comparison(comparison, f"{run_dir}: simulated vs held-out real users")
+
+
+COMMANDS = RecsysCommands()
