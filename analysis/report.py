@@ -55,7 +55,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["num"] = lambda value: fmt(value, 4, significant=True)
+    env.filters["num"] = lambda value, digits=4: fmt(value, digits, significant=True)
     return env
 
 
