@@ -235,6 +235,18 @@ def test_a_chat_resume_refuses_a_changed_persona_file(tmp_path):
         simulate_chat(config, out, goals=GOALS, resume=True)
 
 
+def test_a_chat_run_has_a_report(chat_runs, tmp_path):
+    from analysis.report import write_report
+
+    cold, _, _ = chat_runs
+    html = write_report(cold, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.count('class="plotly-graph-div"') == 4
+    for title in ("Why dialogues ended", "User messages per dialogue", "each interval's own"):
+        assert title in html
+    assert "<td>user_turns</td>" in html  # held against the human dialogues
+    assert 'id="decision"' not in html  # one run: nothing to decide
+
+
 def test_user_messages_keep_their_persona_budget(chat_runs):
     cold, _, _ = chat_runs
     model = json.loads((cold / "stop_model.json").read_text())

@@ -24,7 +24,6 @@ OVERSIZE = {
     "analysis.ab": 708,
     "personas.datasets.movielens": 693,
     "personas.anthology": 595,
-    "analysis.report": 471,
     "simulator.reflective_memory": 447,
     "analysis.export": 431,
     "simulator.brains.llm": 414,

@@ -18,6 +18,7 @@ from simulator.run import simulate
 
 ARMS = {"popularity": "popularity", "itemknn": "itemknn"}
 PLOTS = 5  # CTR by position, session length, ratings, item popularity, daily activity
+AB_PLOTS = PLOTS + 1  # and the forest plot of the paired differences
 # Any attribute, CSS url() or import that would make the browser fetch something.
 _EXTERNAL = re.compile(
     r"""(?:\b(?:src|href|action|poster|data)\s*=\s*["']?\s*(?:https?:)?//)"""
@@ -132,6 +133,9 @@ def test_single_run_report(single_run: Path, tmp_path: Path) -> None:
     manifest = json.loads((single_run / "manifest.json").read_text())
     assert manifest["dataset"]["sha256"][:12] in html
     assert html.count('class="plotly-graph-div"') == PLOTS
+    # Results first, provenance last.
+    order = [html.index(f'id="{s}"') for s in ("plots", "human-vs-simulated", "overview")]
+    assert order == sorted(order)
     assert 'class="close"' in html  # some metric lies within 1.5x the human floor
     assert "report.html" not in _own_markup(html)  # the report does not list itself
     _check_offline(html)
@@ -158,6 +162,7 @@ def test_ab_report_sections(ab_run: Path, tmp_path: Path) -> None:
     html = write_report(ab_run, out, ab_result=HAND_MADE_AB).read_text(encoding="utf-8")
     for section in (
         'id="overview"',
+        'id="decision"',
         'id="ab-statistics"',
         'id="ab-metrics"',
         'id="ab-differences"',
@@ -171,7 +176,16 @@ def test_ab_report_sections(ab_run: Path, tmp_path: Path) -> None:
     assert '<tr class="down">' in html
     assert '<tr class="violated">' in html
     assert html.count("<h3>itemknn</h3>") == 1 and html.count("<h3>popularity</h3>") == 1
-    assert html.count('class="plotly-graph-div"') == PLOTS
+    assert html.count('class="plotly-graph-div"') == AB_PLOTS
+    # The decision leads: the verdict on the main metric, the broken guardrail, the MDE.
+    sections = ("decision", "ab-statistics", "plots", "human-vs-simulated", "overview")
+    order = [html.index(f'id="{s}"') for s in sections]
+    assert order == sorted(order)
+    verdict = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html[order[0] : order[1]]))
+    assert "itemknn is better than popularity on ctr: 0.2 (20%)" in verdict
+    assert "broken: coverage" in verdict
+    # CI [0.15, 0.25]: SE 0.1 / 3.92, MDE (1.96 + 0.84) SE = 0.071 (7.1% of the control's 1.0).
+    assert "±0.071 (±7.1% of the control)" in verdict
     # One trace per arm: every plot names both arms.
     for name in ARMS:
         assert html.count(f'"name":"{name}"') >= PLOTS
@@ -231,7 +245,7 @@ def test_report_renders_in_chromium(ab_run: Path, tmp_path: Path) -> None:
     screenshot = tmp_path / "report.png"
     rendered, errors, outside = _render_in_browser(path, screenshot)
     html = path.read_text(encoding="utf-8")
-    assert rendered == html.count('class="plotly-graph-div"') == PLOTS
+    assert rendered == html.count('class="plotly-graph-div"') == AB_PLOTS
     assert errors == []
     assert outside == []
     data = screenshot.read_bytes()
