@@ -16,6 +16,7 @@ import polars as pl
 from analysis.dialogue_compare import DialogueComparison, compare_chat_run
 from analysis.frames import load_events
 from simulator.core.manifest import read_manifest
+from simulator.domains import DOMAINS
 from simulator.llm import read_calls
 from simulator.scenario import load_scenario
 
@@ -29,9 +30,15 @@ def bench_chat(
     seed: int,
     cache: bool,
     arrival_window: float | None = None,
+    scenario: str = "support_chat",
 ) -> tuple[dict[str, Any], list[DialogueComparison]]:
-    """Run support_chat with `personas` users; compare with each of `against`."""
-    module = load_scenario(str(Path(__file__).parents[1] / "scenarios" / "support_chat.py"))
+    """Run a chat scenario with `personas` users; compare with each of `against`.
+
+    `scenario` is a scenario file, or a name in ./scenarios/ (as `simfolk run` takes it).
+    """
+    module = load_scenario(scenario)
+    if DOMAINS.for_config(module.CONFIG).name != "chat":
+        raise ValueError(f"{scenario}: bench chat needs a chat scenario (a ChatConfig)")
     window = module.CONFIG.arrival_window_s if arrival_window is None else arrival_window
     config = module.CONFIG.model_copy(
         update={

@@ -117,3 +117,13 @@ def test_commands_dispatch_through_the_domain_registry(tmp_path):
     result = runner.invoke(app, ["run", str(chat), "--days", "3", "--brain", "llm"])
     assert result.exit_code != 0
     assert "chat scenario: it takes no --brain, --days" in str(result.exception)
+
+
+def test_bench_chat_takes_a_chat_scenario_by_name_or_path():
+    from simulator.bench_chat import bench_chat
+
+    common = dict(personas=1, against=[], out=None, slots=1, seed=0, cache=True)
+    with pytest.raises(ValueError, match="needs a chat scenario"):
+        bench_chat(scenario=str(WEEK), **common)
+    with pytest.raises(ValueError, match="not found"):
+        bench_chat(scenario="no_such_scenario", **common)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.console import Console
 
@@ -11,6 +13,13 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+# Progress goes to stderr, so `--json` output on stdout stays one clean object.
+progress_console = Console(stderr=True)
+
+
+def working(what: str) -> Any:
+    """A spinner on stderr while `what` runs (benches run for minutes)."""
+    return progress_console.status(f"{what}: running (the figures follow when it ends)")
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from analysis.numbers import fmt
 from simulator.cli.app import app as root
-from simulator.cli.app import console
+from simulator.cli.app import console, working
 from simulator.cli.options import AsJson, ExposureFlag, PageShareOption
 
 if TYPE_CHECKING:
@@ -100,7 +100,8 @@ def fidelity_command(
         llm=LLMConfig(model=model, api_base=api_base),
         exposure=with_doors(ExposureConfig(), exposure, page_share),
     )
-    report = fidelity(config, users=users, ratios=parsed, macro=macro)
+    with working("bench fidelity"):
+        report = fidelity(config, users=users, ratios=parsed, macro=macro)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -121,15 +122,16 @@ def llm_command(
     """Tokens per decision, and simfolk's server throughput against a raw load generator."""
     from simulator.bench_llm import bench_llm
 
-    data = bench_llm(
-        dataset=dataset,
-        personas=personas,
-        days=days,
-        slots=slots,
-        window=window,
-        max_tokens=max_tokens,
-        seed=seed,
-    )
+    with working("bench llm"):
+        data = bench_llm(
+            dataset=dataset,
+            personas=personas,
+            days=days,
+            slots=slots,
+            window=window,
+            max_tokens=max_tokens,
+            seed=seed,
+        )
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -173,21 +175,26 @@ def chat_command(
     cache: Annotated[
         bool, typer.Option("--cache/--no-cache", help="replay cached answers (off: time the model)")
     ] = False,
+    scenario: Annotated[
+        str, typer.Option(help="a chat scenario file, or a name in ./scenarios/")
+    ] = "support_chat",
     as_json: AsJson = False,
 ) -> None:
-    """The support_chat scenario on the embedded model: dialogues/min, and how human it reads."""
+    """A chat scenario on the embedded model: dialogues/min, and how human it reads."""
     from simulator.bench_chat import bench_chat
     from simulator.cli.render import print_dialogue_comparison
 
-    data, comparisons = bench_chat(
-        personas=personas,
-        against=against or [],
-        out=out,
-        slots=slots,
-        seed=seed,
-        cache=cache,
-        arrival_window=arrival_window,
-    )
+    with working("bench chat"):
+        data, comparisons = bench_chat(
+            scenario=scenario,
+            personas=personas,
+            against=against or [],
+            out=out,
+            slots=slots,
+            seed=seed,
+            cache=cache,
+            arrival_window=arrival_window,
+        )
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -222,18 +229,19 @@ def aa_command(
     """A/A false-positive rate over many seeds, and CI widths with vs without CRN."""
     from simulator.bench_ab import bench_aa
 
-    data = bench_aa(
-        seeds=seeds,
-        personas=personas,
-        days=days,
-        dataset=dataset,
-        target=target,
-        versus=versus,
-        crn_seeds=crn_seeds,
-        n_boot=n_boot,
-        calibrate=calibrate,
-        ensemble=ensemble,
-    )
+    with working("bench aa"):
+        data = bench_aa(
+            seeds=seeds,
+            personas=personas,
+            days=days,
+            dataset=dataset,
+            target=target,
+            versus=versus,
+            crn_seeds=crn_seeds,
+            n_boot=n_boot,
+            calibrate=calibrate,
+            ensemble=ensemble,
+        )
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
@@ -295,19 +303,20 @@ def validity_command(
         raise typer.BadParameter(f"choose one of: {', '.join(PROTOCOLS)}", param_hint="--protocol")
     names = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
     try:
-        data = bench_validity(
-            dataset=dataset,
-            arms=names,
-            protocol=protocol,
-            personas=personas,
-            days=days,
-            seed=seed,
-            ensemble=ensemble,
-            n_boot=n_boot,
-            workers=workers,
-            out=out,
-            exposure=with_doors(ExposureConfig(), exposure, page_share),
-        )
+        with working("bench validity"):
+            data = bench_validity(
+                dataset=dataset,
+                arms=names,
+                protocol=protocol,
+                personas=personas,
+                days=days,
+                seed=seed,
+                ensemble=ensemble,
+                n_boot=n_boot,
+                workers=workers,
+                out=out,
+                exposure=with_doors(ExposureConfig(), exposure, page_share),
+            )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     if as_json:
@@ -361,7 +370,8 @@ def social_command(
     from simulator.bench_social import bench_social
 
     try:
-        data = bench_social(dataset, seed=seed)
+        with working("bench social"):
+            data = bench_social(dataset, seed=seed)
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--dataset") from None
     if as_json:

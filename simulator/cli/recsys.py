@@ -27,17 +27,27 @@ def _run_with_progress(module: Any, config: RunConfig, out: Path, resume: bool) 
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("simulated days"),
+        TextColumn("{task.fields[unit]}"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(f"{config.scenario} · {config.target}", total=config.days)
+        label = f"{config.scenario} · {config.target}"
+        task = progress.add_task(label, total=config.days, unit="simulated days")
+        options: dict[str, Any] = {}
+        if config.brain != "utility":
+            # A day of LLM decisions can take minutes: count the requests as they go out.
+            asked = progress.add_task("model requests sent", total=None, unit="")
+
+            def on_llm(llm: Any) -> None:
+                llm.on_request = lambda _request: progress.update(asked, advance=1)
+
+            options["on_llm"] = on_llm
 
         def on_day(world: World) -> None:
             progress.update(task, completed=world.day)
 
-        result: RunResult = module.run(config, out, resume=resume, on_day=on_day)
+        result: RunResult = module.run(config, out, resume=resume, on_day=on_day, **options)
     return result
 
 
