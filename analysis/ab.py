@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,15 +29,22 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 from scipy import sparse
-from statsmodels.stats.multitest import multipletests
 
+from analysis.bootstrap import (
+    FloatArray,
+    bootstrap_p_value,
+    holm,
+    json_safe,
+    percentile_ci,
+    resample_counts,
+    safe_ratio,
+)
 from analysis.frames import load_events
 from personas.datasets import load_dataset, temporal_split
 from personas.io import load_personas
 from simulator.core.manifest import read_manifest
 from simulator.trace.schema import EventKind
 
-FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 AB_FILE = "ab.json"
@@ -56,8 +63,6 @@ METRICS = (
 GUARDRAILS = frozenset({"sessions_per_persona", "return_rate"})
 _RATIO_METRICS = tuple(m for m in METRICS if m != "coverage")
 _SECONDS_PER_DAY = 86_400.0
-# Bootstrap rows per chunk are sized so one chunk's dense products stay near this many cells.
-_CHUNK_CELLS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,8 @@ class ABResult:
     metrics: list[ArmMetric]
     differences: list[Difference]
     ensemble: int = 1  # brains whose disagreement the CIs carry (1: personas only)
+    primary: str = "ctr"  # the metric the test is decided on
+    better: dict[str, int] = field(default_factory=dict)  # metric -> -1 where lower is better
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready; non-finite numbers become None."""
@@ -126,153 +133,17 @@ class ABResult:
             Metric name to arm name or None, for every metric.
         """
         out: dict[str, str | None] = {}
-        for metric in METRICS:
+        for metric in dict.fromkeys(d.metric for d in self.differences):
+            sign = self.better.get(metric, 1)
             rows = [d for d in self.differences if d.metric == metric and d.significant]
-            better = [d for d in rows if d.diff > 0]
+            better = [d for d in rows if d.diff * sign > 0]
             if better:
-                out[metric] = max(better, key=lambda d: d.arm_value).arm
-            elif any(d.diff < 0 for d in rows):
+                out[metric] = max(better, key=lambda d: d.arm_value * sign).arm
+            elif any(d.diff * sign < 0 for d in rows):
                 out[metric] = self.control
             else:
                 out[metric] = None
         return out
-
-
-@dataclass(frozen=True)
-class PairedBootstrap:
-    """A paired bootstrap of ``b − a`` for a ratio-of-sums statistic."""
-
-    a: float
-    b: float
-    diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-
-
-def json_safe(value: Any) -> Any:
-    """`value` with every non-finite float (in dicts, lists, tuples) replaced by None."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-# --- bootstrap core ---------------------------------------------------------
-
-
-def _chunk_rows(n_units: int, n_boot: int, width: int = 1) -> int:
-    return max(1, min(n_boot, _CHUNK_CELLS // max(1, n_units + width)))
-
-
-def resample_counts(
-    n_units: int, n_boot: int, rng: np.random.Generator, width: int = 1
-) -> Iterator[FloatArray]:
-    """Bootstrap resamples of ``n_units`` units as count matrices, in chunks.
-
-    Row ``r`` of a chunk holds how often each unit was drawn in resample ``r``
-    (indices drawn with replacement, ``n_units`` per resample), so a resampled
-    sum is ``counts @ values``.
-
-    Args:
-        n_units: Units (personas) per resample.
-        n_boot: Resamples in all.
-        rng: The random stream.
-        width: Cells per resample of the widest product taken on a chunk, to bound memory.
-
-    Yields:
-        Float count matrices of shape ``(rows, n_units)``, rows summing to ``n_boot``.
-    """
-    rows = _chunk_rows(n_units, n_boot, width)
-    done = 0
-    while done < n_boot:
-        size = min(rows, n_boot - done)
-        idx = rng.integers(0, n_units, size=(size, n_units))
-        offset = (np.arange(size, dtype=np.int64) * n_units)[:, None]
-        flat = np.bincount((idx + offset).ravel(), minlength=size * n_units)
-        yield flat.reshape(size, n_units).astype(np.float64)
-        done += size
-
-
-def _ratio(num: FloatArray, den: FloatArray) -> FloatArray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(num / den, dtype=np.float64)
-
-
-def _percentile_ci(samples: FloatArray, alpha: float) -> tuple[float, float]:
-    finite = samples[np.isfinite(samples)]
-    if finite.size == 0:
-        return math.nan, math.nan
-    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
-    return float(low), float(high)
-
-
-def bootstrap_p_value(boot_diffs: FloatArray, observed: float) -> float:
-    """Two-sided p-value of ``observed`` from its bootstrap distribution.
-
-    The bootstrap distribution, centred at the observed value, stands in for
-    the null distribution: ``p = (1 + #{|d* − d̂| ≥ |d̂|}) / (B + 1)``, with
-    non-finite resamples left out of ``B``.
-
-    Args:
-        boot_diffs: Bootstrap replicates ``d*`` of the difference.
-        observed: The observed difference ``d̂``.
-
-    Returns:
-        The p-value in (0, 1], or nan when ``d̂`` or every replicate is not finite.
-    """
-    finite = boot_diffs[np.isfinite(boot_diffs)]
-    if not math.isfinite(observed) or finite.size == 0:
-        return math.nan
-    extreme = int(np.count_nonzero(np.abs(finite - observed) >= abs(observed)))
-    return (1 + extreme) / (finite.size + 1)
-
-
-def paired_bootstrap(
-    num_a: npt.ArrayLike,
-    den_a: npt.ArrayLike,
-    num_b: npt.ArrayLike,
-    den_b: npt.ArrayLike,
-    rng: np.random.Generator,
-    n_boot: int = 2000,
-    alpha: float = 0.05,
-) -> PairedBootstrap:
-    """Paired percentile bootstrap of ``Σnum_b/Σden_b − Σnum_a/Σden_a`` over units.
-
-    Unit ``i`` of ``a`` and of ``b`` is the same unit (a persona under two arms),
-    so each resample draws units once and applies the draw to both.
-
-    Args:
-        num_a: Per-unit numerators under ``a``.
-        den_a: Per-unit denominators under ``a``.
-        num_b: Per-unit numerators under ``b``.
-        den_b: Per-unit denominators under ``b``.
-        rng: The random stream.
-        n_boot: Resamples.
-        alpha: The CI covers ``1 − alpha``.
-
-    Returns:
-        Both statistics, their difference, its CI and two-sided p-value.
-
-    Raises:
-        ValueError: If the four arrays are not one-dimensional of one length.
-    """
-    arrays = [np.asarray(x, dtype=np.float64) for x in (num_a, den_a, num_b, den_b)]
-    if any(x.ndim != 1 or x.shape != arrays[0].shape for x in arrays):
-        raise ValueError("paired_bootstrap needs four 1-d arrays of one length")
-    values = np.column_stack(arrays)
-    a = float(_ratio(values[:, 0].sum(), values[:, 1].sum()))
-    b = float(_ratio(values[:, 2].sum(), values[:, 3].sum()))
-    chunks = []
-    for counts in resample_counts(values.shape[0], n_boot, rng, width=4):
-        sums = counts @ values
-        chunks.append(_ratio(sums[:, 2], sums[:, 3]) - _ratio(sums[:, 0], sums[:, 1]))
-    boot = np.concatenate(chunks)
-    low, high = _percentile_ci(boot, alpha)
-    return PairedBootstrap(a, b, b - a, low, high, bootstrap_p_value(boot, b - a))
 
 
 # --- per-persona data -------------------------------------------------------
@@ -503,7 +374,7 @@ def coverage_permutation_p(
 
 def _statistics(data: _ArmData, counts: FloatArray) -> FloatArray:
     """Every metric, in METRICS order, for each row of persona counts."""
-    ratios = _ratio(counts @ data.num, counts @ data.den)
+    ratios = safe_ratio(counts @ data.num, counts @ data.den)
     if data.clicked.shape[1]:
         drawn = (counts > 0).astype(np.float64)
         covered = np.asarray((data.clicked.T @ drawn.T) > 0).sum(axis=0)
@@ -619,7 +490,7 @@ def analyse_ab(
             np.clip(column + full[arm][at] - finite.mean(), 0.0, 1.0, out=column)
 
     metrics = [
-        ArmMetric(arm, m, float(full[arm][k]), *_percentile_ci(stacked[arm][:, k], alpha))
+        ArmMetric(arm, m, float(full[arm][k]), *percentile_ci(stacked[arm][:, k], alpha))
         for arm in arms
         for k, m in enumerate(METRICS)
     ]
@@ -646,14 +517,11 @@ def _differences(
     boot_diffs = boot[arm] - boot[control]
     p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(METRICS))])
     p[METRICS.index("coverage")] = coverage_p
-    adjusted = np.full_like(p, math.nan)
-    finite = np.isfinite(p)
-    if finite.any():
-        adjusted[finite] = multipletests(p[finite], alpha=alpha, method="holm")[1]
+    adjusted = holm(p, alpha)
     out = []
     for k, metric in enumerate(METRICS):
         c, a, d = float(full[control][k]), float(full[arm][k]), float(diffs[k])
-        low, high = _percentile_ci(boot_diffs[:, k], alpha)
+        low, high = percentile_ci(boot_diffs[:, k], alpha)
         significant = bool(adjusted[k] < alpha)
         guardrail = metric in GUARDRAILS
         out.append(
@@ -702,6 +570,10 @@ def analyse_ab_dir(run_dir: str | Path, **kwargs: Any) -> ABResult:
     if record.get("status") != "complete":
         raise ValueError(f"{path}: the A/B run is {record.get('status')}, not complete")
     arm_dirs = {name: run_dir / spec["dir"] for name, spec in record["arms"].items()}
+    if record.get("domain") == "chat":
+        from analysis.chat_ab import analyse_chat_ab
+
+        return analyse_chat_ab(arm_dirs, record["control"], **kwargs)
     members = [
         {name: run_dir / d for name, d in member.items()} for member in record.get("members", [])
     ]

@@ -31,7 +31,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import kendalltau, spearmanr
 
-from analysis.ab import FloatArray, bootstrap_p_value, resample_counts
+from analysis.bootstrap import FloatArray, bootstrap_p_value, resample_counts
 from analysis.offline import OFFLINE_METRICS
 
 SIMULATED_METRICS = ("ctr", "clicks_per_persona", "ratings_per_persona")

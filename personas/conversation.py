@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from personas.atomic import write_text_atomically
 from personas.io import PersonaFileError, _parse, validate_records
@@ -57,6 +58,27 @@ class Goal(_Record):
         default=(), description="facts they give only when the assistant asks for them"
     )
     done_when: str = Field(min_length=1, description="what counts as the goal being met")
+    evidence: tuple[str, ...] = Field(
+        default=(),
+        description="regular expressions (case-insensitive): a bot reply matching any of "
+        "them meets the goal by rule, whatever the persona says",
+    )
+
+    @field_validator("evidence")
+    @classmethod
+    def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        return patterns
+
+    def met_by(self, replies: Sequence[str]) -> bool | None:
+        """Whether a bot reply shows the goal met by rule; None when it has no evidence rule."""
+        if not self.evidence:
+            return None
+        return any(re.search(p, text, re.IGNORECASE) for p in self.evidence for text in replies)
 
 
 class SpeakingStyle(_Record):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +47,10 @@ class ABRun:
     events: int  # over all arms
 
 
-def parse_arms(specs: Sequence[str]) -> dict[str, str]:
-    """`NAME=TARGET` strings as {name: target}; names are unique, targets registered."""
+def parse_arms(
+    specs: Sequence[str], check: Callable[[str], None] = check_target_name
+) -> dict[str, str]:
+    """`NAME=TARGET` strings as {name: target}; names are unique, targets pass `check`."""
     arms: dict[str, str] = {}
     for spec in specs:
         name, sep, target = spec.partition("=")
@@ -59,7 +61,7 @@ def parse_arms(specs: Sequence[str]) -> dict[str, str]:
             raise ValueError(f"--arm {spec!r}: a name is letters, digits, '_', '-' or '.'")
         if name in arms:
             raise ValueError(f"--arm {spec!r}: the name {name!r} is used twice")
-        check_target_name(target)
+        check(target)
         arms[name] = target
     return arms
 
@@ -75,7 +77,7 @@ def _run_arm(config_json: str, out: str, resume: bool) -> float:
     return simulate(config, out, resume=resume).run_seconds
 
 
-def _arm_resumes(out: Path) -> bool | None:
+def arm_resumes(out: Path) -> bool | None:
     """True: resume it; False: start it; None: it is complete already."""
     if not (out / "manifest.json").exists():
         return False
@@ -133,18 +135,7 @@ def simulate_ab(
         "config": config.model_dump(mode="json"),
         "members": [{name: f"members/{m}/{name}" for name in arms} for m in range(ensemble - 1)],
     }
-    if (out / AB_FILE).exists() and not resume:
-        raise RunDirError(
-            f"{out}: already holds an A/B run; pass --resume, or choose another --out"
-        )
-    if resume:
-        if not (out / AB_FILE).exists():
-            raise RunDirError(f"{out}: nothing to resume (no {AB_FILE}); drop --resume to start")
-        saved = read_manifest_file(out / AB_FILE)
-        if {k: saved.get(k) for k in record} != record:
-            raise RunDirError(f"{out}: cannot resume with other arms, control, CRN or config")
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out, {**record, "status": "running"})
+    start_record(out, record, resume)
     dirs = {name: out / "arms" / name for name in arms}
     runs: dict[tuple[int | None, str], tuple[Path, RunConfig]] = {
         (None, name): (dirs[name], arm_config(config, name, target, crn))
@@ -159,7 +150,7 @@ def simulate_ab(
             )
     jobs = []
     for key, (where, arm) in runs.items():
-        state = _arm_resumes(where) if resume else False
+        state = arm_resumes(where) if resume else False
         if state is not None:
             jobs.append((key, where, arm, state))
     seconds: dict[tuple[int | None, str], float] = {}
@@ -181,8 +172,8 @@ def simulate_ab(
     wall: dict[str, float] = {}
     for (_, name), value in seconds.items():
         wall[name] = wall.get(name, 0.0) + value
-    complete = all(_arm_resumes(where) is None for where, _ in runs.values())
-    _write(out, {**record, "status": "complete" if complete else "running", "wall_seconds": wall})
+    complete = all(arm_resumes(where) is None for where, _ in runs.values())
+    finish_record(out, record, complete, wall)
     events = sum(int(read_manifest(where).get("events", 0)) for where, _ in runs.values())
     return ABRun(
         run_dir=out,
@@ -192,6 +183,29 @@ def simulate_ab(
         wall_seconds=wall,
         events=events,
     )
+
+
+def start_record(out: Path, record: dict[str, Any], resume: bool) -> None:
+    """Claim `out` for an A/B run, or check a resume against its record; mark it running."""
+    if (out / AB_FILE).exists() and not resume:
+        raise RunDirError(
+            f"{out}: already holds an A/B run; pass --resume, or choose another --out"
+        )
+    if resume:
+        if not (out / AB_FILE).exists():
+            raise RunDirError(f"{out}: nothing to resume (no {AB_FILE}); drop --resume to start")
+        saved = read_manifest_file(out / AB_FILE)
+        if {k: saved.get(k) for k in record} != record:
+            raise RunDirError(f"{out}: cannot resume with other arms, control, CRN or config")
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out, {**record, "status": "running"})
+
+
+def finish_record(
+    out: Path, record: dict[str, Any], complete: bool, wall: dict[str, float]
+) -> None:
+    """Write the A/B record's final status and the arms' wall times."""
+    _write(out, {**record, "status": "complete" if complete else "running", "wall_seconds": wall})
 
 
 def read_manifest_file(path: Path) -> dict[str, Any]:

@@ -13,10 +13,9 @@ from analysis.ab import (
     Difference,
     analyse_ab,
     analyse_ab_dir,
-    bootstrap_p_value,
-    paired_bootstrap,
     persona_table,
 )
+from analysis.bootstrap import bootstrap_p_value, paired_bootstrap
 from analysis.frames import load_events
 from personas.io import load_personas
 from simulator.config import RunConfig

@@ -449,3 +449,54 @@ def test_a_killed_chat_run_resumes_to_the_same_events(tmp_path, event_digests):
     resumed = module.run(config, out, resume=True)
     assert resumed.resumed and resumed.complete
     assert event_digests(out) == event_digests(reference.run_dir)
+
+
+HELPFUL = (
+    "I have issued a refund. To cancel your subscription, open the settings. Restart the app. "
+    "Use the subtitle settings. The premium plan has four screens. Reset your password here. "
+    "Set up a kids profile. That film is no longer available."
+)
+
+
+def helpful_bot(messages: list[dict[str, str]]) -> str:
+    """A chatbot whose every reply holds what each support goal's rule looks for."""
+    return HELPFUL
+
+
+def test_a_chat_ab_judges_goals_by_rule_and_pairs_the_personas(tmp_path):
+    from typer.testing import CliRunner
+
+    from analysis.ab import analyse_ab_dir
+    from analysis.report import write_report
+    from simulator.cli import app
+
+    scenario = tmp_path / "two_bots.py"
+    scenario.write_text(
+        "from pathlib import Path\n"
+        "from simulator.chat.config import ChatConfig\n"
+        "from simulator.chatbots.config import ChatbotConfig\n"
+        f"GOALS = Path({str(SCENARIOS / 'support_goals.yaml')!r})\n"
+        "CONFIG = ChatConfig(scenario='two-bots', personas=4, seed=3, taste_dims=8,"
+        " max_turns=2, checkpoint_every_s=60.0)\n"
+        "ARMS = {'polite': ChatbotConfig(kind='python', ref='test_chat:polite_bot'),"
+        " 'helpful': ChatbotConfig(kind='python', ref='test_chat:helpful_bot')}\n"
+        "def run(config, out, **options):\n"
+        "    raise AssertionError('an A/B run does not call run()')\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "ab"
+    result = CliRunner().invoke(app, ["ab", str(scenario), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "goal_met_judged" in result.output
+    ab = analyse_ab_dir(out, n_boot=200)
+    assert ab.primary == "goal_met_judged" and ab.control == "polite" and ab.personas == 4
+    value = {(m.arm, m.metric): m.value for m in ab.metrics}
+    # The rule reads the bot's replies: the polite bot never gives what a goal needs.
+    assert value[("polite", "goal_met_judged")] == 0.0
+    assert value[("helpful", "goal_met_judged")] > 0.0
+    assert {d.metric for d in ab.differences} >= {"goal_met_said", "gave_up", "user_turns"}
+    assert next(d for d in ab.differences if d.metric == "gave_up").guardrail
+    html = write_report(out).read_text(encoding="utf-8")
+    assert "on goal_met_judged" in html and 'id="decision"' in html
+    refused = CliRunner().invoke(app, ["ab", str(scenario), "--days", "2", "--out", str(out)])
+    assert refused.exit_code != 0 and "takes no --days" in str(refused.exception)

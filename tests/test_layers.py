@@ -21,7 +21,7 @@ MAX_LINES = 400
 # Modules already over the limit, with their size when the rule came in: shrink, never grow.
 OVERSIZE = {
     "analysis.fidelity": 712,
-    "analysis.ab": 708,
+    "analysis.ab": 581,
     "personas.datasets.movielens": 693,
     "personas.anthology": 595,
     "simulator.reflective_memory": 447,

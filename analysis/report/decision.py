@@ -22,16 +22,18 @@ def ab_tables(ab: dict[str, Any]) -> dict[str, Any]:
         for metric in metrics
     ]
     differences = []
+    better = ab.get("better") or {}
     for row in ab.get("differences", []):
         diff = row.get("diff")
+        diff = None if diff is None else diff * better.get(row["metric"], 1)  # + is better
         significant = bool(row.get("significant"))
         violated = bool(row.get("violated"))
         if violated:
             css, verdict = "violated", "guardrail violated"
         elif significant and diff is not None and diff > 0:
-            css, verdict = "up", "↑ significant"
+            css, verdict = "up", "better, significant"
         elif significant and diff is not None and diff < 0:
-            css, verdict = "down", "↓ significant"
+            css, verdict = "down", "worse, significant"
         else:
             css, verdict = "", "–"
         differences.append({**row, "css": css, "verdict": verdict})
@@ -74,7 +76,7 @@ def _relative(row: dict[str, Any], key: str) -> float | None:
     return float(value) / float(control)
 
 
-def verdicts(stats: dict[str, Any], primary: str = PRIMARY) -> list[dict[str, Any]]:
+def verdicts(stats: dict[str, Any], primary: str | None = None) -> list[dict[str, Any]]:
     """One line per arm against the control: the effect on `primary`, its CI, the guardrails.
 
     Each also carries the minimum detectable effect on `primary` at this population
@@ -82,6 +84,8 @@ def verdicts(stats: dict[str, Any], primary: str = PRIMARY) -> list[dict[str, An
     two-sided 5 % level, ``(z_0.975 + z_0.8) · SE`` with the SE read off the CI
     (before Holm's correction, so the corrected test needs a little more).
     """
+    primary = primary or stats.get("primary") or PRIMARY
+    sign = (stats.get("better") or {}).get(primary, 1)
     lines = []
     rows = stats.get("differences", [])
     for arm in [a for a in stats.get("arms", []) if a != stats.get("control")]:
@@ -94,7 +98,7 @@ def verdicts(stats: dict[str, Any], primary: str = PRIMARY) -> list[dict[str, An
         se = (high - low) / z_level if low is not None and high is not None else None
         mde = (_Z_ALPHA + _Z_POWER) * se if se is not None else None
         if main.get("significant") and diff is not None:
-            call = "better than" if diff > 0 else "worse than"
+            call = "better than" if diff * sign > 0 else "worse than"
         else:
             call = "not distinguishable from"
         broken = [r["metric"] for r in mine if r.get("violated")]

@@ -4,7 +4,19 @@ Each module imports the engine only inside its commands, so `simfolk --help`
 and light commands answer without loading the numeric stack.
 """
 
-from simulator.cli import ab, analyse, bench, lists, llm, personas, run
+from simulator.cli import ab, analyse, bench, bench_population, lists, llm, personas, run
 from simulator.cli.app import app, console, main
 
-__all__ = ["ab", "analyse", "app", "bench", "console", "lists", "llm", "main", "personas", "run"]
+__all__ = [
+    "ab",
+    "analyse",
+    "app",
+    "bench",
+    "bench_population",
+    "console",
+    "lists",
+    "llm",
+    "main",
+    "personas",
+    "run",
+]

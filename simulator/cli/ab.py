@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,10 +49,25 @@ def ab(
 
     module = load_scenario(scenario)
     domain = DOMAINS.for_config(module.CONFIG)
-    if domain.name != "recsys":
-        raise ValueError(
-            f"{scenario} is a {domain.name} scenario; A/B runs compare recommenders so far"
-        )
+    if domain.name == "chat":
+        foreign = [
+            flag
+            for flag, given in (
+                ("--days", days is not None),
+                ("--ensemble", ensemble != 1),
+                ("--no-crn", not crn),
+                ("--workers", workers is not None),
+                ("--exposure", exposure is not None),
+                ("--page-share", page_share is not None),
+            )
+            if given
+        ]
+        if foreign:
+            raise ValueError(
+                f"{scenario} is a chat scenario: its A/B run takes no {', '.join(foreign)}"
+            )
+        _chat_ab(module, scenario, arm, control, dataset, personas, seed, out, resume)
+        return
     arms = parse_arms(arm) if arm else dict(getattr(module, "ARMS", {}))
     if len(arms) < 2:
         raise ValueError(f"{scenario} declares no ARMS: give two or more --arm NAME=TARGET")
@@ -77,6 +92,53 @@ def ab(
             resume=resume,
             workers=workers,
             ensemble=ensemble,
+        )
+    walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
+    console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")
+    print_ab(run_dir)
+    console.print(f"report: simfolk report {run_dir}")
+
+
+def _chat_ab(
+    module: Any,
+    scenario: str,
+    arm: list[str] | None,
+    control: str | None,
+    dataset: str | None,
+    personas: int | None,
+    seed: int | None,
+    out: Path | None,
+    resume: bool,
+) -> None:
+    """Chatbot arms: NAME=KIND on the scenario's chatbot, or the scenario's ARMS of chatbots."""
+    from personas.conversation import load_goals
+    from simulator.ab import parse_arms
+    from simulator.chat.ab import simulate_chat_ab
+    from simulator.chatbots import check_chatbot_name
+    from simulator.cli.render import print_ab
+
+    base = module.CONFIG
+    if arm:
+        kinds = parse_arms(arm, check=check_chatbot_name)
+        bots = {name: base.chatbot.model_copy(update={"kind": k}) for name, k in kinds.items()}
+    else:
+        bots = dict(getattr(module, "ARMS", {}))
+    if len(bots) < 2:
+        raise ValueError(f"{scenario} declares no ARMS: give two or more --arm NAME=KIND")
+    given = dict(dataset=dataset, personas=personas, seed=seed)
+    updates = {k: v for k, v in given.items() if v is not None}
+    config = base.model_copy(update=updates)
+    goals = load_goals(module.GOALS) if getattr(module, "GOALS", None) else None
+    run_dir = out or Path("runs") / config.scenario
+    control = control if control in bots else getattr(module, "CONTROL", None)
+    with console.status(f"{len(bots)} chatbot arms × {config.personas} personas"):
+        result = simulate_chat_ab(
+            config,
+            bots,
+            run_dir,
+            goals=goals,
+            control=control if control in bots else None,
+            resume=resume,
         )
     walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
     console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")

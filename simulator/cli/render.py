@@ -97,7 +97,8 @@ def print_ab(run_dir: Path) -> None:
         diffs.add_column(column, justify="left" if column in ("arm", "metric", "") else "right")
     for d in result.differences:
         flag = "guardrail broken" if d.violated else ("significant" if d.significant else "")
-        style = "red" if d.violated or (d.significant and d.diff < 0) else "green"
+        worse = d.diff * result.better.get(d.metric, 1) < 0
+        style = "red" if d.violated or (d.significant and worse) else "green"
         diffs.add_row(
             d.arm,
             d.metric,

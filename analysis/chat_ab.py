@@ -1,0 +1,171 @@
+"""A/B statistics of chatbot arms: the same personas and goals, paired by persona.
+
+Each persona holds one dialogue per arm. Per dialogue:
+
+* ``goal_met_judged``: the goal met **by rule**, read off the bot's replies
+  (a reply matches one of the goal's `evidence` patterns); undefined for goals
+  without evidence. The persona's model cannot mark this itself;
+* ``goal_met_said``: the persona's own model said its goal was met (the stop
+  reason); reported beside the rule because a small model says so too easily;
+* ``satisfaction``: the persona's last 1-5 judgement of a reply;
+* ``user_turns``: how often the persona took the floor;
+* ``gave_up``: it left unsatisfied (the guardrail: an arm must not raise it);
+* ``minutes_to_goal``: simulated minutes from the first message to the end, in
+  dialogues whose goal the rule judged met.
+
+Every metric is a mean over the dialogues where it is defined. CIs are
+percentile intervals of a persona bootstrap shared by the arms (the
+differences stay paired), p-values the bootstrap's two-sided ones, and
+significance Holm-adjusted over the metrics of each arm against control, as
+for recommender arms (`analysis.ab`). The result is an `ABResult`, so the
+terminal table and the HTML report show it as they show any A/B run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from analysis.ab import ABResult, ArmMetric, Difference
+from analysis.bootstrap import FloatArray, bootstrap_p_value, holm, percentile_ci, resample_counts
+from analysis.frames import load_events
+from personas.conversation import load_chat_users
+
+# metric -> +1 when higher is better, -1 when lower is
+METRICS: dict[str, int] = {
+    "goal_met_judged": 1,
+    "goal_met_said": 1,
+    "satisfaction": 1,
+    "user_turns": -1,
+    "gave_up": -1,
+    "minutes_to_goal": -1,
+}
+GUARDRAILS = frozenset({"gave_up"})
+PRIMARY = "goal_met_judged"
+
+
+def dialogue_metrics(run_dir: str | Path) -> pl.DataFrame:
+    """One row per persona of a chat run: its dialogue's metrics (nan where undefined)."""
+    run_dir = Path(run_dir)
+    events = load_events(run_dir)
+    goals = {u.persona_id: u.goal for u in load_chat_users(run_dir / "chat_users.json")}
+    rows = []
+    for persona, goal in sorted(goals.items()):
+        mine = events.filter(pl.col("persona_id") == persona).sort("seq")
+        messages = mine.filter(pl.col("event") == "message")
+        replies = messages.filter(pl.col("role") == "assistant")["text"].fill_null("").to_list()
+        roles = messages["role"].to_list()
+        turns = sum(1 for i, r in enumerate(roles) if r == "user" and (i == 0 or roles[i - 1] != r))
+        end = mine.filter(pl.col("event") == "dialogue_end")
+        reason = end["reason"][0] if end.height else None
+        assessed = mine.filter(pl.col("event") == "assessment")["rating"].drop_nulls()
+        judged = goal.met_by(replies)
+        start_t = mine.filter(pl.col("event") == "dialogue_start")["t"]
+        minutes = (
+            (float(end["t"][0]) - float(start_t[0])) / 60.0
+            if judged and end.height and start_t.len()
+            else math.nan
+        )
+        rows.append(
+            {
+                "persona_id": persona,
+                "goal_met_judged": math.nan if judged is None else float(judged),
+                "goal_met_said": float(reason == "goal_met"),
+                "satisfaction": float(assessed[-1]) if assessed.len() else math.nan,
+                "user_turns": float(turns),
+                "gave_up": float(reason == "gave_up"),
+                "minutes_to_goal": minutes,
+            }
+        )
+    return pl.DataFrame(
+        rows, schema={"persona_id": pl.String, **dict.fromkeys(METRICS, pl.Float64)}
+    )
+
+
+def _means(values: FloatArray, counts: FloatArray) -> FloatArray:
+    """Per resample (rows of `counts`), each metric's mean over the personas defining it."""
+    defined = np.isfinite(values)
+    filled = np.where(defined, values, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray((counts @ filled) / (counts @ defined), dtype=np.float64)
+
+
+def analyse_chat_ab(
+    arm_dirs: Mapping[str, str | Path],
+    control: str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> ABResult:
+    """Metrics per chatbot arm with bootstrap CIs, and each arm's paired difference to control.
+
+    Raises:
+        ValueError: If ``control`` is not an arm, or the arms hold other personas.
+    """
+    if control not in arm_dirs:
+        raise ValueError(f"control {control!r} is not one of the arms {sorted(arm_dirs)}")
+    arms = [control, *(a for a in arm_dirs if a != control)]
+    frames = {arm: dialogue_metrics(arm_dirs[arm]) for arm in arms}
+    personas = frames[control]["persona_id"].to_list()
+    for arm in arms:
+        if frames[arm]["persona_id"].to_list() != personas:
+            raise ValueError(f"arm {arm!r} talked with other personas than {control!r}")
+    names = list(METRICS)
+    values = {arm: frames[arm].select(names).to_numpy().astype(np.float64) for arm in arms}
+    n = len(personas)
+    full = {arm: _means(values[arm], np.ones((1, n)))[0] for arm in arms}
+    rng = np.random.default_rng(seed)
+    chunks: dict[str, list[FloatArray]] = {arm: [] for arm in arms}
+    for counts in resample_counts(n, n_boot, rng, width=len(names)):
+        for arm in arms:
+            chunks[arm].append(_means(values[arm], counts))
+    boot = {arm: np.concatenate(c) for arm, c in chunks.items()}
+    metrics = [
+        ArmMetric(arm, name, float(full[arm][k]), *percentile_ci(boot[arm][:, k], alpha))
+        for arm in arms
+        for k, name in enumerate(names)
+    ]
+    differences = []
+    for arm in arms[1:]:
+        diffs, boot_diffs = full[arm] - full[control], boot[arm] - boot[control]
+        p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(names))])
+        adjusted = holm(p, alpha)
+        for k, name in enumerate(names):
+            c, d = float(full[control][k]), float(diffs[k])
+            low, high = percentile_ci(boot_diffs[:, k], alpha)
+            significant = bool(adjusted[k] < alpha)
+            guardrail = name in GUARDRAILS
+            differences.append(
+                Difference(
+                    arm=arm,
+                    control=control,
+                    metric=name,
+                    control_value=c,
+                    arm_value=float(full[arm][k]),
+                    diff=d,
+                    rel_diff=d / c if c != 0 and math.isfinite(c) else math.nan,
+                    ci_low=low,
+                    ci_high=high,
+                    p_value=float(p[k]),
+                    p_adjusted=float(adjusted[k]),
+                    significant=significant,
+                    guardrail=guardrail,
+                    violated=guardrail and significant and d * METRICS[name] < 0,
+                )
+            )
+    return ABResult(
+        arms,
+        control,
+        n,
+        alpha,
+        n_boot,
+        metrics,
+        differences,
+        primary=PRIMARY,
+        better=dict(METRICS),
+    )
