@@ -224,11 +224,42 @@ def test_warm_cache_and_resume_replay_the_chat_exactly(chat_runs, event_digests)
     assert read_calls(warm).filter(~pl.col("cache_hit")).height == 0
 
 
-def test_a_chat_resume_refuses_a_changed_persona_file(tmp_path):
+def test_a_paused_chat_round_trips_and_refuses_a_changed_persona_file(tmp_path):
     from simulator.core.rundir import RunDirError
 
     config, out = _config(), tmp_path / "paused"
     simulate_chat(config, out, goals=GOALS, until=60.0)
+    # The paused world's state round-trips through a fresh ChatWorld and its ChatAgents.
+    from simulator.chat.run import bundled_stop_model
+    from simulator.chat.world import ChatWorld
+    from simulator.core.checkpoint import load_checkpoint
+    from simulator.trace import TraceWriter
+
+    state = load_checkpoint(out)
+    assert state is not None and any(a["state"].history for a in state["agents"].values())
+
+    def fresh(where: Path) -> ChatWorld:
+        return ChatWorld(
+            config=config,
+            users=load_chat_users(out / "chat_users.json"),
+            chatbot=ScriptedBot(["unused"]),
+            llm=None,
+            stop_model=bundled_stop_model(),
+            trace=TraceWriter(where),
+            streams=Streams(config.seed),
+        )
+
+    first = fresh(tmp_path / "w1")
+    first.set_state(state)
+    second = fresh(tmp_path / "w2")
+    second.set_state(first.get_state())
+
+    # (Its LLM accounts belong to the run's model, which these worlds do not hold.)
+    def world_part(x: dict) -> dict:
+        return {k: v for k, v in x.items() if k not in ("ledger", "spent")}
+
+    assert second.get_state() == first.get_state()
+    assert world_part(first.get_state()) == world_part(state)
     personas = out / "personas.json"
     personas.write_bytes(personas.read_bytes().replace(b'"backstory": "', b'"backstory": "X', 1))
     with pytest.raises(RunDirError, match="persona file changed"):
