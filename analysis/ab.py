@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,11 +30,11 @@ import numpy.typing as npt
 import polars as pl
 from scipy import sparse
 
+from analysis.abresult import ABResult, ArmMetric, Difference
 from analysis.bootstrap import (
     FloatArray,
     bootstrap_p_value,
     holm,
-    json_safe,
     percentile_ci,
     resample_counts,
     safe_ratio,
@@ -63,87 +63,6 @@ METRICS = (
 GUARDRAILS = frozenset({"sessions_per_persona", "return_rate"})
 _RATIO_METRICS = tuple(m for m in METRICS if m != "coverage")
 _SECONDS_PER_DAY = 86_400.0
-
-
-@dataclass(frozen=True)
-class ArmMetric:
-    """One metric of one arm, with its percentile bootstrap CI."""
-
-    arm: str
-    metric: str
-    value: float
-    ci_low: float
-    ci_high: float
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One metric of one arm against control, paired by persona.
-
-    ``diff`` is arm − control; ``rel_diff`` is ``diff / control_value``.
-    ``p_adjusted`` is Holm-adjusted over all metrics of this arm-vs-control
-    comparison; ``significant`` is ``p_adjusted < alpha``. A guardrail metric is
-    ``violated`` when the arm is significantly worse than control on it.
-    """
-
-    arm: str
-    control: str
-    metric: str
-    control_value: float
-    arm_value: float
-    diff: float
-    rel_diff: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    p_adjusted: float
-    significant: bool
-    guardrail: bool
-    violated: bool
-
-
-@dataclass(frozen=True)
-class ABResult:
-    """Per-arm metrics and differences to control of an offline A/B run."""
-
-    arms: list[str]
-    control: str
-    personas: int
-    alpha: float
-    n_boot: int
-    metrics: list[ArmMetric]
-    differences: list[Difference]
-    ensemble: int = 1  # brains whose disagreement the CIs carry (1: personas only)
-    primary: str = "ctr"  # the metric the test is decided on
-    better: dict[str, int] = field(default_factory=dict)  # metric -> -1 where lower is better
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready; non-finite numbers become None."""
-        return json_safe(asdict(self))
-
-    def winners(self) -> dict[str, str | None]:
-        """The best arm per metric, judged against control.
-
-        For each metric: among the arms significantly better than control
-        (significant and ``diff > 0``), the one with the highest value; if there
-        is none but some arm is significantly worse, the control; if no arm
-        differs significantly, None.
-
-        Returns:
-            Metric name to arm name or None, for every metric.
-        """
-        out: dict[str, str | None] = {}
-        for metric in dict.fromkeys(d.metric for d in self.differences):
-            sign = self.better.get(metric, 1)
-            rows = [d for d in self.differences if d.metric == metric and d.significant]
-            better = [d for d in rows if d.diff * sign > 0]
-            if better:
-                out[metric] = max(better, key=lambda d: d.arm_value * sign).arm
-            elif any(d.diff * sign < 0 for d in rows):
-                out[metric] = self.control
-            else:
-                out[metric] = None
-        return out
 
 
 # --- per-persona data -------------------------------------------------------

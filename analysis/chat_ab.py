@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analysis.ab import ABResult, ArmMetric, Difference
+from analysis.abresult import ABResult, ArmMetric, Difference
 from analysis.bootstrap import FloatArray, bootstrap_p_value, holm, percentile_ci, resample_counts
 from analysis.frames import load_events
 from personas.conversation import load_chat_users

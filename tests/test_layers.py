@@ -21,7 +21,7 @@ MAX_LINES = 400
 # Modules already over the limit, with their size when the rule came in: shrink, never grow.
 OVERSIZE = {
     "analysis.fidelity": 712,
-    "analysis.ab": 581,
+    "analysis.ab": 499,
     "personas.datasets.movielens": 693,
     "personas.anthology": 595,
     "simulator.reflective_memory": 447,
@@ -105,3 +105,29 @@ def test_only_the_command_line_imports_it():
 def test_modules_stay_small(name):
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
     assert lines <= OVERSIZE.get(name, MAX_LINES), f"{name}: {lines} lines"
+
+
+def _house() -> dict[str, object]:
+    """The counts the rules are about, for `python tests/test_layers.py`."""
+    top, every = _graph(top_level=True), _graph(top_level=False)
+    layer = {"personas": 0, "simulator.core": 1, "simulator.trace": 1, "simulator": 2}
+    layer |= {"analysis": 2, "scenarios": 3}
+
+    def rank(name: str) -> int:
+        return next(v for k, v in layer.items() if name == k or name.startswith(k + "."))
+
+    sizes = {n: len(p.read_text(encoding="utf-8").splitlines()) for n, p in MODULES.items()}
+    largest = max(sizes, key=lambda n: sizes[n])
+    return {
+        "modules": len(MODULES),
+        "cycles at import time": len(list(nx.simple_cycles(top))),
+        "cycles counting imports inside functions": len(list(nx.simple_cycles(every))),
+        "arrows from a lower to a higher layer": sum(rank(a) < rank(b) for a, b in every.edges),
+        "modules over 400 lines": sum(s > MAX_LINES for s in sizes.values()),
+        "largest module": f"{largest} ({sizes[largest]} lines)",
+    }
+
+
+if __name__ == "__main__":
+    for key, value in _house().items():
+        print(f"{key}: {value}")

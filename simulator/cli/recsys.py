@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator.cli.app import console
-from simulator.cli.domains import COMMON, LLM_OPTIONS, llm_overrides
+from simulator.cli.options import COMMON, LLM_OPTIONS, llm_overrides
 
 if TYPE_CHECKING:
     from simulator.config import RunConfig

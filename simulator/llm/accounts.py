@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulator.llm import transport
 from simulator.llm.answers import CallTag, Reply
 from simulator.llm.budget import Budget, Reservation
 from simulator.llm.ledger import CallLedger
+from simulator.llm.transport import price
 
 # Chat templates wrap every message in a few tokens, and some add a default
 # system prompt; the budget estimate counts them so it stays an upper bound.
@@ -93,7 +93,7 @@ class Accounts:
         if self._priced is False:
             return None
         try:
-            cost = transport.price(self.model, prompt_tokens, completion_tokens)
+            cost = price(self.model, prompt_tokens, completion_tokens)
         except Exception:
             self._priced = False
             return None

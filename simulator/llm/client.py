@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from simulator.llm import transport
 from simulator.llm.accounts import Accounts
 from simulator.llm.answers import (
     CallTag,
@@ -39,7 +38,7 @@ from simulator.llm.cache import CachedAnswer, ResponseCache, cache_key
 from simulator.llm.config import LLMConfig
 from simulator.llm.errors import InvalidAnswer, LLMFailure, TransportError
 from simulator.llm.ledger import CallLedger
-from simulator.llm.transport import Transient, classify
+from simulator.llm.transport import Transient, classify, complete, drain
 
 __all__ = ["LLM", "CallTag", "Reply", "Structured", "classify", "response_format_for"]
 
@@ -122,7 +121,7 @@ class LLM:
 
     async def aclose(self) -> None:
         """Let litellm's background logging finish on this loop (call before closing it)."""
-        await transport.drain()
+        await drain()
 
     # -- one question, repaired --------------------------------------------------------
 
@@ -251,9 +250,7 @@ class LLM:
             reservation = await self.accounts.reserve(conversation, limit)
             started = time.perf_counter()
             try:
-                text, finish, prompt_tokens, completion_tokens = await transport.complete(
-                    kwargs, guard
-                )
+                text, finish, prompt_tokens, completion_tokens = await complete(kwargs, guard)
                 latency = time.perf_counter() - started
             except BaseException as exc:
                 latency = time.perf_counter() - started
