@@ -25,20 +25,12 @@ ARMS = {"popularity": "popularity", "twin": "popularity", "random": "random"}
 
 
 @pytest.fixture(scope="module")
-def ab_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ab_dir(tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig) -> Path:
     """A small A/B run: popularity, the very same config again, and random."""
     root = tmp_path_factory.mktemp("ab")
     for name, target in ARMS.items():
-        config = RunConfig(
-            scenario="t",
-            dataset="ml-latest-small",
-            personas=30,
-            days=2,
-            seed=3,
-            target=target,
-            taste_dims=8,
-            calibrate=False,
-        )
+        update = {"scenario": "t", "personas": 30, "seed": 3, "calibrate": False}
+        config = small_config.model_copy(update={**update, "target": target})
         simulate(config, root / "arms" / name)
     record = {
         "kind": "ab",

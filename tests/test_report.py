@@ -28,38 +28,31 @@ _EXTERNAL = re.compile(
 )
 
 
-def _config(target: str) -> RunConfig:
-    return RunConfig(
-        scenario="report-test",
-        dataset="ml-latest-small",
-        personas=30,
-        days=2,
-        seed=1,
-        target=target,
-        taste_dims=8,
-        calibrate=False,
-    )
+def _config(base: RunConfig, target: str) -> RunConfig:
+    """The suite's small config, with this module's population and target."""
+    update = {"scenario": "report-test", "personas": 30, "seed": 1, "calibrate": False}
+    return base.model_copy(update={**update, "target": target})
 
 
 @pytest.fixture(scope="module")
-def single_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def single_run(tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig) -> Path:
     run_dir = tmp_path_factory.mktemp("report") / "run"
-    simulate(_config("popularity"), run_dir)
+    simulate(_config(small_config, "popularity"), run_dir)
     return run_dir
 
 
 @pytest.fixture(scope="module")
-def ab_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def ab_run(tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig) -> Path:
     """Two arms of the same config (the same streams: CRN) and an ab.json."""
     run_dir = tmp_path_factory.mktemp("report-ab") / "ab"
     for name, target in ARMS.items():
-        simulate(_config(target), run_dir / "arms" / name)
+        simulate(_config(small_config, target), run_dir / "arms" / name)
     record = {
         "kind": "ab",
         "control": "popularity",
         "arms": {name: {"target": t, "dir": f"arms/{name}"} for name, t in ARMS.items()},
         "crn": True,
-        "config": _config("popularity").model_dump(mode="json"),
+        "config": _config(small_config, "popularity").model_dump(mode="json"),
         "status": "complete",
     }
     (run_dir / "ab.json").write_text(json.dumps(record, indent=2, sort_keys=True))
