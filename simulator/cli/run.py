@@ -56,6 +56,8 @@ def run(
     """Run a scenario and write its trace.
 
     For a chat scenario, --target picks the chatbot kind (local, openai, python, langgraph).
+
+    Options left out keep the scenario's values (its CONFIG); ones its domain lacks are refused.
     """
     from simulator.cli.domains import commands, configure
     from simulator.domains import DOMAINS
