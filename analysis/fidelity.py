@@ -43,10 +43,10 @@ from simulator.calibrate import calibrate
 from simulator.catalog import Catalog
 from simulator.config import RunConfig
 from simulator.core.rng import Streams
+from simulator.llm.session import language_model
 from simulator.run import (
     Prepared,
     fitted_config,
-    language_model,
     prepare,
     sample_users,
     simulate,

@@ -7,10 +7,9 @@ and, while a run can still be continued, `checkpoint.pkl`.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,12 +46,11 @@ from simulator.core.rundir import (
 )
 from simulator.exposure.runtime import FRIENDS_FILE
 from simulator.interfaces import as_interactions
-from simulator.llm.config import LLMConfig
+from simulator.llm.session import language_model, llm_manifest, llm_usage
 from simulator.targets import check_target_name, make_target
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 from simulator.world import World
 
-CACHE_FILE = "llm-cache.sqlite"
 CALIBRATION_FILE = "calibration.json"
 
 
@@ -78,57 +76,6 @@ class RunResult:
     status: str  # complete, paused, or why it stopped early (budget_exhausted)
     wall_seconds: float
     run_seconds: float = 0.0  # wall time of the simulation itself (no data loading)
-
-
-def llm_cache_path() -> Path:
-    """Where answers are cached across runs: $SIMFOLK_CACHE_DIR, else ~/.cache/simfolk."""
-    root = os.environ.get("SIMFOLK_CACHE_DIR") or Path.home() / ".cache" / "simfolk"
-    return Path(root) / CACHE_FILE
-
-
-@contextmanager
-def language_model(config: LLMConfig, run_dir: Path | None) -> Iterator[Any]:
-    """An LLM for the run (starting the embedded server for "local"), stopped afterwards."""
-    from simulator.llm import open_llm  # litellm loads only for runs that think in words
-
-    cache = llm_cache_path() if config.cache else None
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-    llm, server = open_llm(config, run_dir=run_dir, cache_path=cache)
-    try:
-        yield llm
-    finally:
-        llm.close()
-        if server is not None:
-            server.stop()
-
-
-def llm_manifest(llm: Any) -> dict[str, Any]:
-    """The manifest's record of a run's language model: identity, prompts, embedder."""
-    from simulator.embeddings import embedder_identity
-    from simulator.prompts import template_hashes
-
-    return {
-        "model": llm.identity,
-        "prompts": template_hashes(),
-        "embedder": embedder_identity(),
-    }
-
-
-def llm_usage(out: Path) -> dict[str, int]:
-    """Requests, cache hits and tokens of a run, from its ledger."""
-    from simulator.llm import read_calls
-
-    calls = read_calls(out)
-    made = calls.filter(~pl.col("cache_hit"))
-    return {
-        "requests": calls.height,
-        "cache_hits": calls.height - made.height,
-        "http_requests": made.height,
-        "failed": calls.filter(~pl.col("ok")).height,
-        "prompt_tokens": int(made["prompt_tokens"].sum()),
-        "completion_tokens": int(made["completion_tokens"].sum()),
-    }
 
 
 class PopulationSettings(Protocol):

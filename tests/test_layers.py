@@ -27,7 +27,6 @@ OVERSIZE = {
     "simulator.reflective_memory": 447,
     "analysis.export": 431,
     "simulator.brains.llm": 414,
-    "simulator.run": 410,
 }
 
 

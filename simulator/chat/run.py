@@ -39,13 +39,8 @@ from simulator.core.manifest import (
 from simulator.core.rng import Streams
 from simulator.core.rundir import PERSONAS_FILE, claim, drive, finish, record, restore
 from simulator.interfaces import Chatbot
-from simulator.run import (
-    build_run_personas,
-    language_model,
-    llm_manifest,
-    llm_usage,
-    prepare,
-)
+from simulator.llm.session import language_model, llm_manifest, llm_usage
+from simulator.run import build_run_personas, prepare
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 
 CHAT_USERS_FILE = "chat_users.json"

@@ -97,7 +97,7 @@ def backstories(
     from personas.io import save_personas
     from simulator.config import RunConfig
     from simulator.llm.config import LLMConfig
-    from simulator.run import language_model, llm_cache_path
+    from simulator.llm.session import language_model, llm_cache_path
 
     config = RunConfig(dataset=dataset, personas=personas, seed=seed)
     prep, people = run_personas(config)
