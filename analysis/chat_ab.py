@@ -5,8 +5,11 @@ Each persona holds one dialogue per arm. Per dialogue:
 * ``goal_met_judged``: the goal met **by rule**, read off the bot's replies
   (a reply matches one of the goal's `evidence` patterns); undefined for goals
   without evidence. The persona's model cannot mark this itself;
+* ``goal_met_llm``: the goal met as an LLM judge read the transcript against
+  the goal's `done_when` (`simulator.chat.judge`; present when the A/B run
+  judged its arms);
 * ``goal_met_said``: the persona's own model said its goal was met (the stop
-  reason); reported beside the rule because a small model says so too easily;
+  reason); reported beside the judges because a small model says so too easily;
 * ``satisfaction``: the persona's last 1-5 judgement of a reply;
 * ``user_turns``: how often the persona took the floor;
 * ``gave_up``: it left unsatisfied (the guardrail: an arm must not raise it);
@@ -34,10 +37,12 @@ from analysis.abresult import ABResult, ArmMetric, Difference
 from analysis.bootstrap import FloatArray, bootstrap_p_value, holm, percentile_ci, resample_counts
 from analysis.frames import load_events
 from personas.conversation import load_chat_users
+from simulator.chat.judge import JUDGMENTS_FILE
 
 # metric -> +1 when higher is better, -1 when lower is
 METRICS: dict[str, int] = {
     "goal_met_judged": 1,
+    "goal_met_llm": 1,
     "goal_met_said": 1,
     "satisfaction": 1,
     "user_turns": -1,
@@ -53,6 +58,12 @@ def dialogue_metrics(run_dir: str | Path) -> pl.DataFrame:
     run_dir = Path(run_dir)
     events = load_events(run_dir)
     goals = {u.persona_id: u.goal for u in load_chat_users(run_dir / "chat_users.json")}
+    judged_by_llm: dict[str, float] = {}
+    if (run_dir / JUDGMENTS_FILE).is_file():
+        for persona, met in (
+            pl.read_parquet(run_dir / JUDGMENTS_FILE).select("persona_id", "met").iter_rows()
+        ):
+            judged_by_llm[persona] = math.nan if met is None else float(met)
     rows = []
     for persona, goal in sorted(goals.items()):
         mine = events.filter(pl.col("persona_id") == persona).sort("seq")
@@ -74,6 +85,7 @@ def dialogue_metrics(run_dir: str | Path) -> pl.DataFrame:
             {
                 "persona_id": persona,
                 "goal_met_judged": math.nan if judged is None else float(judged),
+                "goal_met_llm": judged_by_llm.get(persona, math.nan),
                 "goal_met_said": float(reason == "goal_met"),
                 "satisfaction": float(assessed[-1]) if assessed.len() else math.nan,
                 "user_turns": float(turns),
@@ -115,7 +127,8 @@ def analyse_chat_ab(
     for arm in arms:
         if frames[arm]["persona_id"].to_list() != personas:
             raise ValueError(f"arm {arm!r} talked with other personas than {control!r}")
-    names = list(METRICS)
+    # A metric no arm defines (no LLM judge, say) is left out rather than shown as nan.
+    names = [m for m in METRICS if any(frames[a][m].is_not_nan().any() for a in arms)]
     values = {arm: frames[arm].select(names).to_numpy().astype(np.float64) for arm in arms}
     n = len(personas)
     full = {arm: _means(values[arm], np.ones((1, n)))[0] for arm in arms}

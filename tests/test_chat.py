@@ -527,6 +527,12 @@ def test_a_chat_ab_judges_goals_by_rule_and_pairs_the_personas(tmp_path):
     assert value[("helpful", "goal_met_judged")] > 0.0
     assert {d.metric for d in ab.differences} >= {"goal_met_said", "gave_up", "user_turns"}
     assert next(d for d in ab.differences if d.metric == "gave_up").guardrail
+    # The LLM judge read every dialogue: each row is a verdict or a recorded failure.
+    for name in ("polite", "helpful"):
+        judged = pl.read_parquet(out / "arms" / name / "judgments.parquet")
+        assert judged.height == 4
+        assert (judged["met"].is_not_null() ^ judged["failure"].is_not_null()).all()
+        assert (out / "arms" / name / "judge" / "llm_calls").is_dir()  # its own ledger
     html = write_report(out).read_text(encoding="utf-8")
     assert "on goal_met_judged" in html and 'id="decision"' in html
     refused = CliRunner().invoke(app, ["ab", str(scenario), "--days", "2", "--out", str(out)])

@@ -18,6 +18,7 @@ from pathlib import Path
 from personas.conversation import Goal
 from simulator.ab import ABRun, arm_resumes, finish_record, start_record
 from simulator.chat.config import ChatConfig
+from simulator.chat.judge import JUDGMENTS_FILE, judge_run
 from simulator.chat.run import simulate_chat
 from simulator.chatbots import check_chatbot_name
 from simulator.chatbots.config import ChatbotConfig
@@ -32,6 +33,7 @@ def simulate_chat_ab(
     goals: Sequence[Goal] | None = None,
     control: str | None = None,
     resume: bool = False,
+    judge: bool = True,
 ) -> ABRun:
     """Run every arm's chatbot with the same personas and goals into `out/arms/<name>`.
 
@@ -42,6 +44,8 @@ def simulate_chat_ab(
         goals: the goals, when `config.goals` names no goal file (as a scenario passes them).
         control: the arm the others are held against (default: the first).
         resume: continue a killed run; complete arms are left as they are.
+        judge: also judge every dialogue's goal with the run's language model
+            (`simulator.chat.judge`), beside the rule and the persona's own word.
     """
     out = Path(out)
     if len(arms) < 2:
@@ -59,6 +63,7 @@ def simulate_chat_ab(
         "crn": True,
         "config": config.model_dump(mode="json"),
         "chatbots": {name: bot.model_dump(mode="json") for name, bot in arms.items()},
+        "judge": judge,
     }
     start_record(out, record, resume)
     dirs = {name: out / "arms" / name for name in arms}
@@ -69,7 +74,12 @@ def simulate_chat_ab(
             continue
         arm = config.model_copy(update={"chatbot": bot})
         wall[name] = simulate_chat(arm, dirs[name], goals=goals, resume=state).run_seconds
-    complete = all(arm_resumes(d) is None for d in dirs.values())
+    for name in arms:
+        if judge and not (dirs[name] / JUDGMENTS_FILE).exists():
+            judge_run(dirs[name], config.llm, seed=config.seed)
+    complete = all(arm_resumes(d) is None for d in dirs.values()) and all(
+        (d / JUDGMENTS_FILE).exists() for d in dirs.values() if judge
+    )
     finish_record(out, record, complete, wall)
     events = sum(int(read_manifest(d).get("events", 0)) for d in dirs.values())
     return ABRun(

@@ -36,6 +36,9 @@ def ab(
             "resamples of train"
         ),
     ] = 1,
+    judge: Annotated[
+        bool, typer.Option("--judge/--no-judge", help="chat arms: also judge goals with the LLM")
+    ] = True,
     exposure: ExposureFlag = None,
     page_share: PageShareOption = None,
 ) -> None:
@@ -66,7 +69,7 @@ def ab(
             raise ValueError(
                 f"{scenario} is a chat scenario: its A/B run takes no {', '.join(foreign)}"
             )
-        _chat_ab(module, scenario, arm, control, dataset, personas, seed, out, resume)
+        _chat_ab(module, scenario, arm, control, dataset, personas, seed, out, resume, judge)
         return
     arms = parse_arms(arm) if arm else dict(getattr(module, "ARMS", {}))
     if len(arms) < 2:
@@ -109,6 +112,7 @@ def _chat_ab(
     seed: int | None,
     out: Path | None,
     resume: bool,
+    judge: bool,
 ) -> None:
     """Chatbot arms: NAME=KIND on the scenario's chatbot, or the scenario's ARMS of chatbots."""
     from personas.conversation import load_goals
@@ -139,6 +143,7 @@ def _chat_ab(
             goals=goals,
             control=control if control in bots else None,
             resume=resume,
+            judge=judge,
         )
     walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
     console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")
