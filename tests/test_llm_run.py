@@ -19,22 +19,21 @@ from simulator.run import simulate
 SECRET = "sk-test-never-written-0123456789"
 
 
-def _config(brain: str = "llm", **llm: object) -> RunConfig:
-    # Everyone arrives together an hour in, so one short day gives a few batched sessions.
-    return RunConfig(
-        scenario="llm-test",
-        dataset="ml-latest-small",
-        personas=4,
-        days=1,
-        seed=3,
-        target="popularity",
-        taste_dims=8,
-        calibrate=False,
-        brain=brain,
-        launch_at=3600.0,
-        utility=UtilityParams(max_pages=4),  # short sessions: the suite runs on two cores
-        llm=LLMConfig(**llm),  # type: ignore[arg-type]
-    )
+def _config(base: RunConfig, brain: str = "llm", **llm: object) -> RunConfig:
+    """The suite's small config as a short LLM run."""
+    update = {
+        "scenario": "llm-test",
+        "personas": 4,
+        "days": 1,
+        "seed": 3,
+        "calibrate": False,
+        "brain": brain,
+        # Everyone arrives together an hour in, so one short day gives a few batched sessions.
+        "launch_at": 3600.0,
+        "utility": UtilityParams(max_pages=4),  # short sessions: the suite runs on two cores
+        "llm": LLMConfig(**llm),  # type: ignore[arg-type]
+    }
+    return base.model_copy(update=update)
 
 
 @pytest.fixture
@@ -51,11 +50,13 @@ def _sessions_closed(events: pl.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def warm_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+def warm_pair(
+    tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig
+) -> tuple[Path, Path, Path]:
     """The same two-day --brain llm run three times on one cache: cold; warm; warm, paused
     after day one and resumed."""
     root = tmp_path_factory.mktemp("warm")
-    config = _config().model_copy(update={"days": 2, "personas": 3})
+    config = _config(small_config).model_copy(update={"days": 2, "personas": 3})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIMFOLK_CACHE_DIR", str(root / "cache"))
         first = simulate(config, root / "cold")
@@ -96,8 +97,8 @@ def test_llm_run_is_a_valid_trace_with_words(warm_pair):
     assert manifest["llm"]["model"].startswith("smollm2")
 
 
-def test_hybrid_asks_only_where_something_tempts(tmp_path, cache_dir):
-    result = simulate(_config("hybrid"), tmp_path / "run")
+def test_hybrid_asks_only_where_something_tempts(tmp_path, cache_dir, small_config):
+    result = simulate(_config(small_config, "hybrid"), tmp_path / "run")
     events = load_events(result.run_dir)
     _sessions_closed(events)
     pages = events.filter(pl.col("event") == "impression").select("persona_id", "session", "page")
@@ -107,9 +108,9 @@ def test_hybrid_asks_only_where_something_tempts(tmp_path, cache_dir):
     assert result.status == "complete"
 
 
-def test_budget_ends_the_run_cleanly(tmp_path, cache_dir):
+def test_budget_ends_the_run_cleanly(tmp_path, cache_dir, small_config):
     budget = 1200
-    result = simulate(_config(budget_tokens=budget, cache=False), tmp_path / "run")
+    result = simulate(_config(small_config, budget_tokens=budget, cache=False), tmp_path / "run")
     assert result.status == "budget_exhausted"
     events = load_events(result.run_dir)
     _sessions_closed(events)
@@ -122,10 +123,14 @@ def test_budget_ends_the_run_cleanly(tmp_path, cache_dir):
     assert manifest["status"] == "budget_exhausted"
 
 
-def test_failed_decisions_are_events_and_end_the_session(tmp_path, cache_dir, monkeypatch):
+def test_failed_decisions_are_events_and_end_the_session(
+    tmp_path, cache_dir, monkeypatch, small_config
+):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     with FakeLLMServer(default="malformed") as fake:
-        config = _config(model="openai/fake", api_base=fake.api_base, retries=0, repairs=1)
+        config = _config(
+            small_config, model="openai/fake", api_base=fake.api_base, retries=0, repairs=1
+        )
         result = simulate(config, tmp_path / "run")
         received = len(fake.received)
     events = load_events(result.run_dir)
