@@ -30,11 +30,9 @@ import numpy.typing as npt
 import polars as pl
 from scipy import sparse
 
-from analysis.abresult import ABResult, ArmMetric, Difference
+from analysis.abresult import ABResult, ArmMetric, paired_differences
 from analysis.bootstrap import (
     FloatArray,
-    bootstrap_p_value,
-    holm,
     percentile_ci,
     resample_counts,
     safe_ratio,
@@ -419,49 +417,18 @@ def analyse_ab(
     differences = [
         d
         for arm in arms[1:]
-        for d in _differences(arm, control, full, stacked, alpha, permuted[arm])
+        for d in paired_differences(
+            arm,
+            control,
+            METRICS,
+            full,
+            stacked,
+            alpha,
+            guardrails=GUARDRAILS,
+            p_values={"coverage": permuted[arm]},
+        )
     ]
     return ABResult(arms, control, n, alpha, n_boot, metrics, differences, len(sources))
-
-
-def _differences(
-    arm: str,
-    control: str,
-    full: Mapping[str, FloatArray],
-    boot: Mapping[str, FloatArray],
-    alpha: float,
-    coverage_p: float,
-) -> list[Difference]:
-    diffs = full[arm] - full[control]
-    boot_diffs = boot[arm] - boot[control]
-    p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(METRICS))])
-    p[METRICS.index("coverage")] = coverage_p
-    adjusted = holm(p, alpha)
-    out = []
-    for k, metric in enumerate(METRICS):
-        c, a, d = float(full[control][k]), float(full[arm][k]), float(diffs[k])
-        low, high = percentile_ci(boot_diffs[:, k], alpha)
-        significant = bool(adjusted[k] < alpha)
-        guardrail = metric in GUARDRAILS
-        out.append(
-            Difference(
-                arm=arm,
-                control=control,
-                metric=metric,
-                control_value=c,
-                arm_value=a,
-                diff=d,
-                rel_diff=d / c if c != 0 and math.isfinite(c) else math.nan,
-                ci_low=low,
-                ci_high=high,
-                p_value=float(p[k]),
-                p_adjusted=float(adjusted[k]),
-                significant=significant,
-                guardrail=guardrail,
-                violated=guardrail and significant and d < 0,
-            )
-        )
-    return out
 
 
 def analyse_ab_dir(run_dir: str | Path, **kwargs: Any) -> ABResult:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from analysis.bootstrap import json_safe
+import numpy as np
+
+from analysis.bootstrap import FloatArray, bootstrap_p_value, holm, json_safe, percentile_ci
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,57 @@ class ABResult:
             else:
                 out[metric] = None
         return out
+
+
+def paired_differences(
+    arm: str,
+    control: str,
+    names: Sequence[str],
+    full: Mapping[str, FloatArray],
+    boot: Mapping[str, FloatArray],
+    alpha: float,
+    *,
+    guardrails: frozenset[str],
+    better: Mapping[str, int] | None = None,
+    p_values: Mapping[str, float] | None = None,
+) -> list[Difference]:
+    """Each metric of `arm` against `control`, from estimates and paired bootstrap replicates.
+
+    `full[a]` holds arm a's estimate per metric (in `names` order), `boot[a]` its
+    replicates (resamples × metrics, the same resamples for every arm). The p-value
+    is the bootstrap's unless `p_values` gives one (coverage's permutation test);
+    Holm's correction runs over the arm's metrics. A guardrail is violated when the
+    arm is significantly worse, in the metric's `better` direction (+1 by default).
+    """
+    better = better or {}
+    diffs = full[arm] - full[control]
+    boot_diffs = boot[arm] - boot[control]
+    p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(names))])
+    for name, value in (p_values or {}).items():
+        p[list(names).index(name)] = value
+    adjusted = holm(p, alpha)
+    out = []
+    for k, name in enumerate(names):
+        c, d = float(full[control][k]), float(diffs[k])
+        low, high = percentile_ci(boot_diffs[:, k], alpha)
+        significant = bool(adjusted[k] < alpha)
+        guardrail = name in guardrails
+        out.append(
+            Difference(
+                arm=arm,
+                control=control,
+                metric=name,
+                control_value=c,
+                arm_value=float(full[arm][k]),
+                diff=d,
+                rel_diff=d / c if c != 0 and math.isfinite(c) else math.nan,
+                ci_low=low,
+                ci_high=high,
+                p_value=float(p[k]),
+                p_adjusted=float(adjusted[k]),
+                significant=significant,
+                guardrail=guardrail,
+                violated=guardrail and significant and d * better.get(name, 1) < 0,
+            )
+        )
+    return out

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from analysis.abresult import ABResult, ArmMetric, Difference
-from analysis.bootstrap import FloatArray, bootstrap_p_value, holm, percentile_ci, resample_counts
+from analysis.abresult import ABResult, ArmMetric, paired_differences
+from analysis.bootstrap import FloatArray, percentile_ci, resample_counts
 from analysis.frames import load_events
 from personas.conversation import load_chat_users
 from simulator.chat.judge import JUDGMENTS_FILE
@@ -143,34 +143,13 @@ def analyse_chat_ab(
         for arm in arms
         for k, name in enumerate(names)
     ]
-    differences = []
-    for arm in arms[1:]:
-        diffs, boot_diffs = full[arm] - full[control], boot[arm] - boot[control]
-        p = np.array([bootstrap_p_value(boot_diffs[:, k], diffs[k]) for k in range(len(names))])
-        adjusted = holm(p, alpha)
-        for k, name in enumerate(names):
-            c, d = float(full[control][k]), float(diffs[k])
-            low, high = percentile_ci(boot_diffs[:, k], alpha)
-            significant = bool(adjusted[k] < alpha)
-            guardrail = name in GUARDRAILS
-            differences.append(
-                Difference(
-                    arm=arm,
-                    control=control,
-                    metric=name,
-                    control_value=c,
-                    arm_value=float(full[arm][k]),
-                    diff=d,
-                    rel_diff=d / c if c != 0 and math.isfinite(c) else math.nan,
-                    ci_low=low,
-                    ci_high=high,
-                    p_value=float(p[k]),
-                    p_adjusted=float(adjusted[k]),
-                    significant=significant,
-                    guardrail=guardrail,
-                    violated=guardrail and significant and d * METRICS[name] < 0,
-                )
-            )
+    differences = [
+        d
+        for arm in arms[1:]
+        for d in paired_differences(
+            arm, control, names, full, boot, alpha, guardrails=GUARDRAILS, better=METRICS
+        )
+    ]
     return ABResult(
         arms,
         control,

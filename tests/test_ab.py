@@ -6,15 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.ab import (
-    METRICS,
-    ABResult,
-    ArmMetric,
-    Difference,
-    analyse_ab,
-    analyse_ab_dir,
-    persona_table,
-)
+from analysis.ab import METRICS, analyse_ab, analyse_ab_dir, persona_table
+from analysis.abresult import ABResult, ArmMetric, Difference
 from analysis.bootstrap import bootstrap_p_value, paired_bootstrap
 from analysis.frames import load_events
 from personas.io import load_personas
