@@ -76,7 +76,7 @@ def persona_table(run_dir: str | Path) -> pl.DataFrame:
         Columns ``persona_id`` (String), ``sessions``, ``impressions``,
         ``clicks``, ``ratings``, ``page_impressions``, ``page_clicks`` (Int64;
         the page's: what came by the recommender, not another door of
-        ``simulator.exposure``), ``session_seconds`` (Float64: summed
+        ``simulator.domains.recsys.exposure``), ``session_seconds`` (Float64: summed
         session_start → session_end time), ``active_days`` (Int64: distinct
         simulated days, ``floor(t / 86400)``, with a session start) and
         ``clicked_items`` (List(Int64): every click's item in trace order,

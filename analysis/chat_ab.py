@@ -6,7 +6,7 @@ Each persona holds one dialogue per arm. Per dialogue:
   (a reply matches one of the goal's `evidence` patterns); undefined for goals
   without evidence. The persona's model cannot mark this itself;
 * ``goal_met_llm``: the goal met as an LLM judge read the transcript against
-  the goal's `done_when` (`simulator.chat.judge`; present when the A/B run
+  the goal's `done_when` (`simulator.domains.chat.judge`; present when the A/B run
   judged its arms);
 * ``goal_met_said``: the persona's own model said its goal was met (the stop
   reason); reported beside the judges because a small model says so too easily;
@@ -37,7 +37,7 @@ from analysis.abresult import ABResult, ArmMetric, paired_differences
 from analysis.bootstrap import FloatArray, percentile_ci, resample_counts
 from analysis.frames import load_events
 from personas.conversation import load_chat_users
-from simulator.chat.judge import JUDGMENTS_FILE
+from simulator.domains.chat.judge import JUDGMENTS_FILE
 
 # metric -> +1 when higher is better, -1 when lower is
 METRICS: dict[str, int] = {

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from simulator.embeddings import TextEmbedder, default_embedder
+from simulator.minds.embeddings import TextEmbedder, default_embedder
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 

@@ -36,22 +36,22 @@ from analysis.run_compare import RunComparison, compare_run
 from personas.builder import build_personas
 from personas.datasets import RatingScale
 from personas.schema import Persona
-from simulator.actions import ActionSpace
-from simulator.brains import LLM_BRAINS, check_brain_name, make_brain
-from simulator.brains.utility import UtilityBrain, UtilityParams
-from simulator.calibrate import calibrate
-from simulator.catalog import Catalog
-from simulator.config import RunConfig
 from simulator.core.rng import Streams
-from simulator.llm.session import language_model
-from simulator.run import (
+from simulator.domains.recsys.actions import ActionSpace
+from simulator.domains.recsys.brains import LLM_BRAINS, check_brain_name, make_brain
+from simulator.domains.recsys.brains.utility import UtilityBrain, UtilityParams
+from simulator.domains.recsys.calibrate import calibrate
+from simulator.domains.recsys.catalog import Catalog
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import (
     Prepared,
     fitted_config,
     prepare,
-    sample_users,
     simulate,
 )
-from simulator.targets import check_target_name
+from simulator.domains.recsys.targets import check_target_name
+from simulator.llm.session import language_model
+from simulator.population import sample_users
 
 MAX_LIST = 20
 DEFAULT_RATIOS = (1, 3, 9)
@@ -118,7 +118,7 @@ def parse_ratios(text: str) -> tuple[int, ...]:
 def _fitted(prep: Prepared, config: RunConfig) -> RunConfig:
     """`config` with the brain's parameters and the doors fitted as `simulate` fits them.
 
-    They come from :func:`simulator.calibrate.calibrate` on the train split
+    They come from :func:`simulator.domains.recsys.calibrate.calibrate` on the train split
     (``config.calibrate`` off: the config as it is).
     """
     if not config.calibrate:
@@ -156,7 +156,7 @@ class Population:
 def population(config: RunConfig, users: int | None = None) -> Population:
     """Prepare the data and build personas, from train only, for the sampled users.
 
-    Users are drawn as :func:`simulator.run.sample_users` draws them (all if
+    Users are drawn as :func:`simulator.population.sample_users` draws them (all if
     ``users`` is None or larger than the train population); those without a
     held-out rating are then left out, since they have nothing to be scored on.
     """

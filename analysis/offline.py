@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import polars as pl
 
-from simulator.interfaces import RecContext, Recommender
+from simulator.domains.recsys.interfaces import RecContext, Recommender
 
 OFFLINE_METRICS = ("hit_rate", "recall", "ndcg")
 

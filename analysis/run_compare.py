@@ -30,8 +30,8 @@ from personas.io import load_personas
 from personas.schema import Persona
 from simulator.core.manifest import read_manifest
 from simulator.core.rng import Streams
-from simulator.exposure.runtime import FRIENDS_FILE
-from simulator.exposure.social import taste_overlap
+from simulator.domains.recsys.exposure.runtime import FRIENDS_FILE
+from simulator.domains.recsys.exposure.social import taste_overlap
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from simulator import RunConfig
-from simulator.ab import ABRun, simulate_ab
+from simulator.core.abrun import ABRun
+from simulator.domains.recsys.ab import simulate_ab
 
 CONFIG = RunConfig(
     scenario="ab_recommenders",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import RunConfig, simulate
-from simulator.run import RunResult
+from simulator.domains.recsys.run import RunResult
 
 CONFIG = RunConfig(
     scenario="movielens_week",

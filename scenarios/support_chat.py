@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from personas.conversation import load_goals
-from simulator.chat.config import ChatConfig
-from simulator.chat.run import ChatRunResult, simulate_chat
-from simulator.chatbots.config import ChatbotConfig
+from simulator.domains.chat.chatbots.config import ChatbotConfig
+from simulator.domains.chat.config import ChatConfig
+from simulator.domains.chat.run import ChatRunResult, simulate_chat
 
 GOALS = Path(__file__).with_name("support_goals.yaml")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simulator.config import RunConfig
-    from simulator.run import simulate
+    from simulator.domains.recsys.config import RunConfig
+    from simulator.domains.recsys.run import simulate
 
 __all__ = ["RunConfig", "simulate"]
 
@@ -14,11 +14,11 @@ __all__ = ["RunConfig", "simulate"]
 def __getattr__(name: str) -> Any:
     # Loaded on first use, so `simfolk --help` and light commands skip the numeric stack.
     if name == "RunConfig":
-        from simulator.config import RunConfig
+        from simulator.domains.recsys.config import RunConfig
 
         return RunConfig
     if name == "simulate":
-        from simulator.run import simulate
+        from simulator.domains.recsys.run import simulate
 
         return simulate
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")

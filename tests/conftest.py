@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.config import RunConfig
-from simulator.run import Prepared, prepare, train_interactions
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import Prepared, prepare, train_interactions
 
 
 @pytest.fixture(scope="session", autouse=True)

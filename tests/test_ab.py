@@ -11,8 +11,8 @@ from analysis.abresult import ABResult, ArmMetric, Difference
 from analysis.bootstrap import bootstrap_p_value, paired_bootstrap
 from analysis.frames import load_events
 from personas.io import load_personas
-from simulator.config import RunConfig
-from simulator.run import simulate
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import simulate
 
 ARMS = {"popularity": "popularity", "twin": "popularity", "random": "random"}
 

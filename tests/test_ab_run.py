@@ -10,9 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis.ab import METRICS
-from simulator.ab import AB_FILE, parse_arms, simulate_ab
-from simulator.config import RunConfig
+from simulator.core.abrun import AB_FILE
 from simulator.core.rundir import RunDirError
+from simulator.domains.recsys.ab import parse_arms, simulate_ab
+from simulator.domains.recsys.config import RunConfig
 
 SCENARIO = Path(__file__).parents[1] / "scenarios" / "ab_recommenders.py"
 
@@ -98,7 +99,7 @@ def test_the_ab_command_runs_the_scenario_and_prints_the_differences(tmp_path):
 
 
 def test_bench_aa_small():
-    from simulator.bench_ab import bench_aa
+    from simulator.experiments.aa import bench_aa
 
     data = bench_aa(
         seeds=4,
@@ -172,7 +173,7 @@ def test_an_ensemble_needs_calibrated_brains(small_config, tmp_path):
 
 
 def test_bench_aa_refuses_an_uncalibrated_ensemble():
-    from simulator.bench_ab import bench_aa
+    from simulator.experiments.aa import bench_aa
 
     with pytest.raises(ValueError, match="calibration"):
         bench_aa(

@@ -32,12 +32,12 @@ from personas.datasets import RatingScale
 from personas.datasets.movielens import GENRES_LATEST
 from personas.io import load_personas, save_personas
 from personas.schema import Persona, Provenance
-from simulator.config import RunConfig
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import Prepared
 from simulator.llm import LLM, EmbeddedServer, ResponseCache
 from simulator.llm.answers import response_format_for
 from simulator.llm.config import LLMConfig
 from simulator.llm.server import LOCAL_API_KEY
-from simulator.run import Prepared
 
 GENRES = GENRES_LATEST  # ml-latest-small
 

@@ -11,9 +11,9 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from personas.datasets import temporal_split
-from simulator.brains.utility import FEATURES, UtilityParams
-from simulator.calibrate import calibrate, resample_weights
-from simulator.run import simulate
+from simulator.domains.recsys.brains.utility import FEATURES, UtilityParams
+from simulator.domains.recsys.calibrate import calibrate, resample_weights
+from simulator.domains.recsys.run import simulate
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def test_the_choice_model_separates_what_users_chose(prepared, fitted):
     """On the fit's own design (later train items vs never-rated ones) the features rank well."""
     from personas.builder import build_personas
     from personas.taste import fit_taste_space
-    from simulator.brains.utility import UtilityBrain
-    from simulator.catalog import Catalog
+    from simulator.domains.recsys.brains.utility import UtilityBrain
+    from simulator.domains.recsys.catalog import Catalog
 
     inner = temporal_split(prepared.split.train, holdout=0.2, min_train=5)
     space = fit_taste_space(inner.train, prepared.dataset.items["item_id"].to_numpy(), dims=8)

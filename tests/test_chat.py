@@ -22,19 +22,19 @@ from personas.conversation import (
     load_chat_users,
     load_goals,
 )
-from simulator.chat.agent import StopReason
-from simulator.chat.config import ChatConfig
-from simulator.chat.run import simulate_chat
-from simulator.chat.style import apply_style, clip_words
-from simulator.chat.user import (
+from simulator.core.rng import Streams
+from simulator.domains.chat.agent import StopReason
+from simulator.domains.chat.chatbots.config import ChatbotConfig
+from simulator.domains.chat.config import ChatConfig
+from simulator.domains.chat.interfaces import BotReply
+from simulator.domains.chat.run import simulate_chat
+from simulator.domains.chat.style import apply_style, clip_words
+from simulator.domains.chat.user import (
     conversation,
     instruction_ngrams,
     repeats_instructions,
     system_prompt,
 )
-from simulator.chatbots.config import ChatbotConfig
-from simulator.core.rng import Streams
-from simulator.interfaces import BotReply
 from simulator.llm import read_calls
 
 SCENARIOS = Path(__file__).parents[1] / "scenarios"
@@ -104,7 +104,7 @@ def test_bad_goal_files_name_the_file_and_field(tmp_path):
 
 
 def test_chat_users_are_keyed_and_patience_is_uniform(prepared, small_config):
-    from simulator.run import build_run_personas
+    from simulator.domains.recsys.run import build_run_personas
 
     personas = build_run_personas(small_config, prepared, Streams(7))
     users = draw_chat_users(personas, GOALS, Streams(7))
@@ -230,9 +230,9 @@ def test_a_paused_chat_round_trips_and_refuses_a_changed_persona_file(tmp_path):
     config, out = _config(), tmp_path / "paused"
     simulate_chat(config, out, goals=GOALS, until=60.0)
     # The paused world's state round-trips through a fresh ChatWorld and its ChatAgents.
-    from simulator.chat.run import bundled_stop_model
-    from simulator.chat.world import ChatWorld
     from simulator.core.checkpoint import load_checkpoint
+    from simulator.domains.chat.run import bundled_stop_model
+    from simulator.domains.chat.world import ChatWorld
     from simulator.trace import TraceWriter
 
     state = load_checkpoint(out)
@@ -310,7 +310,7 @@ class ScriptedBot:
 
 
 def test_a_failing_bot_ends_its_dialogue_with_target_error(tmp_path):
-    from simulator.interfaces import ChatbotError
+    from simulator.domains.chat.interfaces import ChatbotError
 
     bot = ScriptedBot(["Hello, how can I help?", ChatbotError("scripted", "HTTP 503")])
     result = simulate_chat(_config(max_turns=4), tmp_path / "run", goals=GOALS, chatbot=bot)
@@ -504,8 +504,8 @@ def test_a_chat_ab_judges_goals_by_rule_and_pairs_the_personas(tmp_path):
     scenario = tmp_path / "two_bots.py"
     scenario.write_text(
         "from pathlib import Path\n"
-        "from simulator.chat.config import ChatConfig\n"
-        "from simulator.chatbots.config import ChatbotConfig\n"
+        "from simulator.domains.chat.config import ChatConfig\n"
+        "from simulator.domains.chat.chatbots.config import ChatbotConfig\n"
         f"GOALS = Path({str(SCENARIOS / 'support_goals.yaml')!r})\n"
         "CONFIG = ChatConfig(scenario='two-bots', personas=4, seed=3, taste_dims=8,"
         " max_turns=2, checkpoint_every_s=60.0)\n"

@@ -16,7 +16,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, MessagesState, StateGraph
 from pydantic import ValidationError
 
-from simulator.chatbots import (
+from simulator.domains.chat.chatbots import (
     CallableChatbot,
     ChatbotConfig,
     ChatbotContext,
@@ -26,8 +26,8 @@ from simulator.chatbots import (
     load_ref,
     make_chatbot,
 )
-from simulator.chatbots.openai_compat import OpenAICompatibleChatbot
-from simulator.interfaces import BotReply, Chatbot, ChatbotError
+from simulator.domains.chat.chatbots.openai_compat import OpenAICompatibleChatbot
+from simulator.domains.chat.interfaces import BotReply, Chatbot, ChatbotError
 from simulator.llm.cache import ResponseCache, cache_key
 from simulator.llm.server import LOCAL_API_KEY, MODEL_ALIAS
 

@@ -87,8 +87,8 @@ def test_help_loads_no_numeric_stack():
 
 
 def test_list_names_what_each_registry_knows():
-    from simulator.brains import brain_names
-    from simulator.targets import target_names
+    from simulator.domains.recsys.brains import brain_names
+    from simulator.domains.recsys.targets import target_names
 
     for what, names in (("targets", target_names()), ("brains", brain_names())):
         result = runner.invoke(app, ["list", what])
@@ -97,10 +97,10 @@ def test_list_names_what_each_registry_knows():
 
 
 def test_commands_dispatch_through_the_domain_registry(tmp_path):
-    from simulator.chat.config import ChatConfig
-    from simulator.config import RunConfig
     from simulator.core.manifest import MANIFEST_VERSION, write_manifest
     from simulator.domains import DOMAINS
+    from simulator.domains.chat.config import ChatConfig
+    from simulator.domains.recsys.config import RunConfig
 
     assert DOMAINS.names() == ("chat", "recsys")
     assert DOMAINS.for_config(RunConfig(scenario="x")).name == "recsys"
@@ -120,7 +120,7 @@ def test_commands_dispatch_through_the_domain_registry(tmp_path):
 
 
 def test_bench_chat_takes_a_chat_scenario_by_name_or_path():
-    from simulator.bench_chat import bench_chat
+    from simulator.experiments.chat_bench import bench_chat
 
     common = dict(personas=1, against=[], out=None, slots=1, seed=0, cache=True)
     with pytest.raises(ValueError, match="needs a chat scenario"):

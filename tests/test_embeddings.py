@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.embeddings import (
+from simulator.minds.embeddings import (
     DIM,
     MODEL_ID,
     Embedder,

@@ -16,13 +16,18 @@ from analysis.ab import analyse_ab_dir, persona_table
 from analysis.frames import load_events
 from analysis.run_compare import compare_run
 from personas.io import load_personas
-from simulator.ab import simulate_ab
-from simulator.exposure import CHANNELS, ExposureConfig
-from simulator.exposure.config import INTENT_FEATURES, IntentParams, with_doors
-from simulator.exposure.fit import em_mix, fit_intent, persona_mix
-from simulator.exposure.model import Ledger
-from simulator.exposure.social import degree_ks, graph_stats, homophily_graph, taste_overlap
-from simulator.run import simulate
+from simulator.domains.recsys.ab import simulate_ab
+from simulator.domains.recsys.exposure import CHANNELS, ExposureConfig
+from simulator.domains.recsys.exposure.config import INTENT_FEATURES, IntentParams, with_doors
+from simulator.domains.recsys.exposure.fit import em_mix, fit_intent, persona_mix
+from simulator.domains.recsys.exposure.model import Ledger
+from simulator.domains.recsys.exposure.social import (
+    degree_ks,
+    graph_stats,
+    homophily_graph,
+    taste_overlap,
+)
+from simulator.domains.recsys.run import simulate
 
 # --- configuration ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import analysis.fidelity as fid
-import simulator.run
+import simulator.domains.recsys.run
 from analysis.fidelity import (
     Confusion,
     RatingResult,
@@ -99,7 +99,7 @@ def test_confusion_arithmetic():
 
 def test_drawn_ratings_are_on_the_scale_and_keyed(small_config):
     from analysis.fidelity import _expected_and_sampled, population
-    from simulator.brains.utility import UtilityBrain
+    from simulator.domains.recsys.brains.utility import UtilityBrain
 
     pop = population(small_config, users=6)
     brain = UtilityBrain(pop.prep.catalog)
@@ -150,7 +150,7 @@ def _mirrored_heldout(monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
         .drop("held")
     )
     altered = dataclasses.replace(original, ratings=ratings)
-    monkeypatch.setattr(simulator.run, "load_dataset", lambda name: altered)
+    monkeypatch.setattr(simulator.domains.recsys.run, "load_dataset", lambda name: altered)
     return split.heldout
 
 

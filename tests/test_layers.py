@@ -24,9 +24,9 @@ OVERSIZE = {
     "analysis.ab": 499,
     "personas.datasets.movielens": 693,
     "personas.anthology": 595,
-    "simulator.reflective_memory": 447,
+    "simulator.minds.reflective_memory": 447,
     "analysis.export": 431,
-    "simulator.brains.llm": 414,
+    "simulator.domains.recsys.brains.llm": 414,
 }
 
 
@@ -87,6 +87,30 @@ def test_the_core_imports_no_domain():
         (a, b)
         for a, b in _graph(top_level=False).edges
         if a.startswith("simulator.core") and not b.startswith(allowed)
+    ]
+    assert wrong == []
+
+
+def _domain(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[2] if parts[:2] == ["simulator", "domains"] and len(parts) > 2 else None
+
+
+def test_domains_import_no_other_domain():
+    wrong = [
+        (a, b)
+        for a, b in _graph(top_level=False).edges
+        if _domain(a) and _domain(b) and _domain(a) != _domain(b)
+    ]
+    assert wrong == []
+
+
+def test_what_every_domain_shares_imports_no_domain():
+    shared = ("simulator.minds", "simulator.llm", "simulator.trace", "simulator.population")
+    wrong = [
+        (a, b)
+        for a, b in _graph(top_level=False).edges
+        if a.startswith(shared) and b.startswith("simulator.domains.")
     ]
     assert wrong == []
 

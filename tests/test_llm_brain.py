@@ -11,15 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from simulator.actions import ActionSpace, Click, Leave, Rate
-from simulator.brains.llm import HybridBrain, LLMBrain, list_schema, page_schema, ratings_schema
-from simulator.brains.utility import UtilityParams
 from simulator.core.protocols import Failure
 from simulator.core.rng import Streams
-from simulator.interfaces import Decision, DecisionRequest, SessionState
+from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.brains.llm import (
+    HybridBrain,
+    LLMBrain,
+    list_schema,
+    page_schema,
+    ratings_schema,
+)
+from simulator.domains.recsys.brains.utility import UtilityParams
+from simulator.domains.recsys.interfaces import Decision, DecisionRequest, SessionState
+from simulator.domains.recsys.perception import Perception, PerceptionConfig
 from simulator.llm import InvalidAnswer
-from simulator.memory import Recall
-from simulator.perception import Perception, PerceptionConfig
+from simulator.minds.memory import Recall
 
 
 @pytest.fixture(scope="module")

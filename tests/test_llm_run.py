@@ -10,11 +10,11 @@ import pytest
 from fakellm import FakeLLMServer
 
 from analysis.frames import load_events
-from simulator.brains.utility import UtilityParams
-from simulator.config import RunConfig
+from simulator.domains.recsys.brains.utility import UtilityParams
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import simulate
 from simulator.llm import read_calls
 from simulator.llm.config import LLMConfig
-from simulator.run import simulate
 
 SECRET = "sk-test-never-written-0123456789"
 

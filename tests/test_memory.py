@@ -2,7 +2,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.memory import EpisodicMemory, MemoryConfig, MemoryEntry
+from simulator.minds.memory import EpisodicMemory, MemoryConfig, MemoryEntry
 
 DAY = 86400.0
 ACTION = (1.0, 0.0, 0.0)

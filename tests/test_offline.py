@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from analysis.offline import OFFLINE_METRICS, heldout_items, offline_scores, ranking_scores
 from simulator.core.rng import Streams
-from simulator.targets import make_target
+from simulator.domains.recsys.targets import make_target
 
 
 def test_ranking_scores_by_hand():

@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 
 from personas.datasets import RatingScale
-from simulator.actions import ActionSpace, Click, InvalidAction, Leave, Rate
-from simulator.brains import make_brain
-from simulator.brains.utility import UtilityBrain, UtilityParams
 from simulator.core.rng import Streams
-from simulator.interfaces import SessionState
-from simulator.memory import Recall
-from simulator.perception import Perception, PerceptionConfig
+from simulator.domains.recsys.actions import ActionSpace, Click, InvalidAction, Leave, Rate
+from simulator.domains.recsys.brains import make_brain
+from simulator.domains.recsys.brains.utility import UtilityBrain, UtilityParams
+from simulator.domains.recsys.interfaces import SessionState
+from simulator.domains.recsys.perception import Perception, PerceptionConfig
+from simulator.minds.memory import Recall
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_action_order_is_checked(actions, error):
 
 
 def _click_rate(brain, persona, prepared, items, n=400):
-    from simulator.perception import ItemView, Observation
+    from simulator.domains.recsys.perception import ItemView, Observation
 
     views = tuple(
         ItemView(item_id=i, position=0, title=None, year=None, genres=None) for i in items

@@ -36,11 +36,11 @@ GLOBAL_NUMPY = {
 ALLOWED = {
     (path, "perf_counter")
     for path in (
-        "simulator/run.py",
-        "simulator/chat/run.py",  # the run's wall time, for dialogues per minute
-        "simulator/bench_llm.py",
-        "simulator/bench_validity.py",  # the bench's own wall times
-        "simulator/bench_social.py",  # the bench's own wall time
+        "simulator/domains/recsys/run.py",
+        "simulator/domains/chat/run.py",  # the run's wall time, for dialogues per minute
+        "simulator/experiments/llm_load.py",
+        "simulator/experiments/validity.py",  # the bench's own wall times
+        "simulator/experiments/social.py",  # the bench's own wall time
         "simulator/llm/client.py",  # request latency, for the ledger
         "simulator/llm/server.py",  # start time and the health-check deadline
         "personas/anthology.py",  # the backstory report's wall time

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from simulator.embeddings import default_embedder
-from simulator.reflective_memory import (
+from simulator.minds.embeddings import default_embedder
+from simulator.minds.reflective_memory import (
     Insight,
     Insights,
     ReflectiveMemory,

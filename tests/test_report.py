@@ -13,8 +13,8 @@ import pytest
 from plotly.offline import get_plotlyjs
 
 from analysis.report import write_report
-from simulator.config import RunConfig
-from simulator.run import simulate
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import simulate
 
 ARMS = {"popularity": "popularity", "itemknn": "itemknn"}
 PLOTS = 5  # CTR by position, session length, ratings, item popularity, daily activity

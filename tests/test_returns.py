@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from analysis.ab import persona_table
-from simulator.ab import simulate_ab
-from simulator.brains.utility import UtilityParams, gap_factor
-from simulator.calibrate import fit_return_model
+from simulator.domains.recsys.ab import simulate_ab
+from simulator.domains.recsys.brains.utility import UtilityParams, gap_factor
+from simulator.domains.recsys.calibrate import fit_return_model
 
 
 def _log(beta_n, beta_s, users=60, sessions=12, seed=0):
@@ -81,7 +81,7 @@ def test_a_worse_recommender_loses_sessions_under_crn(small_config, tmp_path):
 
 
 def test_the_continue_share_counts_cut_sessions():
-    from simulator.calibrate import continue_share
+    from simulator.domains.recsys.calibrate import continue_share
 
     train = pl.DataFrame({"user_id": [1, 1, 2, 3], "timestamp": [0, 100, 50, 10]})
     later = pl.DataFrame({"user_id": [1, 2, 3], "timestamp": [200, 50 + 7200, 20]})
@@ -92,7 +92,7 @@ def test_the_continue_share_counts_cut_sessions():
 
 def test_personas_cut_mid_session_go_on_at_once(small_config, tmp_path):
     from analysis.frames import load_events
-    from simulator.run import simulate
+    from simulator.domains.recsys.run import simulate
 
     def first_starts(share: float, out: str) -> list[float]:
         config = small_config.model_copy(

@@ -13,8 +13,8 @@ from analysis.frames import load_events
 from analysis.run_compare import compare_run
 from personas.datasets import load_dataset, sessionize, temporal_split
 from personas.io import load_personas
-from simulator.config import RunConfig
-from simulator.run import simulate
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.run import simulate
 
 DAYS = 2
 # Uncalibrated priors keep these 8 personas busy enough for every metric to be defined.

@@ -10,10 +10,10 @@ import scipy.sparse as sp
 
 from personas.builder import build_personas
 from simulator.core.rng import Streams
-from simulator.memory import EpisodicMemory, MemoryConfig, MemoryEntry
-from simulator.targets import make_target
+from simulator.domains.recsys.targets import make_target
+from simulator.domains.recsys.world import World
+from simulator.minds.memory import EpisodicMemory, MemoryConfig, MemoryEntry
 from simulator.trace import TraceWriter
-from simulator.world import World
 
 
 def same(a, b) -> bool:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scipy.special import expit
 
 from analysis.dialogues import DIALOGUES_SCHEMA, MESSAGES_SCHEMA, DialogueSet, load_convai2
-from simulator.chat.stop import (
+from simulator.domains.chat.stop import (
     StopModel,
     _per_dialogue,
     fit_stop_model,

@@ -3,8 +3,8 @@ import polars as pl
 import pytest
 
 from simulator.core.rng import Streams
-from simulator.interfaces import Interaction, RecContext
-from simulator.targets import make_target, target_names
+from simulator.domains.recsys.interfaces import Interaction, RecContext
+from simulator.domains.recsys.targets import make_target, target_names
 
 NAMES = list(target_names())
 

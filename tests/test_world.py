@@ -15,7 +15,7 @@ import pytest
 
 from analysis.frames import load_events
 from simulator.core.rundir import RunDirError
-from simulator.run import simulate
+from simulator.domains.recsys.run import simulate
 from simulator.scenario import load_scenario
 
 GOLDEN = Path(__file__).parent / "golden" / "tiny_popularity.csv"
@@ -163,8 +163,8 @@ def test_resume_refuses_changed_personas_and_names_bad_files(small_config, tmp_p
 
 
 def test_a_misbehaving_target_is_named(small_config, tmp_path, monkeypatch):
-    from simulator.agent import TargetError
-    from simulator.targets.baselines import PopularityRecommender
+    from simulator.domains.recsys.agent import TargetError
+    from simulator.domains.recsys.targets.baselines import PopularityRecommender
 
     monkeypatch.setattr(PopularityRecommender, "recommend", lambda self, user, k, ctx: [-5])
     with pytest.raises(TargetError, match="'popularity' recommended unknown"):

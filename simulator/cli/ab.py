@@ -43,11 +43,11 @@ def ab(
     page_share: PageShareOption = None,
 ) -> None:
     """Run an offline A/B test: every arm on the same personas, then the paired differences."""
-    from simulator.ab import parse_arms, simulate_ab
     from simulator.cli.render import print_ab
-    from simulator.config import RunConfig
     from simulator.domains import DOMAINS
-    from simulator.exposure.config import with_doors
+    from simulator.domains.recsys.ab import parse_arms, simulate_ab
+    from simulator.domains.recsys.config import RunConfig
+    from simulator.domains.recsys.exposure.config import with_doors
     from simulator.scenario import load_scenario
 
     module = load_scenario(scenario)
@@ -116,10 +116,10 @@ def _chat_ab(
 ) -> None:
     """Chatbot arms: NAME=KIND on the scenario's chatbot, or the scenario's ARMS of chatbots."""
     from personas.conversation import load_goals
-    from simulator.ab import parse_arms
-    from simulator.chat.ab import simulate_chat_ab
-    from simulator.chatbots import check_chatbot_name
     from simulator.cli.render import print_ab
+    from simulator.domains.chat.ab import simulate_chat_ab
+    from simulator.domains.chat.chatbots import check_chatbot_name
+    from simulator.domains.recsys.ab import parse_arms
 
     base = module.CONFIG
     if arm:

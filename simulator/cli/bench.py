@@ -85,8 +85,8 @@ def fidelity_command(
 ) -> None:
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
     from analysis.fidelity import fidelity, parse_ratios
-    from simulator.config import RunConfig
-    from simulator.exposure.config import ExposureConfig, with_doors
+    from simulator.domains.recsys.config import RunConfig
+    from simulator.domains.recsys.exposure.config import ExposureConfig, with_doors
     from simulator.llm.config import LLMConfig
 
     parsed = parse_ratios(ratios)
@@ -120,7 +120,7 @@ def llm_command(
     as_json: AsJson = False,
 ) -> None:
     """Tokens per decision, and simfolk's server throughput against a raw load generator."""
-    from simulator.bench_llm import bench_llm
+    from simulator.experiments.llm_load import bench_llm
 
     with working("bench llm"):
         data = bench_llm(
@@ -181,8 +181,8 @@ def chat_command(
     as_json: AsJson = False,
 ) -> None:
     """A chat scenario on the embedded model: dialogues/min, and how human it reads."""
-    from simulator.bench_chat import bench_chat
     from simulator.cli.render import print_dialogue_comparison
+    from simulator.experiments.chat_bench import bench_chat
 
     with working("bench chat"):
         data, comparisons = bench_chat(
@@ -227,7 +227,7 @@ def aa_command(
     as_json: AsJson = False,
 ) -> None:
     """A/A false-positive rate over many seeds, and CI widths with vs without CRN."""
-    from simulator.bench_ab import bench_aa
+    from simulator.experiments.aa import bench_aa
 
     with working("bench aa"):
         data = bench_aa(

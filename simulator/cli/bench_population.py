@@ -41,8 +41,8 @@ def validity_command(
     as_json: AsJson = False,
 ) -> None:
     """Do simulated A/B verdicts rank recommenders as their offline metric on held-out data does?"""
-    from simulator.bench_validity import PROTOCOLS, bench_validity
-    from simulator.exposure.config import ExposureConfig, with_doors
+    from simulator.domains.recsys.exposure.config import ExposureConfig, with_doors
+    from simulator.experiments.validity import PROTOCOLS, bench_validity
 
     if protocol not in PROTOCOLS:
         raise typer.BadParameter(f"choose one of: {', '.join(PROTOCOLS)}", param_hint="--protocol")
@@ -112,7 +112,7 @@ def social_command(
     """Does the homophily graph look like a real friendship graph (Last.fm 2K)?"""
     from analysis.bootstrap import json_safe
     from personas.datasets import DatasetError
-    from simulator.bench_social import bench_social
+    from simulator.experiments.social import bench_social
 
     try:
         with working("bench social"):

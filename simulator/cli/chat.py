@@ -17,14 +17,14 @@ from simulator.cli.app import console
 from simulator.cli.options import COMMON, LLM_OPTIONS, llm_overrides
 
 if TYPE_CHECKING:
-    from simulator.chat.config import ChatConfig
+    from simulator.domains.chat.config import ChatConfig
 
 # `simfolk run` options that set the chatbot under test: option -> ChatbotConfig field.
 BOT_OPTIONS = {"target": "kind", "bot_model": "model", "bot_base_url": "base_url", "bot_ref": "ref"}
 
 
 def _run_chat(module: Any, config: ChatConfig, out: Path, resume: bool) -> None:
-    from simulator.chat.world import ChatWorld
+    from simulator.domains.chat.world import ChatWorld
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -69,7 +69,7 @@ class ChatCommands:
 
     def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
         """The scenario's config with the run options given (--target: the chatbot kind)."""
-        from simulator.chat.config import ChatConfig
+        from simulator.domains.chat.config import ChatConfig
 
         base = config.model_dump()
         update = {k: options[k] for k in ("dataset", "personas", "seed") if k in options}

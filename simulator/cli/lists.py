@@ -17,10 +17,10 @@ def list_command(
 ) -> None:
     """The registered names of one kind, one per line."""
     if what == "targets":
-        from simulator.targets import target_names as names
+        from simulator.domains.recsys.targets import target_names as names
     elif what == "brains":
-        from simulator.brains import brain_names as names
+        from simulator.domains.recsys.brains import brain_names as names
     else:
-        from simulator.chatbots import chatbot_names as names
+        from simulator.domains.chat.chatbots import chatbot_names as names
     for name in names():
         console.print(name, highlight=False)

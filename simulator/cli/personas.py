@@ -17,8 +17,8 @@ from simulator.cli.app import console
 if TYPE_CHECKING:
     from personas.anthology import BackstoryReport
     from personas.schema import Persona
-    from simulator.config import RunConfig
-    from simulator.run import Prepared
+    from simulator.domains.recsys.config import RunConfig
+    from simulator.domains.recsys.run import Prepared
 
 app = typer.Typer(
     help="Personas: LLM-written backstories and their consistency check.",
@@ -36,7 +36,7 @@ def _personas() -> None:
 def run_personas(config: RunConfig) -> tuple[Prepared, list[Persona]]:
     """The personas a run with `config` would build: same data, split, users and builder."""
     from simulator.core.rng import Streams
-    from simulator.run import build_run_personas, prepare
+    from simulator.domains.recsys.run import build_run_personas, prepare
 
     prep = prepare(config)
     return prep, build_run_personas(config, prep, Streams(config.seed))
@@ -95,7 +95,7 @@ def backstories(
     from personas.anthology import check_backstories, with_backstories
     from personas.atomic import write_text_atomically
     from personas.io import save_personas
-    from simulator.config import RunConfig
+    from simulator.domains.recsys.config import RunConfig
     from simulator.llm.config import LLMConfig
     from simulator.llm.session import language_model, llm_cache_path
 

@@ -17,9 +17,9 @@ from simulator.cli.app import console
 from simulator.cli.options import COMMON, LLM_OPTIONS, llm_overrides
 
 if TYPE_CHECKING:
-    from simulator.config import RunConfig
-    from simulator.run import RunResult
-    from simulator.world import World
+    from simulator.domains.recsys.config import RunConfig
+    from simulator.domains.recsys.run import RunResult
+    from simulator.domains.recsys.world import World
 
 
 def _run_with_progress(module: Any, config: RunConfig, out: Path, resume: bool) -> RunResult:
@@ -62,8 +62,8 @@ class RecsysCommands:
 
     def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
         """The scenario's config with the run options given."""
-        from simulator.config import RunConfig
-        from simulator.exposure.config import with_doors
+        from simulator.domains.recsys.config import RunConfig
+        from simulator.domains.recsys.exposure.config import with_doors
 
         fields = ("dataset", "personas", "days", "seed", "target", "brain")
         update = {k: options[k] for k in fields if k in options}

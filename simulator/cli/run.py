@@ -97,7 +97,7 @@ def demo(
     """A week of 200 ml-latest-small users on item-kNN, then the comparison table."""
     from analysis.run_compare import compare_run
     from simulator.cli.render import print_comparison
-    from simulator.config import RunConfig
+    from simulator.domains.recsys.config import RunConfig
 
     config = RunConfig(
         scenario="demo",
@@ -113,7 +113,7 @@ def demo(
             f"[bold]simfolk demo[/]: {personas} personas built from real ml-latest-small users "
             f"(train part of each history) use an item-kNN recommender for 7 simulated days."
         )
-        from simulator.run import simulate
+        from simulator.domains.recsys.run import simulate
 
         with Progress(
             TextColumn("{task.description}"),

@@ -44,7 +44,7 @@ def language_model(config: LLMConfig, run_dir: Path | None) -> Iterator[Any]:
 
 def llm_manifest(llm: Any) -> dict[str, Any]:
     """The manifest's record of a run's language model: identity, prompts, embedder."""
-    from simulator.embeddings import embedder_identity
+    from simulator.minds.embeddings import embedder_identity
     from simulator.prompts import template_hashes
 
     return {

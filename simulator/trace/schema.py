@@ -51,7 +51,7 @@ EVENT_SCHEMA = pa.schema(
         pa.field("turn", pa.int16()),  # messages: index in the dialogue, from 0
         pa.field("tokens", pa.int32()),  # messages: tokens the speaker produced
         pa.field("latency", pa.float64()),  # messages: simulated seconds the speaker took
-        # impressions, clicks, ratings: the door the item came by (simulator.exposure.CHANNELS)
+        # impressions, clicks, ratings: the door the item came by (recsys exposure.CHANNELS)
         pa.field("channel", pa.string()),
     ],
     metadata={b"simfolk.trace.schema_version": str(SCHEMA_VERSION).encode()},

@@ -1,9 +1,0 @@
-"""The built-in domains: browsing a recommender, and talking to a chatbot."""
-
-from __future__ import annotations
-
-from simulator.core.domain import Domain, Domains
-
-DOMAINS = Domains()
-DOMAINS.register(Domain("recsys", "recsys", "simulator.config:RunConfig"))
-DOMAINS.register(Domain("chat", "chat", "simulator.chat.config:ChatConfig"))

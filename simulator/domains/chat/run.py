@@ -1,0 +1,227 @@
+"""Run a chat simulation end to end: personas -> chat users -> dialogues -> trace.
+
+A chat run directory holds `manifest.json` (kind "chat"), `personas.json`,
+`chat_users.json`, `stop_model.json`, `events/part-*.parquet`,
+`llm_calls/part-*.parquet`, `timeseries.parquet` and, while it can still be
+continued, `checkpoint.pkl`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from personas.atomic import write_text_atomically
+from personas.conversation import (
+    Goal,
+    draw_chat_users,
+    load_chat_users,
+    load_goals,
+    save_chat_users,
+)
+from personas.io import load_personas, save_personas
+from simulator.core.manifest import (
+    MANIFEST_VERSION,
+    environment,
+    file_sha256,
+    git_revision,
+    package_versions,
+)
+from simulator.core.rng import Streams
+from simulator.core.rundir import PERSONAS_FILE, claim, drive, finish, record, restore
+from simulator.domains.chat.chatbots import ChatbotContext, check_chatbot_name, make_chatbot
+from simulator.domains.chat.config import BUNDLED, ChatConfig
+from simulator.domains.chat.interfaces import Chatbot
+from simulator.domains.chat.stop import StopModel, fit_stop_model_from
+from simulator.domains.chat.world import ChatWorld
+from simulator.llm.session import language_model, llm_manifest, llm_usage
+from simulator.population import build_run_personas, fit_population
+from simulator.trace import SCHEMA_VERSION, TraceWriter
+
+CHAT_USERS_FILE = "chat_users.json"
+STOP_MODEL_FILE = "stop_model.json"
+
+
+@dataclass(frozen=True)
+class ChatRunResult:
+    """What a finished (or paused) chat run produced."""
+
+    run_dir: Path
+    events: int
+    dialogues: int  # started
+    ended: int
+    complete: bool
+    resumed: bool
+    status: str  # complete, paused, or why it stopped early (budget_exhausted)
+    wall_seconds: float
+    run_seconds: float  # the conversations themselves, without data loading
+
+
+def bundled_stop_model() -> StopModel:
+    """The stop model shipped with simfolk (fitted on ConvAI2; see its `source`)."""
+    text = (resources.files("simulator.domains.chat") / STOP_MODEL_FILE).read_text(encoding="utf-8")
+    return StopModel.model_validate_json(text)
+
+
+def resolve_data_path(path: str) -> Path:
+    """A path as given, else under $SIMFOLK_DATA (where the Makefile points at the data)."""
+    candidate = Path(path)
+    if candidate.exists() or candidate.is_absolute():
+        return candidate
+    root = os.environ.get("SIMFOLK_DATA")
+    if not root:
+        raise FileNotFoundError(
+            f"{path}: not found; give a full path or set SIMFOLK_DATA to the data folder"
+        )
+    return Path(root) / path
+
+
+def _stop_model(config: ChatConfig, out: Path, resume: bool) -> StopModel:
+    path = out / STOP_MODEL_FILE
+    if resume and path.exists():
+        return StopModel.model_validate_json(path.read_text(encoding="utf-8"))
+    if config.stop_model == BUNDLED:
+        model = bundled_stop_model()
+    else:
+        model = fit_stop_model_from(resolve_data_path(config.stop_model))
+    write_text_atomically(path, model.model_dump_json(indent=2))
+    return model
+
+
+def _goals(config: ChatConfig, goals: Sequence[Goal] | None) -> list[Goal]:
+    if config.goals is not None:
+        return load_goals(resolve_data_path(config.goals))
+    if not goals:
+        raise ValueError("a chat run needs goals: set `goals` in the config (a goal file)")
+    return list(goals)
+
+
+def _manifest(
+    config: ChatConfig, out: Path, prep: Any, llm: Any, chatbot: str, stop: StopModel
+) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "kind": "chat",
+        "trace_schema_version": SCHEMA_VERSION,
+        "config": config.model_dump(mode="json"),
+        "root_seed": config.seed,
+        "dataset": {
+            "name": prep.dataset.name,
+            "path": str(prep.dataset.path),
+            "sha256": prep.dataset.sha256,
+        },
+        "personas": {
+            "file": PERSONAS_FILE,
+            "count": config.personas,
+            "sha256": file_sha256(out / PERSONAS_FILE),
+        },
+        "chat_users": {"file": CHAT_USERS_FILE, "sha256": file_sha256(out / CHAT_USERS_FILE)},
+        "stop_model": {"file": STOP_MODEL_FILE, "source": stop.source},
+        "models": {"user": llm.identity, "chatbot": chatbot},
+        "llm": llm_manifest(llm),
+        "versions": package_versions(),
+        "environment": environment(),
+        "git_revision": git_revision(),
+        "status": "running",
+    }
+
+
+def simulate_chat(
+    config: ChatConfig,
+    out: str | Path,
+    *,
+    goals: Sequence[Goal] | None = None,
+    chatbot: Chatbot | None = None,
+    resume: bool = False,
+    until: float | None = None,
+    on_step: Callable[[ChatWorld], None] | None = None,
+    on_llm: Callable[[Any], None] | None = None,
+) -> ChatRunResult:
+    """Run (or resume) `config` into `out`; stop after `until` simulated seconds if given.
+
+    `chatbot`, if given, is the system under test as an object (a test's
+    scripted bot, an in-process app); otherwise `config.chatbot` builds it.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    if chatbot is None:
+        check_chatbot_name(config.chatbot.kind)
+    claim(out, config, resume)
+    streams = Streams(config.seed)
+    prep = fit_population(config)
+    if resume:
+        personas = load_personas(out / PERSONAS_FILE)
+        users = load_chat_users(out / CHAT_USERS_FILE)
+    else:
+        personas = build_run_personas(config, prep, streams)
+        save_personas(personas, out / PERSONAS_FILE)
+        users = draw_chat_users(personas, _goals(config, goals), streams)
+        save_chat_users(users, out / CHAT_USERS_FILE)
+    stop = _stop_model(config, out, resume)
+    with language_model(config.llm, out) as llm:
+        if on_llm is not None:
+            on_llm(llm)
+        bot = chatbot or make_chatbot(
+            config.chatbot,
+            ChatbotContext(
+                local_api_base=llm.api_base,
+                local_model=llm.model,
+                local_identity=llm.identity,
+                cache=llm.cache,
+            ),
+        )
+        described = (
+            config.chatbot.describe(llm.identity) if chatbot is None else f"object:{bot.name}"
+        )
+        world = ChatWorld(
+            config=config,
+            users=users,
+            chatbot=bot,
+            llm=llm,
+            stop_model=stop,
+            trace=TraceWriter(out, config.part_rows),
+            streams=streams,
+        )
+        state = restore(world, out, resume)
+        manifest = _manifest(config, out, prep, llm, described, stop)
+        manifest = record(out, manifest, resume, {"from_t": world.clock})
+        running = time.perf_counter()
+        drive(
+            world,
+            out,
+            lambda checkpoint: world.run(until, on_step=on_step, checkpoint=checkpoint),
+            closers=[lambda: _close(bot, llm)],
+            ledger=llm.ledger,
+        )
+        run_seconds = time.perf_counter() - running
+    complete = world.finished
+    manifest = finish(
+        world,
+        out,
+        manifest,
+        complete=complete,
+        usage=llm_usage(out),
+        dialogues=world.counters["dialogues"],
+        dialogues_ended=world.counters["ended"],
+    )
+    return ChatRunResult(
+        run_dir=out,
+        events=world.trace.next_seq,
+        dialogues=world.counters["dialogues"],
+        ended=world.counters["ended"],
+        complete=complete,
+        resumed=state is not None,
+        status=manifest["status"],
+        wall_seconds=time.perf_counter() - started,
+        run_seconds=run_seconds,
+    )
+
+
+async def _close(bot: Chatbot, llm: Any) -> None:
+    await bot.aclose()
+    await llm.aclose()

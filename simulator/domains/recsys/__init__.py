@@ -1,0 +1,1 @@
+"""Browsing a recommender: personas on its pages, and the recommenders under test."""

@@ -1,0 +1,151 @@
+"""What a recommender and a brain must offer (what every domain shares: core.protocols)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import polars as pl
+
+from personas.schema import Persona
+from simulator.core.protocols import Failure, Stateful
+from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.perception import Observation
+from simulator.minds.memory import Recall
+
+
+@dataclass(frozen=True)
+class RecContext:
+    """What a recommender knows about the request besides the user."""
+
+    t: float
+    session: int
+    page: int
+    exclude: frozenset[int]  # already shown in this session
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One thing a user did with an item, as the system under test hears of it."""
+
+    user: str
+    item_id: int
+    kind: Literal["click", "rate"]
+    t: float
+    rating: float | None = None
+
+
+INTERACTIONS_SCHEMA = {
+    "user": pl.String,
+    "item_id": pl.Int64,
+    "rating": pl.Float64,
+    "t": pl.Float64,
+}
+
+
+def as_interactions(ratings: pl.DataFrame) -> pl.DataFrame:
+    """Dataset ratings (user_id, item_id, rating, timestamp) as INTERACTIONS_SCHEMA rows."""
+    return ratings.select(
+        pl.col("user_id").cast(pl.String).alias("user"),
+        "item_id",
+        pl.col("rating").cast(pl.Float64),
+        pl.col("timestamp").cast(pl.Float64).alias("t"),
+    )
+
+
+class Recommender(Stateful, Protocol):
+    """A recommender under test. `fit` takes INTERACTIONS_SCHEMA frames (ratings)."""
+
+    name: str
+
+    def fit(self, interactions: pl.DataFrame) -> None:
+        """(Re)train on all interactions so far."""
+        ...
+
+    def recommend(self, user: str, k: int, context: RecContext) -> list[int]:
+        """Up to k item ids, best first, none the user already consumed or saw this session."""
+        ...
+
+    def feedback(self, event: Interaction) -> None:
+        """Hear about one interaction; called for every click and rating."""
+        ...
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Where the persona is in the current session."""
+
+    session: int
+    page: int
+    clicks: int
+
+
+class Brain(Protocol):
+    """Chooses actions for one page. Draws only from the generator it is given."""
+
+    def decide(
+        self,
+        persona: Persona,
+        observation: Observation,
+        recall: Recall,
+        session: SessionState,
+        space: ActionSpace,
+        rng: np.random.Generator,
+    ) -> list[Click | Rate | Leave]:
+        """Actions in the order they happen; a Leave, if any, comes last."""
+        ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a deliberate brain decided for one page, plus the words it said about items."""
+
+    actions: list[Click | Rate | Leave]
+    reviews: dict[int, str]  # item id -> what the persona wrote about it
+    failures: tuple[Failure, ...] = ()  # side calls that failed (a reflection), not the choice
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    """Everything a deliberate brain needs to decide one page, as plain data.
+
+    Built in simulated order (draws included), then answered off the clock by
+    the broker; kept in the agent's state so a checkpoint can hold it.
+    """
+
+    persona_id: str
+    t: float
+    observation: Observation
+    session: SessionState
+    space: ActionSpace
+    seed: int  # for the model's sampling: keyed, like every other draw
+    priors: dict[int, float]  # item id -> P(click) from the utility brain ({} if none)
+    expected: dict[int, float]  # item id -> calibrated rating ({} if none)
+    fallback: list[Click | Rate | Leave]  # what the utility brain would do (the hybrid's routine)
+
+
+class DeliberateBrain(Protocol):
+    """A brain that thinks with a language model: its decisions go through the broker.
+
+    `prepare` runs on the clock and either decides at once (a routine page) or
+    returns a request; `deliberate` answers a request off the clock.
+    """
+
+    def prepare(
+        self,
+        persona: Persona,
+        observation: Observation,
+        recall: Recall,
+        session: SessionState,
+        space: ActionSpace,
+        rng: np.random.Generator,
+    ) -> list[Click | Rate | Leave] | DecisionRequest:
+        """Actions now, or a request for the broker."""
+        ...
+
+    async def deliberate(
+        self, request: DecisionRequest, persona: Persona, mind: Any
+    ) -> Decision | Failure:
+        """Answer one request; `mind` is the persona's reflective memory (or None)."""
+        ...

@@ -1,0 +1,306 @@
+"""Run a simulation end to end: data -> personas -> target -> world -> trace.
+
+`simulate` is what scenario scripts and the CLI call. A run directory holds
+`manifest.json`, `personas.json`, `events/part-*.parquet`, `timeseries.parquet`
+and, while a run can still be continued, `checkpoint.pkl`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from personas.atomic import write_text_atomically
+from personas.datasets import Split, load_dataset, temporal_split
+from personas.io import load_personas, save_personas
+from personas.schema import Persona
+from simulator.core.manifest import (
+    MANIFEST_VERSION,
+    environment,
+    file_sha256,
+    git_revision,
+    package_versions,
+)
+from simulator.core.rng import Streams
+from simulator.core.rundir import (
+    PERSONAS_FILE,
+    claim,
+    drive,
+    finish,
+    record,
+    restore,
+    write_parquet_atomically,
+)
+from simulator.domains.recsys.brains import LLM_BRAINS, check_brain_name
+from simulator.domains.recsys.calibrate import Calibration, calibrate, resample_weights
+from simulator.domains.recsys.catalog import Catalog
+from simulator.domains.recsys.config import RunConfig
+from simulator.domains.recsys.exposure.runtime import FRIENDS_FILE
+from simulator.domains.recsys.interfaces import as_interactions
+from simulator.domains.recsys.targets import check_target_name, make_target
+from simulator.domains.recsys.world import World
+from simulator.llm.session import language_model, llm_manifest, llm_usage
+from simulator.population import (
+    Population,
+    PopulationSettings,
+    build_run_personas,
+    fit_population,
+)
+from simulator.trace import SCHEMA_VERSION, TraceWriter
+
+CALIBRATION_FILE = "calibration.json"
+
+
+@dataclass(frozen=True)
+class Prepared(Population):
+    """The data side of a recommender run: the population's, plus the catalogue."""
+
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a finished (or paused) run produced."""
+
+    run_dir: Path
+    events: int
+    days_done: int
+    complete: bool
+    resumed: bool
+    status: str  # complete, paused, or why it stopped early (budget_exhausted)
+    wall_seconds: float
+    run_seconds: float = 0.0  # wall time of the simulation itself (no data loading)
+
+
+# An ensemble member differs in structure as well as in data: each fits its taste space
+# (so the affinity its choice model reads) with another number of dimensions.
+MEMBER_TASTE_DIMS = (8, 32, 16, 64)
+
+
+def member_config(config: RunConfig, member: int) -> RunConfig:
+    """The config of ensemble member `member`: a bootstrap resample and its own taste size."""
+    dims = MEMBER_TASTE_DIMS[member % len(MEMBER_TASTE_DIMS)]
+    return config.model_copy(update={"ensemble_member": member, "taste_dims": dims})
+
+
+def member_weights(config: Any, split: Split) -> dict[int, int] | None:
+    """The bootstrap resample of the train users an ensemble member fits on (None: no member)."""
+    member = getattr(config, "ensemble_member", None)
+    if member is None:
+        return None
+    users = np.unique(split.train["user_id"].to_numpy()).tolist()
+    return resample_weights(users, getattr(config, "seed", 0), member)
+
+
+def prepare(config: PopulationSettings) -> Prepared:
+    """Load the dataset, split it, fit the taste space (per member) and the catalogue."""
+    dataset = load_dataset(config.dataset)
+    split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
+    population = fit_population(config, dataset, split, user_weights=member_weights(config, split))
+    catalog = Catalog.build(dataset.items, dataset.genres, split.train, population.space)
+    return Prepared(dataset=dataset, split=split, space=population.space, catalog=catalog)
+
+
+def train_interactions(split: Split) -> pl.DataFrame:
+    """The train ratings as the target sees them (users keyed by their dataset id)."""
+    return as_interactions(split.train)
+
+
+def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "trace_schema_version": SCHEMA_VERSION,
+        "config": config.model_dump(mode="json"),
+        "root_seed": config.seed,
+        "dataset": {
+            "name": prep.dataset.name,
+            "path": str(prep.dataset.path),
+            "format": prep.dataset.format,
+            "sha256": prep.dataset.sha256,
+        },
+        "split": {
+            "holdout": config.holdout,
+            "min_train": config.min_train,
+            "rule": config.split_label,
+        },
+        "taste_space": prep.space.id,
+        "personas": {"file": PERSONAS_FILE, "count": n, "sha256": personas_sha},
+        "target": config.target,
+        "brain": config.brain,
+        "versions": package_versions(),
+        "environment": environment(),
+        "git_revision": git_revision(),
+        "status": "running",
+    }
+
+
+def _mind_factory(config: RunConfig) -> Callable[[], Any]:
+    from simulator.minds.reflective_memory import ReflectiveMemory
+
+    return lambda: ReflectiveMemory(config.mind)
+
+
+def _calibration(
+    config: RunConfig, prep: Prepared, personas: list[Persona], out: Path, resume: bool
+) -> Calibration | None:
+    """Fit (or, on resume, reload) the calibrated brain parameters; saved beside the personas."""
+    if not config.calibrate:
+        return None
+    path = out / CALIBRATION_FILE
+    if resume and path.exists():
+        return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
+    excluded = frozenset(
+        p.provenance.user_id
+        for p in personas
+        if config.calibration_users == "others" and p.provenance.user_id is not None
+    )
+    calibration = calibrate(
+        prep.dataset,
+        prep.split.train,
+        seed=config.seed,
+        dims=config.taste_dims,
+        min_train=config.min_train,
+        exclude_users=excluded,
+        user_weights=member_weights(config, prep.split),
+        exposure=config.exposure,
+    )
+    write_text_atomically(path, calibration.model_dump_json(indent=2))
+    return calibration
+
+
+def fitted_config(config: RunConfig, calibration: Calibration | None) -> RunConfig:
+    """`config` with what calibration fitted: the brain's coefficients and the doors."""
+    if calibration is None:
+        return config
+    update: dict[str, Any] = {"utility": calibration.params}
+    if calibration.exposure is not None:
+        update["exposure"] = calibration.exposure.apply(config.exposure)
+    return config.model_copy(update=update)
+
+
+def simulate(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    until_day: int | None = None,
+    on_day: Callable[[World], None] | None = None,
+    on_llm: Callable[[Any], None] | None = None,
+    prepared: Prepared | None = None,
+) -> RunResult:
+    """Run (or resume) `config` into `out`; stop after `until_day` days if given.
+
+    `on_llm`, if given, is called with the run's LLM client once it is open (a
+    bench uses it to record the requests sent). `prepared`, if given, is
+    `prepare(config)` done already (a bench running many seeds on one dataset).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    # Names first: a typo should not cost a dataset load.
+    check_target_name(config.target)
+    check_brain_name(config.brain)
+    claim(out, config, resume)
+    streams = Streams(config.seed)
+    prep = prepared or prepare(config)
+    personas: list[Persona]
+    if resume:
+        personas = load_personas(out / PERSONAS_FILE)
+    else:
+        personas = build_run_personas(config, prep, streams)
+        save_personas(personas, out / PERSONAS_FILE)
+    calibration = _calibration(config, prep, personas, out, resume)
+    effective = fitted_config(config, calibration)
+    thinks = config.brain in LLM_BRAINS
+    with language_model(config.llm, out) if thinks else nullcontext() as llm:
+        if llm is not None and on_llm is not None:
+            on_llm(llm)
+        return _simulate(
+            config,
+            effective,
+            out,
+            prep,
+            personas,
+            calibration,
+            streams,
+            resume,
+            until_day,
+            on_day,
+            started,
+            llm=llm,
+        )
+
+
+def _simulate(
+    config: RunConfig,
+    effective: RunConfig,
+    out: Path,
+    prep: Prepared,
+    personas: list[Persona],
+    calibration: Calibration | None,
+    streams: Streams,
+    resume: bool,
+    until_day: int | None,
+    on_day: Callable[[World], None] | None,
+    started: float,
+    *,
+    llm: Any,
+) -> RunResult:
+    target = make_target(config.target, prep.catalog, streams)
+    train = train_interactions(prep.split)
+    target.fit(train)
+    world = World(
+        config=effective,
+        personas=personas,
+        catalog=prep.catalog,
+        target=target,
+        train=train,
+        rating_scale=prep.dataset.rating_scale,
+        trace=TraceWriter(out, config.part_rows),
+        streams=streams,
+        llm=llm,
+        mind=_mind_factory(effective) if llm is not None else None,
+    )
+    state = restore(world, out, resume)
+    manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+    manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
+    manifest["llm"] = llm_manifest(llm) if llm is not None else None
+    manifest["exposure"] = None
+    if world.exposure is not None:
+        manifest["exposure"] = {**world.exposure.summary(), "friends_file": FRIENDS_FILE}
+        write_parquet_atomically(world.exposure.friendships(), out / FRIENDS_FILE)
+    manifest = record(out, manifest, resume, {"from_day": world.day})
+    running = time.perf_counter()
+    drive(
+        world,
+        out,
+        lambda checkpoint: world.run(until_day, on_day=on_day, checkpoint=checkpoint),
+        closers=[llm.aclose] if llm is not None else [],
+        ledger=getattr(llm, "ledger", None),
+    )
+    run_seconds = time.perf_counter() - running
+    complete = world.day >= config.days or world.halted is not None
+    manifest = finish(
+        world,
+        out,
+        manifest,
+        complete=complete,
+        usage=llm_usage(out) if llm is not None else None,
+        days_done=world.day,
+    )
+    return RunResult(
+        run_dir=out,
+        events=world.trace.next_seq,
+        days_done=world.day,
+        complete=complete,
+        resumed=state is not None,
+        status=manifest["status"],
+        run_seconds=run_seconds,
+        wall_seconds=time.perf_counter() - started,
+    )

@@ -1,0 +1,1 @@
+"""Experiments over many runs: A/A checks, validity, LLM load, chat realism, social graphs."""

@@ -1,0 +1,1 @@
+"""What a persona thinks with, in any domain: memory, reflection, embeddings."""

@@ -1,0 +1,95 @@
+"""A population from a dataset: the split, the taste space, and the users who become personas.
+
+Every domain builds its personas the same way: the dataset is split in time,
+a taste space is fitted on train, and `personas` train users are drawn from a
+keyed stream. Held-out rows never reach a persona.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from personas.builder import build_personas
+from personas.datasets import Dataset, Split, load_dataset, temporal_split
+from personas.schema import Persona
+from personas.taste import TasteSpace, fit_taste_space
+from simulator.core.rng import Streams
+
+
+@dataclass(frozen=True)
+class Population:
+    """The data a population is drawn from."""
+
+    dataset: Dataset
+    split: Split
+    space: TasteSpace
+
+
+class PopulationSettings(Protocol):
+    """What building a population needs from a config (a run's, a chat run's)."""
+
+    @property
+    def dataset(self) -> str:
+        """A dataset name or path."""
+
+    @property
+    def personas(self) -> int:
+        """How many dataset users become personas."""
+
+    @property
+    def holdout(self) -> float:
+        """The held-out share of each user's history."""
+
+    @property
+    def min_train(self) -> int:
+        """The fewest train ratings a user needs."""
+
+    @property
+    def taste_dims(self) -> int:
+        """Dimensions of the taste space."""
+
+    @property
+    def split_label(self) -> str:
+        """The split rule, as provenance records it."""
+
+
+def fit_population(
+    config: PopulationSettings,
+    dataset: Dataset | None = None,
+    split: Split | None = None,
+    *,
+    user_weights: dict[int, int] | None = None,
+) -> Population:
+    """Load (unless given) and split the dataset, and fit the taste space on train."""
+    dataset = dataset if dataset is not None else load_dataset(config.dataset)
+    if split is None:
+        split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
+    space = fit_taste_space(
+        split.train,
+        dataset.items["item_id"].to_numpy(),
+        dims=config.taste_dims,
+        user_weights=user_weights,
+    )
+    return Population(dataset=dataset, split=split, space=space)
+
+
+def sample_users(split: Split, n: int, streams: Streams) -> list[int]:
+    """Draw n train users without replacement from a keyed stream (all if n is larger)."""
+    eligible = np.unique(split.train["user_id"].to_numpy())
+    if n >= len(eligible):
+        return [int(u) for u in eligible]
+    chosen = streams.generator("population", "sample").choice(eligible, size=n, replace=False)
+    return sorted(int(u) for u in chosen)
+
+
+def build_run_personas(
+    config: PopulationSettings, prep: Population, streams: Streams
+) -> list[Persona]:
+    """The personas a run with `config` builds: its sampled users, from their train rows."""
+    users = sample_users(prep.split, config.personas, streams)
+    return build_personas(
+        prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
+    )
