@@ -471,7 +471,7 @@ def test_a_killed_chat_run_resumes_to_the_same_events(tmp_path, event_digests):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
-    while not (out / "checkpoint.pkl").exists() and time.monotonic() < deadline:
+    while not (out / "checkpoint.msgpack").exists() and time.monotonic() < deadline:
         time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()

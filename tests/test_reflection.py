@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
 import re
 import time
 import zlib
@@ -15,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from simulator.core.statecodec import decode, encode
 from simulator.minds.embeddings import default_embedder
 from simulator.minds.reflective_memory import (
     Insight,
@@ -103,7 +103,7 @@ def test_state_round_trip_gives_the_same_future(before, after, capacity) -> None
     original = memory(capacity=capacity)
     run(original, before, start=0.0, seed=2)
     restored = memory(capacity=capacity)
-    restored.set_state(pickle.loads(pickle.dumps(original.get_state())))
+    restored.set_state(decode(encode(original.get_state())))
     assert restored.get_state() == original.get_state()
     start = len(before) * HOUR
     assert run(restored, after, start, seed=3) == run(original, after, start, seed=3)

@@ -80,7 +80,7 @@ def test_a_killed_run_resumes_to_the_same_events(tmp_path, event_digests):
         args += [f"--{key}", str(value)]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not (out / "checkpoint.pkl").exists() and time.monotonic() < deadline:
+    while not (out / "checkpoint.msgpack").exists() and time.monotonic() < deadline:
         time.sleep(0.005)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
@@ -157,8 +157,8 @@ def test_resume_refuses_changed_personas_and_names_bad_files(small_config, tmp_p
     with pytest.raises(ValueError, match=r"notes\.txt: not a trace part"):
         simulate(small_config, out, resume=True)
     (out / "events" / "notes.txt").unlink()
-    (out / "checkpoint.pkl").write_bytes(b"garbage")
-    with pytest.raises(ValueError, match=r"checkpoint\.pkl: unreadable checkpoint"):
+    (out / "checkpoint.msgpack").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match=r"checkpoint\.msgpack: (unreadable|not a simfolk)"):
         simulate(small_config, out, resume=True)
 
 

@@ -1,16 +1,23 @@
-"""Checkpoints: a world's state at a boundary (a day, a checkpoint interval), written atomically."""
+"""Checkpoints: a world's state at a boundary (a day, a checkpoint interval), written atomically.
+
+The state is data (`core.statecodec`): reading a checkpoint builds only plain
+values, arrays and the classes marked `@state_type`, so a crafted file can
+fail to load but cannot run code.
+"""
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Protocol
 
 from personas.atomic import replace_atomically, temporary_path
+from simulator.core.statecodec import StateError, decode, encode
 from simulator.trace import TraceWriter
 
-CHECKPOINT_VERSION = 2  # 2: the world keeps its clock in seconds, for every domain
-_NAME = "checkpoint.pkl"
+# 2: the world keeps its clock in seconds, for every domain; 3: data, not pickle
+CHECKPOINT_VERSION = 3
+CHECKPOINT_FILE = "checkpoint.msgpack"
+_PICKLED = "checkpoint.pkl"  # what versions before 3 wrote; never read
 
 
 class Checkpointable(Protocol):
@@ -19,7 +26,7 @@ class Checkpointable(Protocol):
     trace: TraceWriter
 
     def get_state(self) -> dict[str, Any]:
-        """Plain, picklable data that its `set_state` accepts."""
+        """Plain data (see `core.statecodec`) that its `set_state` accepts."""
         ...
 
 
@@ -27,34 +34,43 @@ def save_checkpoint(world: Checkpointable, run_dir: Path) -> Path:
     """Flush the trace, then write the state; a crash in between leaves the old checkpoint."""
     world.trace.flush()
     state = {"version": CHECKPOINT_VERSION, "world": world.get_state()}
-    path = Path(run_dir) / _NAME
+    path = Path(run_dir) / CHECKPOINT_FILE
     tmp = temporary_path(path)
-    with tmp.open("wb") as handle:
-        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.write_bytes(encode(state))
     replace_atomically(tmp, path)
     return path
 
 
 def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
     """The saved world state, or None if the run never reached a checkpoint."""
-    path = Path(run_dir) / _NAME
+    path = Path(run_dir) / CHECKPOINT_FILE
     if not path.exists():
+        if (Path(run_dir) / _PICKLED).exists():
+            raise ValueError(
+                f"{Path(run_dir) / _PICKLED}: a checkpoint from an older simfolk (a pickle, "
+                "which is not read because loading it could run code); start afresh in a new --out"
+            )
         return None
     try:
-        with path.open("rb") as handle:
-            state = pickle.load(handle)  # our own file, in our run dir
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, IndexError) as exc:
+        state = decode(path.read_bytes())
+    except (OSError, StateError) as exc:
         raise ValueError(
-            f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); "
+            f"{path}: unreadable checkpoint ({exc}); "
             "delete it to restart the run from day 0, or start afresh in a new --out"
         ) from exc
-    if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        found = state.get("version") if isinstance(state, dict) else type(state).__name__
+    if not isinstance(state, dict) or "version" not in state:
         raise ValueError(
-            f"{path}: checkpoint version {found!r}, this simfolk reads "
+            f"{path}: not a simfolk checkpoint (no version); delete it to restart the run "
+            "from day 0, or start afresh in a new --out"
+        )
+    if state["version"] != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path}: checkpoint version {state['version']!r}, this simfolk reads "
             f"{CHECKPOINT_VERSION}; start the run afresh in a new --out"
         )
-    world: dict[str, Any] = state["world"]
+    world = state.get("world")
+    if not isinstance(world, dict):
+        raise ValueError(f"{path}: field 'world': not a saved world; start afresh in a new --out")
     return world
 
 

@@ -44,7 +44,7 @@ def package_versions() -> dict[str, str | None]:
 
 def git_revision() -> str | None:
     """The source checkout's commit (with '+dirty' if modified), or None outside git."""
-    source = Path(__file__).resolve().parent.parent
+    source = Path(__file__).resolve().parents[2]  # simulator/core/manifest.py -> the checkout
     if not (source / ".git").exists():
         return None
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from simulator.core.broker import Broker
+from simulator.core.statecodec import state_type
 from simulator.trace import TraceWriter
 
 
@@ -23,6 +24,7 @@ class Stateful(Protocol):
         ...
 
 
+@state_type
 @dataclass(frozen=True)
 class Failure:
     """A decision the language model could not give: why (a short code) and the detail."""

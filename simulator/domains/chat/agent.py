@@ -24,6 +24,7 @@ from personas.conversation import ChatUser
 from simulator.core.agent import ClockAgent
 from simulator.core.protocols import Failure
 from simulator.core.rng import Streams
+from simulator.core.statecodec import state_type
 from simulator.domains.chat.interfaces import BotReply, ChatbotError
 from simulator.domains.chat.style import apply_style
 from simulator.domains.chat.user import Said, ask_opening, ask_turn
@@ -50,6 +51,7 @@ class StopReason(StrEnum):
 Phase = Literal["idle", "compose", "typing", "bot", "arriving", "reading", "done"]
 
 
+@state_type
 @dataclass
 class ChatState:
     """Where the conversation stands, as plain data."""

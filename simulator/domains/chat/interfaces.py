@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from simulator.core.statecodec import state_type
 
+
+@state_type
 @dataclass(frozen=True)
 class BotReply:
     """A chatbot's answer: its words, and how many tokens they took (if it says)."""

@@ -3,7 +3,7 @@
 A chat run directory holds `manifest.json` (kind "chat"), `personas.json`,
 `chat_users.json`, `stop_model.json`, `events/part-*.parquet`,
 `llm_calls/part-*.parquet`, `timeseries.parquet` and, while it can still be
-continued, `checkpoint.pkl`.
+continued, `checkpoint.msgpack`.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from personas.conversation import ChatUser
 from simulator.core.protocols import Failure
+from simulator.core.statecodec import state_type
 from simulator.llm import LLM, CallTag, LLMFailure
 from simulator.prompts import render
 
@@ -44,6 +45,7 @@ class Turn(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_CHARS)
 
 
+@state_type
 @dataclass(frozen=True)
 class Said:
     """What the persona's model wrote: the message, and its judgement of the last reply."""

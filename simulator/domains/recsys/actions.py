@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from personas.datasets import RatingScale
+from simulator.core.statecodec import state_type
 
 
 class _Action(BaseModel):
@@ -20,6 +21,10 @@ class _Action(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
+state_type(RatingScale)  # a page's scale travels in a pending decision
+
+
+@state_type
 class Click(_Action):
     """Open an item shown on the page."""
 
@@ -28,6 +33,7 @@ class Click(_Action):
     position: int = Field(ge=0)
 
 
+@state_type
 class Rate(_Action):
     """Rate an item after consuming it."""
 
@@ -36,6 +42,7 @@ class Rate(_Action):
     rating: float
 
 
+@state_type
 class Leave(_Action):
     """End the session."""
 
@@ -50,6 +57,7 @@ class InvalidAction(ValueError):
     """An action that the current page does not allow."""
 
 
+@state_type
 @dataclass(frozen=True)
 class ActionSpace:
     """What a persona may do on one page: click what is shown, rate on the scale, leave."""

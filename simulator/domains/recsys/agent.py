@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from personas.schema import Persona
 from simulator.core.agent import ClockAgent
 from simulator.core.rng import Streams
+from simulator.core.statecodec import state_type
 from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
 from simulator.domains.recsys.brains.utility import gap_factor, sessions_per_day
 from simulator.domains.recsys.interfaces import (
@@ -42,6 +43,7 @@ class TargetError(ValueError):
     """The system under test answered something the page cannot show."""
 
 
+@state_type
 @dataclass
 class AgentState:
     """Everything the agent will do next, as plain data."""

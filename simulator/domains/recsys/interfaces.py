@@ -10,6 +10,7 @@ import polars as pl
 
 from personas.schema import Persona
 from simulator.core.protocols import Failure, Stateful
+from simulator.core.statecodec import state_type
 from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
 from simulator.domains.recsys.perception import Observation
 from simulator.minds.memory import Recall
@@ -72,6 +73,7 @@ class Recommender(Stateful, Protocol):
         ...
 
 
+@state_type
 @dataclass(frozen=True)
 class SessionState:
     """Where the persona is in the current session."""
@@ -97,6 +99,7 @@ class Brain(Protocol):
         ...
 
 
+@state_type
 @dataclass(frozen=True)
 class Decision:
     """What a deliberate brain decided for one page, plus the words it said about items."""
@@ -106,6 +109,7 @@ class Decision:
     failures: tuple[Failure, ...] = ()  # side calls that failed (a reflection), not the choice
 
 
+@state_type
 @dataclass(frozen=True)
 class DecisionRequest:
     """Everything a deliberate brain needs to decide one page, as plain data.

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from personas.schema import Persona
+from simulator.core.statecodec import state_type
 from simulator.domains.recsys.catalog import Catalog
 
 ItemField = Literal["title", "year", "genres"]
@@ -30,6 +31,7 @@ class PerceptionConfig(BaseModel):
     fields: tuple[ItemField, ...] = ("title", "year", "genres")
 
 
+@state_type
 @dataclass(frozen=True)
 class ItemView:
     """One slot of a page, with only the fields the page shows."""
@@ -41,6 +43,7 @@ class ItemView:
     genres: tuple[str, ...] | None
 
 
+@state_type
 @dataclass(frozen=True)
 class Observation:
     """A page as one persona perceived it."""

@@ -2,7 +2,7 @@
 
 `simulate` is what scenario scripts and the CLI call. A run directory holds
 `manifest.json`, `personas.json`, `events/part-*.parquet`, `timeseries.parquet`
-and, while a run can still be continued, `checkpoint.pkl`.
+and, while a run can still be continued, `checkpoint.msgpack`.
 """
 
 from __future__ import annotations
