@@ -14,22 +14,23 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from personas.anthology import (
-    ATTRIBUTES,
-    BackstoryReport,
-    PersonaFacts,
-    backstory_messages,
     check_backstories,
     extract_facts,
+    whole_sentences,
+    write_backstory,
+)
+from personas.backstory_facts import (
+    ATTRIBUTES,
+    PersonaFacts,
     extraction_model,
     mismatch,
     persona_facts,
-    whole_sentences,
-    with_backstories,
-    write_backstory,
 )
+from personas.backstory_prompts import backstory_messages
+from personas.backstory_report import BackstoryReport, with_backstories
 from personas.builder import build_personas
 from personas.datasets import RatingScale
-from personas.datasets.movielens import GENRES_LATEST
+from personas.datasets.dataset import GENRES_LATEST
 from personas.io import load_personas, save_personas
 from personas.schema import Persona, Provenance
 from simulator.domains.recsys.config import RunConfig

@@ -12,8 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from personas.datasets.dataset import Dataset, RatingScale
 from personas.datasets.errors import DatasetError
-from personas.datasets.movielens import Dataset, RatingScale
 from personas.datasets.resolve import data_root, known_datasets, load_dataset
 from personas.datasets.sessions import SESSION_GAP_SECONDS, sessionize
 from personas.datasets.split import Split, temporal_split

@@ -10,8 +10,9 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from personas.datasets.dataset import Dataset
 from personas.datasets.errors import DatasetError
-from personas.datasets.movielens import Dataset, read_folder
+from personas.datasets.movielens import read_folder
 
 DATA_ENV = "SIMFOLK_DATA"
 BUNDLED = "ml-latest-small"

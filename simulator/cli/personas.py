@@ -15,7 +15,7 @@ from simulator.cli.app import app as root
 from simulator.cli.app import console
 
 if TYPE_CHECKING:
-    from personas.anthology import BackstoryReport
+    from personas.backstory_report import BackstoryReport
     from personas.schema import Persona
     from simulator.domains.recsys.config import RunConfig
     from simulator.domains.recsys.run import Prepared
@@ -44,7 +44,7 @@ def run_personas(config: RunConfig) -> tuple[Prepared, list[Persona]]:
 
 def print_report(report: BackstoryReport) -> None:
     """The mismatch table and a line of counts."""
-    from personas.anthology import report_rows
+    from personas.backstory_report import report_rows
 
     console.print(
         f"[bold]backstory consistency[/] of {report.n} personas, written and read back by "
@@ -92,8 +92,9 @@ def backstories(
     seed. Each story is read back by the same model; the table shows how often the
     facts read back differ from those the story was written from.
     """
-    from personas.anthology import check_backstories, with_backstories
+    from personas.anthology import check_backstories
     from personas.atomic import write_text_atomically
+    from personas.backstory_report import with_backstories
     from personas.io import save_personas
     from simulator.domains.recsys.config import RunConfig
     from simulator.llm.config import LLMConfig
