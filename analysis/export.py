@@ -26,23 +26,16 @@ from typing import Any, Literal, TypeVar, get_args
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasketch import MinHash, MinHashLSH
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from analysis.dedup import DEDUP_MODES, Dedup, deduplicate
 from analysis.dialogues import dialogues_from_run
 from analysis.diversity import diversity
 from analysis.pii import PLACEHOLDERS, scrub
 from personas.atomic import replace_atomically, temporary_path, write_text_atomically
 
 Format = Literal["openai", "sharegpt", "hf"]
-Dedup = Literal["none", "exact", "near"]
 FORMATS: tuple[str, ...] = get_args(Format)
-DEDUP_MODES: tuple[str, ...] = get_args(Dedup)
-
-NUM_PERM = 128
-MINHASH_SEED = 1
-SHINGLE = 3  # words per shingle for near-duplicate detection
-LSH_RECALL = 0.999  # chance that a pair at the threshold is proposed for comparison
 
 _M = TypeVar("_M", bound=BaseModel)
 _RUN_HINT = "point run_dir at the folder of a chat run"
@@ -224,73 +217,6 @@ def _records(
     return dialogues.dialogues.height, records, empty, counts
 
 
-# --- duplicates ---------------------------------------------------------------------------
-
-
-def normalised_text(messages: list[tuple[str, str]]) -> str:
-    """A dialogue's text with roles, lowercased, whitespace collapsed: the exact-duplicate key."""
-    return " ".join(" ".join(f"{role}: {text}" for role, text in messages).lower().split())
-
-
-def _minhash(text: str) -> MinHash:
-    tokens = text.split()
-    shingles = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
-    # The scheme is named so a change of datasketch's default cannot change the result.
-    minhash = MinHash(num_perm=NUM_PERM, seed=MINHASH_SEED, scheme="affine32")
-    minhash.update_batch([shingle.encode("utf-8") for shingle in sorted(shingles)])
-    return minhash
-
-
-def lsh_bands(threshold: float) -> tuple[int, int]:
-    """(bands, rows per band) that propose a pair at `threshold` with chance >= LSH_RECALL.
-
-    datasketch's own choice balances misses against false candidates and
-    proposes a pair at the threshold only about a third of the time; a dedup
-    should miss little, and false candidates cost one sketch comparison each.
-    Of the settings that reach the recall, the one with the most rows per band
-    proposes the fewest dissimilar pairs. At least two bands, as datasketch asks.
-    """
-    rows = [
-        r
-        for r in range(1, NUM_PERM // 2 + 1)
-        if 1 - (1 - threshold**r) ** (NUM_PERM // r) >= LSH_RECALL
-    ]
-    r = max(rows, default=1)
-    return NUM_PERM // r, r
-
-
-def _deduplicate(
-    records: list[_Record], mode: Dedup, threshold: float
-) -> tuple[list[_Record], int, int]:
-    """(kept records, exact duplicates, near duplicates); the first of each group is kept."""
-    if mode == "none":
-        return records, 0, 0
-    seen: set[str] = set()
-    lsh = (
-        MinHashLSH(threshold=threshold, num_perm=NUM_PERM, params=lsh_bands(threshold))
-        if mode == "near"
-        else None
-    )
-    sketches: dict[str, MinHash] = {}
-    kept, exact, near = [], 0, 0
-    for record in records:
-        text = normalised_text(record.messages)
-        if text in seen:
-            exact += 1
-            continue
-        seen.add(text)
-        if lsh is not None:
-            sketch = _minhash(text)
-            # LSH gives candidates; the estimated Jaccard decides, so the threshold is exact.
-            if any(sketch.jaccard(sketches[key]) >= threshold for key in lsh.query(sketch)):
-                near += 1
-                continue
-            lsh.insert(record.id, sketch)
-            sketches[record.id] = sketch
-        kept.append(record)
-    return kept, exact, near
-
-
 # --- writers ------------------------------------------------------------------------------
 
 
@@ -374,7 +300,7 @@ def export_dialogues(
             {id, conversations, ...metadata}) or "hf" (Parquet, metadata as columns).
         out: The file to write; its folder is created.
         dedup: "none"; "exact" drops dialogues whose normalised text (see
-            `normalised_text`) came earlier; "near" also drops those whose
+            `analysis.dedup.normalised_text`) came earlier; "near" also drops those whose
             MinHash Jaccard over word 3-shingles with a kept dialogue is at
             least `near_threshold`.
         near_threshold: Jaccard similarity, in (0, 1], from which dialogues are near duplicates.
@@ -407,7 +333,7 @@ def export_dialogues(
     _check_trace(run_dir)
 
     total, records, empty, counts = _records(run_dir, manifest, users, scrub_pii)
-    kept, exact, near = _deduplicate(records, dedup, near_threshold)
+    kept, exact, near = deduplicate(records, dedup, near_threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
     _WRITERS[fmt](kept, out)
 

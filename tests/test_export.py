@@ -15,8 +15,9 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import TypeAdapter
 
+from analysis.dedup import lsh_bands
 from analysis.diversity import distinct_n, diversity, embedding_spread
-from analysis.export import export_dialogues, lsh_bands
+from analysis.export import export_dialogues
 from analysis.pii import luhn_valid, scrub
 from simulator.trace import TraceWriter
 from simulator.trace.schema import EventKind

@@ -14,13 +14,8 @@ from pydantic import ValidationError
 from simulator.core.protocols import Failure
 from simulator.core.rng import Streams
 from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
-from simulator.domains.recsys.brains.llm import (
-    HybridBrain,
-    LLMBrain,
-    list_schema,
-    page_schema,
-    ratings_schema,
-)
+from simulator.domains.recsys.brains.llm import HybridBrain, LLMBrain
+from simulator.domains.recsys.brains.schemas import list_schema, page_schema, ratings_schema
 from simulator.domains.recsys.brains.utility import UtilityParams
 from simulator.domains.recsys.interfaces import Decision, DecisionRequest, SessionState
 from simulator.domains.recsys.perception import Perception, PerceptionConfig

@@ -16,12 +16,8 @@ from pydantic import ValidationError
 
 from simulator.core.statecodec import decode, encode
 from simulator.minds.embeddings import default_embedder
-from simulator.minds.reflective_memory import (
-    Insight,
-    Insights,
-    ReflectiveMemory,
-    ReflectiveMemoryConfig,
-)
+from simulator.minds.reflective_memory import ReflectiveMemory
+from simulator.minds.reflective_types import Insight, Insights, ReflectiveMemoryConfig
 
 HOUR = 3600.0
 

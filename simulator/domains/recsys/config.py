@@ -11,7 +11,7 @@ from simulator.domains.recsys.exposure.config import ExposureConfig
 from simulator.domains.recsys.perception import PerceptionConfig
 from simulator.llm.config import LLMConfig
 from simulator.minds.memory import MemoryConfig
-from simulator.minds.reflective_memory import ReflectiveMemoryConfig
+from simulator.minds.reflective_types import ReflectiveMemoryConfig
 
 
 class Timing(BaseModel):

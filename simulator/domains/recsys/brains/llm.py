@@ -18,25 +18,31 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel
 
 from personas.schema import Persona
 from simulator.core.protocols import Failure
 from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.brains.schemas import (
+    from_five,
+    list_schema,
+    page_schema,
+    ratings_schema,
+    to_five,
+)
 from simulator.domains.recsys.brains.utility import UtilityBrain, UtilityParams
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.interfaces import Decision, DecisionRequest, SessionState
 from simulator.domains.recsys.perception import Observation
 from simulator.llm import LLM, CallTag, LLMFailure
 from simulator.minds.memory import Recall
-from simulator.minds.reflective_memory import Insights
+from simulator.minds.reflective_types import Insights
 from simulator.prompts import render
 
-REVIEW_CHARS = 60
 BACKSTORY_CHARS = 280  # the static prompt part stays short: tokens are the budget
 REFLECT_TOKENS = 256  # up to three insights of 200 characters, with their citations
 
@@ -55,36 +61,6 @@ class Thought(TypedDict, total=False):
 
 Node = Callable[[Thought], Awaitable[dict[str, Any]]]
 NODES = ("perceive", "recall", "decide", "reflect")
-
-
-def page_schema(item_ids: list[int], *, rate: bool) -> type[BaseModel]:
-    """The answer a page allows: watch one of `item_ids` or none, and say a few words."""
-    choices = (*(str(i) for i in item_ids), "none")
-    fields: dict[str, Any] = {"watch": (Literal[choices], ...)}
-    if rate:
-        fields["rating"] = (Literal[1, 2, 3, 4, 5], ...)
-    fields["review"] = (str, Field(max_length=REVIEW_CHARS))
-    fields["leave"] = (bool, ...)
-    return create_model("PageAnswer", __config__=ConfigDict(extra="forbid", strict=True), **fields)
-
-
-def list_schema(item_ids: list[int]) -> type[BaseModel]:
-    """The list task's answer: the ids (of these) the persona would watch."""
-    choice = Literal[tuple(str(i) for i in item_ids)]  # type: ignore[valid-type]
-    return create_model(
-        "ListAnswer",
-        __config__=ConfigDict(extra="forbid", strict=True),
-        watch=(list[choice], Field(max_length=len(item_ids))),  # type: ignore[valid-type]
-    )
-
-
-def ratings_schema(n: int) -> type[BaseModel]:
-    """Exactly `n` ratings, 1–5, in the order the items were listed."""
-    return create_model(
-        "RatingsAnswer",
-        __config__=ConfigDict(extra="forbid", strict=True),
-        ratings=(list[Literal[1, 2, 3, 4, 5]], Field(min_length=n, max_length=n)),
-    )
 
 
 class LLMBrain:
@@ -205,7 +181,7 @@ class LLMBrain:
             backstory=persona.backstory[:BACKSTORY_CHARS],
             likes=likes,
             dislikes=dislikes,
-            usual=f"{_to_five(persona.rating.mean, space):.0f}",
+            usual=f"{to_five(persona.rating.mean, space):.0f}",
         )
 
     def item_lines(self, item_ids: list[int], priors: Mapping[int, float]) -> list[str]:
@@ -281,7 +257,7 @@ class LLMBrain:
         tag = CallTag(purpose="rate_items", persona_id=persona.id)
         schema = ratings_schema(len(item_ids))
         answer = await self.llm.structured(messages, schema, tag=tag, seed=seed)
-        return [_from_five(r, space) for r in answer.value.model_dump()["ratings"]]
+        return [from_five(r, space) for r in answer.value.model_dump()["ratings"]]
 
     def actions(self, request: DecisionRequest, answer: BaseModel) -> Decision:
         """The typed actions an answer means."""
@@ -301,7 +277,7 @@ class LLMBrain:
 
     def rating(self, request: DecisionRequest, item: int, values: dict[str, Any]) -> float:
         """The model's 1–5 rating, on the dataset's scale."""
-        return _from_five(values["rating"], request.space)
+        return from_five(values["rating"], request.space)
 
     async def reflect(self, state: Thought) -> dict[str, Any]:
         """When enough has happened, insights that cite their evidence (Generative Agents)."""
@@ -401,14 +377,3 @@ def _line(
     if item in priors:
         parts.append(f"{priors[item]:.2f}")
     return " ".join(parts)
-
-
-def _to_five(value: float, space: ActionSpace) -> float:
-    scale = space.rating_scale
-    return 1.0 + 4.0 * (value - scale.low) / max(scale.high - scale.low, 1e-9)
-
-
-def _from_five(stars: int, space: ActionSpace) -> float:
-    """A 1–5 answer on the dataset's scale (the inverse of `_to_five`, snapped)."""
-    scale = space.rating_scale
-    return scale.snap(scale.low + (stars - 1) / 4.0 * (scale.high - scale.low))
