@@ -72,7 +72,7 @@ class RatioData:
 def simulated_data(
     tables: Sequence[Mapping[str, pl.DataFrame]], arms: Sequence[str]
 ) -> dict[str, RatioData]:
-    """The simulated metrics from per-persona tables (``analysis.ab.persona_table``).
+    """The simulated metrics from per-persona tables (``analysis.ab_arms.persona_table``).
 
     Args:
         tables: One mapping per ensemble member, arm name to its persona table;

@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.ab import METRICS, analyse_ab, analyse_ab_dir, persona_table
+from analysis.ab import analyse_ab, analyse_ab_dir
+from analysis.ab_arms import METRICS, persona_table
 from analysis.abresult import ABResult, ArmMetric, Difference
 from analysis.bootstrap import bootstrap_p_value, paired_bootstrap
 from analysis.frames import load_events
@@ -169,7 +170,7 @@ def test_paired_bootstrap_is_seeded() -> None:
 def _synthetic_arm(rng: np.random.Generator, n: int, items: int, per: int) -> object:
     from scipy import sparse
 
-    from analysis.ab import _ArmData
+    from analysis.ab_arms import ArmData
 
     clicked = [rng.choice(items, size=per, replace=False) for _ in range(n)]
     rows = np.repeat(np.arange(n), per)
@@ -177,7 +178,7 @@ def _synthetic_arm(rng: np.random.Generator, n: int, items: int, per: int) -> ob
     ids, cols = np.unique(flat, return_inverse=True)
     matrix = sparse.csr_matrix((np.ones(flat.size), (rows, cols)), shape=(n, ids.size))
     empty = np.zeros((n, 1))
-    return _ArmData(empty, empty + 1, matrix, items, ids.astype(np.int64))
+    return ArmData(empty, empty + 1, matrix, items, ids.astype(np.int64))
 
 
 def test_the_coverage_permutation_test_holds_its_level_and_sees_an_effect():

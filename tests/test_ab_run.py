@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from analysis.ab import METRICS
+from analysis.ab_arms import METRICS
 from simulator.core.abrun import AB_FILE
 from simulator.core.rundir import RunDirError
 from simulator.domains.recsys.ab import parse_arms, simulate_ab

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from analysis.ab import analyse_ab_dir, persona_table
+from analysis.ab import analyse_ab_dir
+from analysis.ab_arms import persona_table
 from analysis.frames import load_events
 from analysis.run_compare import compare_run
 from personas.io import load_personas

@@ -11,17 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 import analysis.fidelity as fid
+import analysis.fidelity_population as fidpop
 import simulator.domains.recsys.run
-from analysis.fidelity import (
-    Confusion,
-    RatingResult,
-    build_lists,
-    fidelity,
-    mae,
-    parse_ratios,
-    population,
-    rmse,
-)
+from analysis.fidelity import fidelity
+from analysis.fidelity_lists import Confusion, build_lists, parse_ratios
+from analysis.fidelity_population import Population, population
+from analysis.fidelity_ratings import RatingResult, mae, rmse
 from personas.datasets import load_dataset, temporal_split
 from simulator import cli
 from simulator.cli import app
@@ -39,11 +34,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def pop() -> fid.Population:
+def pop() -> Population:
     return population(CONFIG, USERS)
 
 
-def _heldout_in_order(pop: fid.Population, user: int) -> list[int]:
+def _heldout_in_order(pop: Population, user: int) -> list[int]:
     rows = pop.prep.split.heldout.filter(pl.col("user_id") == user).sort("timestamp", "item_id")
     return list(dict.fromkeys(rows["item_id"].to_list()))
 
@@ -98,7 +93,8 @@ def test_confusion_arithmetic():
 
 
 def test_drawn_ratings_are_on_the_scale_and_keyed(small_config):
-    from analysis.fidelity import _expected_and_sampled, population
+    from analysis.fidelity_population import population
+    from analysis.fidelity_ratings import _expected_and_sampled
     from simulator.domains.recsys.brains.utility import UtilityBrain
 
     pop = population(small_config, users=6)
@@ -156,7 +152,7 @@ def _mirrored_heldout(monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
 
 def test_leakage_heldout_values_move_only_the_real_side(monkeypatch, pop):
     seen: dict[str, list[pl.DataFrame]] = {"build": [], "calibrate": []}
-    real_build, real_calibrate = fid.build_personas, fid.calibrate
+    real_build, real_calibrate = fidpop.build_personas, fid.calibrate
 
     def spy_build(dataset, train, *args, **kwargs):
         seen["build"].append(train)
@@ -166,7 +162,7 @@ def test_leakage_heldout_values_move_only_the_real_side(monkeypatch, pop):
         seen["calibrate"].append(train)
         return real_calibrate(dataset, train, **kwargs)
 
-    monkeypatch.setattr(fid, "build_personas", spy_build)
+    monkeypatch.setattr(fidpop, "build_personas", spy_build)
     monkeypatch.setattr(fid, "calibrate", spy_calibrate)
     before = fidelity(CONFIG, users=USERS, macro=False)
 

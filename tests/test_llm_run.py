@@ -149,7 +149,8 @@ def test_failed_decisions_are_events_and_end_the_session(
 
 @pytest.mark.parametrize("brain", ["llm", "hybrid"])
 def test_fidelity_bench_scores_deliberate_brains(brain, cache_dir):
-    from analysis.fidelity import fidelity, population
+    from analysis.fidelity import fidelity
+    from analysis.fidelity_population import population
 
     config = RunConfig(
         scenario="bench-fidelity", dataset="ml-latest-small", seed=0, brain=brain, taste_dims=8

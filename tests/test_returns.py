@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.ab import persona_table
+from analysis.ab_arms import persona_table
 from simulator.domains.recsys.ab import simulate_ab
 from simulator.domains.recsys.brains.utility import UtilityParams, gap_factor
 from simulator.domains.recsys.calibrate import fit_return_model

@@ -84,7 +84,8 @@ def fidelity_command(
     as_json: AsJson = False,
 ) -> None:
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
-    from analysis.fidelity import fidelity, parse_ratios
+    from analysis.fidelity import fidelity
+    from analysis.fidelity_lists import parse_ratios
     from simulator.domains.recsys.config import RunConfig
     from simulator.domains.recsys.exposure.config import ExposureConfig, with_doors
     from simulator.llm.config import LLMConfig

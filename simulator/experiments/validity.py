@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from analysis.ab import persona_table
+from analysis.ab_arms import persona_table
 from analysis.bootstrap import json_safe
 from analysis.offline import heldout_items, offline_scores
 from analysis.validity import offline_data, rank_validity, simulated_data
