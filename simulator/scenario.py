@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from simulator.domains import DOMAINS
 
@@ -31,7 +32,15 @@ def load_scenario(name_or_path: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise ScenarioError(f"{path}: cannot be imported as Python")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:  # NUL bytes and bad encodings arrive as this too
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        raise ScenarioError(f"{path}: {where}not valid Python ({exc.msg})") from None
+    except (ValueError, OSError):
+        raise  # simfolk's own errors (a bad config value, a missing file) say what is wrong
+    except Exception as exc:
+        raise ScenarioError(f"{path}: failed while loading ({type(exc).__name__}: {exc})") from exc
     try:
         DOMAINS.for_config(getattr(module, "CONFIG", None))
     except ValueError as exc:
@@ -39,3 +48,17 @@ def load_scenario(name_or_path: str) -> ModuleType:
     if not callable(getattr(module, "run", None)):
         raise ScenarioError(f"{path}: needs a run(config, out, **options) function")
     return module
+
+
+def run_scenario(module: ModuleType, *args: Any, **options: Any) -> Any:
+    """Call the scenario's `run`; its own failure, or a missing result, named in one line."""
+    path = getattr(module, "__file__", module.__name__)
+    try:
+        result = module.run(*args, **options)
+    except (ValueError, OSError):
+        raise  # simfolk's errors name their file, field and reason already
+    except Exception as exc:
+        raise ScenarioError(f"{path}: run() raised {type(exc).__name__}: {exc}") from exc
+    if result is None:
+        raise ScenarioError(f"{path}: run() returned None; return what simulate() returns")
+    return result

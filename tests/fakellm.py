@@ -17,12 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
 Fault = Literal[
-    "ok", "timeout", "400", "429", "500", "503", "malformed", "truncated", "invalid", "slow"
+    "ok", "timeout", "400", "401", "429", "500", "503", "malformed", "truncated", "invalid", "slow"
 ]
 FAULTS: tuple[Fault, ...] = (
     "ok",  # the server's `content`
     "timeout",  # hang for `hang_s` (longer than the client waits), then drop the connection
     "400",  # a client error: never retried
+    "401",  # a wrong key, echoed back as some providers do ("Incorrect API key provided: …")
     "429",
     "500",
     "503",
@@ -70,7 +71,9 @@ class FakeLLMServer:
         completion_tokens: int = 5,
         hang_s: float = 3.0,
         slow_s: float = 0.05,
+        retry_after: str | None = None,
     ) -> None:
+        self.retry_after = retry_after  # the Retry-After header a 429 carries, if any
         self.content = content
         self.invalid_content = invalid_content
         self.truncated_content = truncated_content
@@ -162,7 +165,9 @@ class FakeLLMServer:
             }
         ).encode()
 
-    def _respond(self, behaviour: Behaviour) -> tuple[int, bytes] | None:
+    def _respond(
+        self, behaviour: Behaviour, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes] | None:
         """Status and body for a behaviour; None to drop the connection."""
         p, c = self.prompt_tokens, self.completion_tokens
         if isinstance(behaviour, Ok):
@@ -184,6 +189,11 @@ class FakeLLMServer:
         if behaviour in ("400", "429", "500", "503"):
             error = {"error": {"message": f"fake {behaviour}", "type": "fake", "code": behaviour}}
             return int(behaviour), json.dumps(error).encode()
+        if behaviour == "401":
+            key = (headers or {}).get("authorization", "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. You can find your API key at …"
+            error = {"error": {"message": message, "type": "invalid_request_error"}}
+            return 401, json.dumps(error).encode()
         if behaviour == "malformed":
             return 200, b"<html>this is not json {"
         if behaviour == "truncated":
@@ -206,12 +216,13 @@ class FakeLLMServer:
                     body = json.loads(raw)
                 except ValueError:
                     body = {"_raw": raw.decode(errors="replace")}
-                behaviour = fake._next(body, {k.lower(): v for k, v in self.headers.items()})
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                behaviour = fake._next(body, headers)
                 with fake._lock:
                     fake._in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake._in_flight)
                 try:
-                    answer = fake._respond(behaviour)
+                    answer = fake._respond(behaviour, headers)
                 finally:
                     with fake._lock:
                         fake._in_flight -= 1
@@ -223,6 +234,8 @@ class FakeLLMServer:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    if behaviour == "429" and fake.retry_after is not None:
+                        self.send_header("Retry-After", fake.retry_after)
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):

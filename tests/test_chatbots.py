@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -153,6 +154,14 @@ def test_load_ref_imports_or_says_how_to_fix_it() -> None:
         load_ref("no_such_module_xyz:f")
     with pytest.raises(ValueError, match=r"cannot load 'json:nope'.*after the colon"):
         load_ref("json:nope")
+
+
+def test_a_ref_in_the_folder_simfolk_runs_from_is_found(tmp_path, monkeypatch) -> None:
+    (tmp_path / "my_support_bot.py").write_text("def reply(messages):\n    return 'hi'\n")
+    monkeypatch.chdir(tmp_path)
+    before = list(sys.path)
+    assert load_ref("my_support_bot:reply")([]) == "hi"
+    assert sys.path == before  # found without leaving the folder on the import path
 
 
 # -- Python functions ------------------------------------------------------------------------

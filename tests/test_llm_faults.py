@@ -194,6 +194,37 @@ def test_retries_recover_and_every_attempt_is_a_row(
     assert calls["cost_usd"].null_count() == 4  # litellm has no price for a fake model
 
 
+@pytest.mark.parametrize("header", ["1", "1.2"])
+def test_a_429_waits_as_long_as_its_retry_after_says(
+    loop: asyncio.AbstractEventLoop, header: str
+) -> None:
+    with FakeLLMServer(["429", "ok"], retry_after=header) as server:
+        llm = make_llm(server, backoff_s=0.0, retries=1)
+        started = time.monotonic()
+        gather(loop, [llm.text(MESSAGES, tag=TAG, seed=1)])
+        waited = time.monotonic() - started
+    assert [r.behaviour for r in server.received] == ["429", "ok"]
+    assert waited >= float(header)  # backoff alone (0 s) would have retried at once
+
+
+def test_retry_after_reads_seconds() -> None:
+    from types import SimpleNamespace
+
+    from simulator.llm.transport import MAX_RETRY_AFTER_S, retry_after
+
+    def failure(value: str, name: str = "retry-after") -> Exception:
+        exc = Exception("429")
+        exc.response = SimpleNamespace(headers={name: value})  # type: ignore[attr-defined]
+        return exc
+
+    assert retry_after(failure("3")) == 3.0
+    assert retry_after(failure("1500", "retry-after-ms")) == 1.5
+    assert retry_after(failure("99999")) == MAX_RETRY_AFTER_S
+    # An HTTP date would need the wall clock: the backoff decides instead.
+    assert retry_after(failure("Wed, 21 Oct 2026 07:28:00 GMT")) is None
+    assert retry_after(Exception("x")) is None
+
+
 def test_backoff_starts_at_backoff_s_and_doubles(loop: asyncio.AbstractEventLoop) -> None:
     with FakeLLMServer(["500", "500", "500", "ok"]) as server:
         llm = make_llm(server, retries=3, backoff_s=0.05)

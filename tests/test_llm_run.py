@@ -127,7 +127,7 @@ def test_failed_decisions_are_events_and_end_the_session(
     tmp_path, cache_dir, monkeypatch, small_config
 ):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    with FakeLLMServer(default="malformed") as fake:
+    with FakeLLMServer(["ok"], default="malformed") as fake:  # the probe passes, then faults
         config = _config(
             small_config, model="openai/fake", api_base=fake.api_base, retries=0, repairs=1
         )
@@ -141,7 +141,7 @@ def test_failed_decisions_are_events_and_end_the_session(
     assert events.filter(pl.col("event").is_in(["click", "rate"])).height == 0
     calls = read_calls(result.run_dir)
     assert calls.height == received  # every request the server saw is in the ledger
-    assert calls.filter(pl.col("ok")).height == 0
+    assert calls.filter(pl.col("ok"))["purpose"].to_list() == ["probe"]
     for path in result.run_dir.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path

@@ -42,7 +42,9 @@ def _run_chat(module: Any, config: ChatConfig, out: Path, resume: bool) -> None:
         def on_step(world: ChatWorld) -> None:
             progress.update(task, completed=world.counters["ended"])
 
-        result = module.run(config, out, resume=resume, on_step=on_step)
+        from simulator.scenario import run_scenario
+
+        result = run_scenario(module, config, out, resume=resume, on_step=on_step)
     per_minute = 60.0 * result.ended / result.run_seconds if result.run_seconds else float("nan")
     console.print(
         f"{result.ended}/{result.dialogues} dialogues ended ({result.status}"

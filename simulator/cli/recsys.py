@@ -47,7 +47,11 @@ def _run_with_progress(module: Any, config: RunConfig, out: Path, resume: bool) 
         def on_day(world: World) -> None:
             progress.update(task, completed=world.day)
 
-        result: RunResult = module.run(config, out, resume=resume, on_day=on_day, **options)
+        from simulator.scenario import run_scenario
+
+        result: RunResult = run_scenario(
+            module, config, out, resume=resume, on_day=on_day, **options
+        )
     return result
 
 

@@ -8,13 +8,16 @@ config. Each arm is an ordinary run directory under `arms/<name>/`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from personas.atomic import write_text_atomically
 from simulator.core.manifest import read_manifest
-from simulator.core.rundir import RunDirError
+from simulator.core.redact import redact_tree
+from simulator.core.rundir import RunDirError, hold, refuse_strangers
 
 AB_FILE = "ab.json"
 
@@ -39,20 +42,27 @@ def arm_resumes(out: Path) -> bool | None:
     return None if status == "complete" else True
 
 
-def start_record(out: Path, record: dict[str, Any], resume: bool) -> None:
-    """Claim `out` for an A/B run, or check a resume against its record; mark it running."""
-    if (out / AB_FILE).exists() and not resume:
-        raise RunDirError(
-            f"{out}: already holds an A/B run; pass --resume, or choose another --out"
-        )
-    if resume:
-        if not (out / AB_FILE).exists():
-            raise RunDirError(f"{out}: nothing to resume (no {AB_FILE}); drop --resume to start")
-        saved = read_manifest_file(out / AB_FILE)
-        if {k: saved.get(k) for k in record} != record:
-            raise RunDirError(f"{out}: cannot resume with other arms, control, CRN or config")
-    out.mkdir(parents=True, exist_ok=True)
-    _write(out, {**record, "status": "running"})
+@contextmanager
+def ab_folder(out: Path, record: dict[str, Any], resume: bool) -> Iterator[None]:
+    """Hold `out` for the A/B run, claim it or check a resume against its record."""
+    with hold(out):
+        if (out / AB_FILE).exists() and not resume:
+            raise RunDirError(
+                f"{out}: already holds an A/B run; pass --resume, or choose another --out"
+            )
+        if resume:
+            if not (out / AB_FILE).exists():
+                raise RunDirError(
+                    f"{out}: nothing to resume (no {AB_FILE}); drop --resume to start"
+                )
+            saved = read_manifest_file(out / AB_FILE)
+            wanted = redact_tree(record)  # as `_write` keeps it
+            if {k: saved.get(k) for k in wanted} != wanted:
+                raise RunDirError(f"{out}: cannot resume with other arms, control, CRN or config")
+        else:
+            refuse_strangers(out, what="A/B run")
+        _write(out, {**record, "status": "running"})
+        yield
 
 
 def finish_record(
@@ -74,4 +84,4 @@ def read_manifest_file(path: Path) -> dict[str, Any]:
 
 
 def _write(out: Path, record: dict[str, Any]) -> None:
-    write_text_atomically(out / AB_FILE, json.dumps(record, indent=2, sort_keys=True))
+    write_text_atomically(out / AB_FILE, json.dumps(redact_tree(record), indent=2, sort_keys=True))

@@ -2,7 +2,8 @@
 
 It records the config, seed, package versions, the source revision, the
 dataset and its checksum. It is built from named fields only, never from the
-environment, so no credential can reach it.
+environment, and every string in it is redacted as it is written
+(`core.redact`), so a credential typed into a URL does not reach it either.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from personas.atomic import write_text_atomically
+from simulator.core.redact import redact_tree
 
 _PACKAGES = (
     "simfolk",
@@ -68,9 +70,9 @@ def git_revision() -> str | None:
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> Path:
-    """Write atomically, so a crash never leaves half a manifest."""
+    """Write atomically, so a crash never leaves half a manifest; credentials masked."""
     return write_text_atomically(
-        Path(run_dir) / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True)
+        Path(run_dir) / "manifest.json", json.dumps(redact_tree(manifest), indent=2, sort_keys=True)
     )
 
 
@@ -83,6 +85,10 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a JSON {type(data).__name__}, not a manifest (an object)")
     if data.get("manifest_version") != MANIFEST_VERSION:
         raise ValueError(
             f"{path}: manifest_version {data.get('manifest_version')!r} is not {MANIFEST_VERSION}"

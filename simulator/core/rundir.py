@@ -5,8 +5,10 @@ A run directory holds `manifest.json`, `personas.json`, `events/part-*.parquet`,
 continued, the checkpoint. Whatever the domain, a run goes through the same
 steps, so the checks on a resume are written once:
 
-1. `claim`: refuse to overwrite a run, to resume nothing, or to resume with
-   another config;
+1. `claim`: lock the folder for the run's life (one run per folder), refuse
+   to overwrite a run, to start in a folder of other files, to resume nothing,
+   or to resume with another config; a fresh start writes the manifest at
+   once (status "starting"), so a kill at any instant leaves a resumable run;
 2. `restore`: the world's state from the checkpoint (or a fresh trace);
 3. `record`: the manifest, first written while the world runs; on a resume,
    the original, checked against what this resume would use (the same
@@ -18,19 +20,24 @@ steps, so the checks on a resume are written once:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import hashlib
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
 from personas.atomic import replace_atomically, temporary_path
 from simulator.core.checkpoint import load_checkpoint, save_checkpoint
-from simulator.core.manifest import read_manifest, write_manifest
+from simulator.core.manifest import MANIFEST_VERSION, file_sha256, read_manifest, write_manifest
+from simulator.core.redact import redact_tree
 from simulator.core.world import ClockWorld
 
 PERSONAS_FILE = "personas.json"
+LOCK_FILE = ".simfolk.lock"  # held (an OS lock) for as long as a process writes the folder
 TIMESERIES_FILE = "timeseries.parquet"
 # What a resume must find unchanged: manifest key -> what the error calls it.
 PINNED = (("dataset", "dataset"), ("personas", "persona file"))
@@ -40,24 +47,86 @@ class RunDirError(ValueError):
     """The output directory cannot take this run; the message says what to do."""
 
 
-def claim(out: Path, config: BaseModel, resume: bool) -> None:
-    """Refuse to overwrite a run, to resume nothing, or to resume with another config."""
-    has_run = (out / "manifest.json").exists()
-    if resume and not has_run:
-        raise RunDirError(f"{out}: nothing to resume (no manifest.json); drop --resume to start")
-    if not resume and has_run:
-        raise RunDirError(
-            f"{out}: already holds a run; pass --resume to continue it, or choose another --out"
-        )
-    if resume:
-        saved = read_manifest(out)["config"]
-        wanted = config.model_dump(mode="json")
-        diff = sorted(k for k in wanted.keys() | saved.keys() if wanted.get(k) != saved.get(k))
-        if diff:
-            raise RunDirError(
-                f"{out}: cannot resume with a different config (differs in: {', '.join(diff)})"
-            )
+@contextmanager
+def hold(out: Path) -> Iterator[None]:
+    """Lock `out` for as long as the block runs; a second process is refused, not queued."""
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{out}: is a file, not a folder; choose another --out")
     out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / LOCK_FILE, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise RunDirError(
+            f"{out}: another simfolk process is writing this folder; "
+            "wait for it to finish, or choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def refuse_strangers(out: Path, *, what: str = "run") -> None:
+    """A fresh start needs an empty folder: files of another kind would mix into it."""
+    strangers = sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE)
+    if strangers:
+        shown = ", ".join(strangers[:3]) + (", …" if len(strangers) > 3 else "")
+        raise RunDirError(
+            f"{out}: holds files that are not a simfolk {what} ({shown}); "
+            "choose an empty or new --out"
+        )
+
+
+def run_id(config: BaseModel) -> str:
+    """What names a run: a digest of its config (the same config gives the same events)."""
+    canonical = config.model_dump_json(round_trip=True).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+@contextmanager
+def claim(out: Path, config: BaseModel, resume: bool) -> Iterator[bool]:
+    """Hold `out` for the run; yield whether it continues an earlier start.
+
+    A resume of a run killed while "starting" (before its world ran) starts it
+    over, in the same folder, from the manifest's config.
+    """
+    with hold(out):
+        has_run = (out / "manifest.json").exists()
+        if resume and not has_run:
+            raise RunDirError(
+                f"{out}: nothing to resume (no manifest.json); drop --resume to start"
+            )
+        if not resume and has_run:
+            raise RunDirError(
+                f"{out}: already holds a run; pass --resume to continue it, or choose another --out"
+            )
+        if resume:
+            saved = read_manifest(out)
+            wanted = redact_tree(config.model_dump(mode="json"))  # as the manifest keeps it
+            old = saved.get("config")
+            old = old if isinstance(old, dict) else {}
+            diff = sorted(k for k in wanted.keys() | old.keys() if wanted.get(k) != old.get(k))
+            if diff:
+                raise RunDirError(
+                    f"{out}: cannot resume with a different config (differs in: {', '.join(diff)})"
+                )
+            continues = saved.get("status") != "starting"
+        else:
+            refuse_strangers(out)
+            continues = False
+        if not continues:
+            write_manifest(out, _starting(config))
+        yield continues
+
+
+def _starting(config: BaseModel) -> dict[str, Any]:
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "run_id": run_id(config),
+        "config": config.model_dump(mode="json"),
+        "status": "starting",
+    }
 
 
 def restore(world: ClockWorld[Any], out: Path, resume: bool) -> dict[str, Any] | None:
@@ -65,8 +134,8 @@ def restore(world: ClockWorld[Any], out: Path, resume: bool) -> dict[str, Any] |
     state = load_checkpoint(out) if resume else None
     if state is not None:
         world.set_state(state)
-    elif resume:
-        world.trace.set_state({"next_seq": 0, "next_part": 0})  # no checkpoint: start over
+    else:  # from the start: drop any part an earlier, killed start wrote
+        world.trace.set_state({"next_seq": 0, "next_part": 0})
     return state
 
 
@@ -77,7 +146,7 @@ def record(out: Path, fresh: dict[str, Any], resume: bool, at: dict[str, Any]) -
     revision is allowed but recorded. `at` says where the resume starts (its day,
     its simulated second).
     """
-    manifest = fresh
+    manifest = {**fresh, "run_id": read_manifest(out).get("run_id")}
     if resume:
         original = read_manifest(out)
         for key, what in PINNED:
@@ -132,11 +201,13 @@ def finish(
     write_parquet_atomically(world.timeseries(), out / TIMESERIES_FILE)
     if usage is not None:
         manifest["llm"]["usage"] = usage
+    parts = [world.trace.dir / f"part-{i:05d}.parquet" for i in range(world.trace.next_part)]
     manifest.update(
         status=world.halted or ("complete" if complete else "paused"),
         **counts,
         events=world.trace.next_seq,
         event_parts=world.trace.next_part,
+        event_sha256={p.name: file_sha256(p) for p in parts},  # what readers check
     )
     write_manifest(out, manifest)
     return manifest

@@ -18,7 +18,7 @@ from analysis.frames import load_events
 from simulator.core.manifest import read_manifest
 from simulator.domains import DOMAINS
 from simulator.llm import read_calls
-from simulator.scenario import load_scenario
+from simulator.scenario import load_scenario, run_scenario
 
 
 def bench_chat(
@@ -53,7 +53,7 @@ def bench_chat(
     )
     with tempfile.TemporaryDirectory(prefix="simfolk-bench-chat-") as tmp:
         run_dir = Path(out) if out else Path(tmp) / "run"
-        result = module.run(config, run_dir)
+        result = run_scenario(module, config, run_dir)
         events = load_events(run_dir)
         calls = read_calls(run_dir)
         messages = events.filter(pl.col("event") == "message")

@@ -38,7 +38,14 @@ from simulator.llm.cache import CachedAnswer, ResponseCache, cache_key
 from simulator.llm.config import LLMConfig
 from simulator.llm.errors import InvalidAnswer, LLMFailure, TransportError
 from simulator.llm.ledger import CallLedger
-from simulator.llm.transport import Transient, classify, complete, drain
+from simulator.llm.transport import (
+    Transient,
+    classify,
+    complete,
+    drain,
+    honour_retry_after,
+    retry_after,
+)
 
 __all__ = ["LLM", "CallTag", "Reply", "Structured", "classify", "response_format_for"]
 
@@ -111,6 +118,36 @@ class LLM:
             messages, response_format_for(output), validator(output), tag, seed, max_tokens
         )
         return Structured(value=value, reply=reply, repairs=repairs)
+
+    def probe(self) -> None:
+        """One tiny request, never cached, before a run's clock starts.
+
+        A wrong model name, key or endpoint then fails here, once, with the
+        provider's words, instead of as every decision of a run that says complete.
+        Transient faults are retried as any call's are. Raises TransportError.
+        """
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._probe())
+        finally:
+            loop.run_until_complete(drain())
+            loop.close()
+
+    async def _probe(self) -> None:
+        ask = [{"role": "user", "content": "Reply with the word OK."}]
+        failed = Transient("connection", "no attempt made")
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                backoff = self.config.backoff_s * 2 ** (attempt - 1)
+                await asyncio.sleep(max(backoff, failed.wait_s or 0.0))
+            try:
+                tag = CallTag("probe")
+                reply, latency, cost = await self._http(ask, None, tag, 0, 1, attempt, 0)
+                self.accounts.record(tag, attempt, 0, reply, latency=latency, cost=cost)
+                return
+            except Transient as exc:
+                failed = exc
+        raise TransportError(failed.reason, failed.detail, attempts=self.config.retries + 1)
 
     def close(self) -> None:
         """Flush the ledger and close the cache."""
@@ -194,7 +231,7 @@ class LLM:
         attempt = 0
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.config.retries + 1),
-            wait=wait_exponential(multiplier=self.config.backoff_s, exp_base=2),
+            wait=honour_retry_after(wait_exponential(multiplier=self.config.backoff_s, exp_base=2)),
             retry=retry_if_exception_type(Transient),
             reraise=True,
         )
@@ -262,7 +299,7 @@ class LLM:
                 detail = self._scrub(f"{type(exc).__name__}: {exc}")[:500]
                 self.accounts.record(tag, attempt, repair, error=reason, latency=latency)
                 if retry:
-                    raise Transient(reason, detail) from None
+                    raise Transient(reason, detail, retry_after(exc)) from None
                 raise TransportError(reason, detail, attempts=attempt + 1) from None
         cost = self.accounts.price(prompt_tokens, completion_tokens)
         self.accounts.settle(reservation, prompt_tokens + completion_tokens, cost or 0.0)

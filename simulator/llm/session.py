@@ -35,11 +35,26 @@ def language_model(config: LLMConfig, run_dir: Path | None) -> Iterator[Any]:
         cache.parent.mkdir(parents=True, exist_ok=True)
     llm, server = open_llm(config, run_dir=run_dir, cache_path=cache)
     try:
+        if server is None:  # the embedded model has passed its health check already
+            _probe(llm, config)
         yield llm
     finally:
         llm.close()
         if server is not None:
             server.stop()
+
+
+def _probe(llm: Any, config: LLMConfig) -> None:
+    from simulator.llm import LLMFailure
+
+    try:
+        llm.probe()
+    except LLMFailure as exc:
+        where = f" at {config.api_base}" if config.api_base else ""
+        raise ValueError(
+            f"model {config.model!r}{where} did not answer a probe ({exc.reason}: {exc.detail}); "
+            "check --model, --api-base and the key in the environment"
+        ) from None
 
 
 def llm_manifest(llm: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personas.atomic import replace_atomically, temporary_path
+from simulator.core.redact import environment_secrets, redact
 
 _PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
 
@@ -23,11 +24,20 @@ _PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
 class PartWriter:
     """Buffers rows of `schema` and writes them as `folder/part-NNNNN.parquet`."""
 
-    def __init__(self, folder: Path, schema: pa.Schema, part_rows: int, what: str) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        schema: pa.Schema,
+        part_rows: int,
+        what: str,
+        metadata: dict[bytes, bytes] | None = None,
+    ) -> None:
         self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.schema = schema
+        # Each part carries its schema's metadata plus `metadata` (the run's id, for readers).
+        self.schema = schema.with_metadata({**(schema.metadata or {}), **(metadata or {})})
         self.part_rows = part_rows
+        self._text_columns = [f.name for f in schema if pa.types.is_string(f.type)]
         self.what = what  # named in errors: "trace", "LLM ledger"
         self.next_seq = 0
         self.next_part = 0
@@ -46,6 +56,10 @@ class PartWriter:
         """Write the buffered rows as the next part (atomically); None if empty."""
         if not self.buffered:
             return None
+        secrets = environment_secrets()
+        for name in self._text_columns:  # credentials never reach a part (core.redact)
+            column = self._buffer[name]
+            self._buffer[name] = [None if v is None else redact(v, secrets) for v in column]
         table = pa.Table.from_pydict(self._buffer, schema=self.schema)
         path = self.dir / f"part-{self.next_part:05d}.parquet"
         tmp = temporary_path(path)

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from simulator.core.text import clean_text
 from simulator.trace.parts import PartWriter
 from simulator.trace.schema import EVENT_SCHEMA, EventKind
+
+RUN_ID_KEY = b"simfolk.run_id"  # in every part's metadata: which run wrote it
 
 
 class TraceWriter(PartWriter):
     """Buffers events and writes them as numbered Parquet parts."""
 
-    def __init__(self, run_dir: Path, part_rows: int = 100_000) -> None:
-        super().__init__(Path(run_dir) / "events", EVENT_SCHEMA, part_rows, "trace")
+    def __init__(self, run_dir: Path, part_rows: int = 100_000, run_id: str | None = None) -> None:
+        metadata = {RUN_ID_KEY: run_id.encode()} if run_id else None
+        super().__init__(Path(run_dir) / "events", EVENT_SCHEMA, part_rows, "trace", metadata)
 
     def emit(
         self,
@@ -53,9 +57,9 @@ class TraceWriter(PartWriter):
         b["item_id"].append(item_id)
         b["examined"].append(examined)
         b["rating"].append(rating)
-        b["reason"].append(reason)
+        b["reason"].append(None if reason is None else clean_text(reason))
         b["target"].append(target)
-        b["text"].append(text)
+        b["text"].append(None if text is None else clean_text(text))
         b["role"].append(role)
         b["turn"].append(turn)
         b["tokens"].append(tokens)

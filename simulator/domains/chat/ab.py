@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from personas.conversation import Goal
-from simulator.core.abrun import ABRun, arm_resumes, finish_record, start_record
+from simulator.core.abrun import ABRun, ab_folder, arm_resumes, finish_record
 from simulator.core.manifest import read_manifest
 from simulator.domains.chat.chatbots import check_chatbot_name
 from simulator.domains.chat.chatbots.config import ChatbotConfig
@@ -65,23 +65,28 @@ def simulate_chat_ab(
         "chatbots": {name: bot.model_dump(mode="json") for name, bot in arms.items()},
         "judge": judge,
     }
-    start_record(out, record, resume)
-    dirs = {name: out / "arms" / name for name in arms}
-    wall: dict[str, float] = {}
-    for name, bot in arms.items():
-        state = arm_resumes(dirs[name]) if resume else False
-        if state is None:
-            continue
-        arm = config.model_copy(update={"chatbot": bot})
-        wall[name] = simulate_chat(arm, dirs[name], goals=goals, resume=state).run_seconds
-    for name in arms:
-        if judge and not (dirs[name] / JUDGMENTS_FILE).exists():
-            judge_run(dirs[name], config.llm, seed=config.seed)
-    complete = all(arm_resumes(d) is None for d in dirs.values()) and all(
-        (d / JUDGMENTS_FILE).exists() for d in dirs.values() if judge
-    )
-    finish_record(out, record, complete, wall)
-    events = sum(int(read_manifest(d).get("events", 0)) for d in dirs.values())
-    return ABRun(
-        run_dir=out, control=control, arms=dirs, complete=complete, wall_seconds=wall, events=events
-    )
+    with ab_folder(out, record, resume):  # locked until every arm is done
+        dirs = {name: out / "arms" / name for name in arms}
+        wall: dict[str, float] = {}
+        for name, bot in arms.items():
+            state = arm_resumes(dirs[name]) if resume else False
+            if state is None:
+                continue
+            arm = config.model_copy(update={"chatbot": bot})
+            wall[name] = simulate_chat(arm, dirs[name], goals=goals, resume=state).run_seconds
+        for name in arms:
+            if judge and not (dirs[name] / JUDGMENTS_FILE).exists():
+                judge_run(dirs[name], config.llm, seed=config.seed)
+        complete = all(arm_resumes(d) is None for d in dirs.values()) and all(
+            (d / JUDGMENTS_FILE).exists() for d in dirs.values() if judge
+        )
+        finish_record(out, record, complete, wall)
+        events = sum(int(read_manifest(d).get("events", 0)) for d in dirs.values())
+        return ABRun(
+            run_dir=out,
+            control=control,
+            arms=dirs,
+            complete=complete,
+            wall_seconds=wall,
+            events=events,
+        )

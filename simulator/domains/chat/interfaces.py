@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from simulator.core.statecodec import state_type
+from simulator.core.text import clean_text
 
 
 @state_type
@@ -15,6 +16,11 @@ class BotReply:
 
     text: str
     tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        # The bot's words are data from outside: valid Unicode from here on.
+        if isinstance(self.text, str):  # anything else is the caller's error to name
+            object.__setattr__(self, "text", clean_text(self.text))
 
 
 class ChatbotError(Exception):

@@ -33,7 +33,7 @@ from simulator.core.manifest import (
     package_versions,
 )
 from simulator.core.rng import Streams
-from simulator.core.rundir import PERSONAS_FILE, claim, drive, finish, record, restore
+from simulator.core.rundir import PERSONAS_FILE, claim, drive, finish, record, restore, run_id
 from simulator.domains.chat.chatbots import ChatbotContext, check_chatbot_name, make_chatbot
 from simulator.domains.chat.config import BUNDLED, ChatConfig
 from simulator.domains.chat.interfaces import Chatbot
@@ -151,75 +151,75 @@ def simulate_chat(
     out = Path(out)
     if chatbot is None:
         check_chatbot_name(config.chatbot.kind)
-    claim(out, config, resume)
-    streams = Streams(config.seed)
-    prep = fit_population(config)
-    if resume:
-        personas = load_personas(out / PERSONAS_FILE)
-        users = load_chat_users(out / CHAT_USERS_FILE)
-    else:
-        personas = build_run_personas(config, prep, streams)
-        save_personas(personas, out / PERSONAS_FILE)
-        users = draw_chat_users(personas, _goals(config, goals), streams)
-        save_chat_users(users, out / CHAT_USERS_FILE)
-    stop = _stop_model(config, out, resume)
-    with language_model(config.llm, out) as llm:
-        if on_llm is not None:
-            on_llm(llm)
-        bot = chatbot or make_chatbot(
-            config.chatbot,
-            ChatbotContext(
-                local_api_base=llm.api_base,
-                local_model=llm.model,
-                local_identity=llm.identity,
-                cache=llm.cache,
-            ),
-        )
-        described = (
-            config.chatbot.describe(llm.identity) if chatbot is None else f"object:{bot.name}"
-        )
-        world = ChatWorld(
-            config=config,
-            users=users,
-            chatbot=bot,
-            llm=llm,
-            stop_model=stop,
-            trace=TraceWriter(out, config.part_rows),
-            streams=streams,
-        )
-        state = restore(world, out, resume)
-        manifest = _manifest(config, out, prep, llm, described, stop)
-        manifest = record(out, manifest, resume, {"from_t": world.clock})
-        running = time.perf_counter()
-        drive(
+    with claim(out, config, resume) as resume:  # from here on: whether it continues
+        streams = Streams(config.seed)
+        prep = fit_population(config)
+        if resume:
+            personas = load_personas(out / PERSONAS_FILE)
+            users = load_chat_users(out / CHAT_USERS_FILE)
+        else:
+            personas = build_run_personas(config, prep, streams)
+            save_personas(personas, out / PERSONAS_FILE)
+            users = draw_chat_users(personas, _goals(config, goals), streams)
+            save_chat_users(users, out / CHAT_USERS_FILE)
+        stop = _stop_model(config, out, resume)
+        with language_model(config.llm, out) as llm:
+            if on_llm is not None:
+                on_llm(llm)
+            bot = chatbot or make_chatbot(
+                config.chatbot,
+                ChatbotContext(
+                    local_api_base=llm.api_base,
+                    local_model=llm.model,
+                    local_identity=llm.identity,
+                    cache=llm.cache,
+                ),
+            )
+            described = (
+                config.chatbot.describe(llm.identity) if chatbot is None else f"object:{bot.name}"
+            )
+            world = ChatWorld(
+                config=config,
+                users=users,
+                chatbot=bot,
+                llm=llm,
+                stop_model=stop,
+                trace=TraceWriter(out, config.part_rows, run_id(config)),
+                streams=streams,
+            )
+            state = restore(world, out, resume)
+            manifest = _manifest(config, out, prep, llm, described, stop)
+            manifest = record(out, manifest, resume, {"from_t": world.clock})
+            running = time.perf_counter()
+            drive(
+                world,
+                out,
+                lambda checkpoint: world.run(until, on_step=on_step, checkpoint=checkpoint),
+                closers=[lambda: _close(bot, llm)],
+                ledger=llm.ledger,
+            )
+            run_seconds = time.perf_counter() - running
+        complete = world.finished
+        manifest = finish(
             world,
             out,
-            lambda checkpoint: world.run(until, on_step=on_step, checkpoint=checkpoint),
-            closers=[lambda: _close(bot, llm)],
-            ledger=llm.ledger,
+            manifest,
+            complete=complete,
+            usage=llm_usage(out),
+            dialogues=world.counters["dialogues"],
+            dialogues_ended=world.counters["ended"],
         )
-        run_seconds = time.perf_counter() - running
-    complete = world.finished
-    manifest = finish(
-        world,
-        out,
-        manifest,
-        complete=complete,
-        usage=llm_usage(out),
-        dialogues=world.counters["dialogues"],
-        dialogues_ended=world.counters["ended"],
-    )
-    return ChatRunResult(
-        run_dir=out,
-        events=world.trace.next_seq,
-        dialogues=world.counters["dialogues"],
-        ended=world.counters["ended"],
-        complete=complete,
-        resumed=state is not None,
-        status=manifest["status"],
-        wall_seconds=time.perf_counter() - started,
-        run_seconds=run_seconds,
-    )
+        return ChatRunResult(
+            run_dir=out,
+            events=world.trace.next_seq,
+            dialogues=world.counters["dialogues"],
+            ended=world.counters["ended"],
+            complete=complete,
+            resumed=state is not None,
+            status=manifest["status"],
+            wall_seconds=time.perf_counter() - started,
+            run_seconds=run_seconds,
+        )
 
 
 async def _close(bot: Chatbot, llm: Any) -> None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from simulator.core.abrun import ABRun, arm_resumes, finish_record, start_record
+from simulator.core.abrun import ABRun, ab_folder, arm_resumes, finish_record
 from simulator.core.manifest import read_manifest
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.run import Prepared, member_config, simulate
@@ -52,6 +54,21 @@ def parse_arms(
 def arm_config(config: RunConfig, name: str, target: str, crn: bool) -> RunConfig:
     """The config of one arm: another target, and its own streams unless CRN."""
     return config.model_copy(update={"target": target, "stream_key": None if crn else name})
+
+
+def _die_with(parent: int) -> None:
+    """A worker's initializer: exit once the A/B parent is gone (killed, say).
+
+    Without it a killed `simfolk ab` leaves its workers running every arm, re-parented,
+    beside the `--resume` that follows.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def _run_arm(config_json: str, out: str, resume: bool) -> float:
@@ -110,51 +127,56 @@ def simulate_ab(
         "config": config.model_dump(mode="json"),
         "members": [{name: f"members/{m}/{name}" for name in arms} for m in range(ensemble - 1)],
     }
-    start_record(out, record, resume)
-    dirs = {name: out / "arms" / name for name in arms}
-    runs: dict[tuple[int | None, str], tuple[Path, RunConfig]] = {
-        (None, name): (dirs[name], arm_config(config, name, target, crn))
-        for name, target in arms.items()
-    }
-    for m in range(ensemble - 1):
-        member = member_config(config, m)
-        for name, target in arms.items():
-            runs[(m, name)] = (
-                out / "members" / str(m) / name,
-                arm_config(member, name, target, crn),
-            )
-    jobs = []
-    for key, (where, arm) in runs.items():
-        state = arm_resumes(where) if resume else False
-        if state is not None:
-            jobs.append((key, where, arm, state))
-    seconds: dict[tuple[int | None, str], float] = {}
-    workers = workers or min(len(jobs), os.cpu_count() or 1)
-    if workers <= 1 or len(jobs) <= 1:
-        for key, where, arm, again in jobs:
-            # The prepared data side is the plain brain's: a member fits its own taste space.
-            ready = prepared if key[0] is None else None
-            seconds[key] = simulate(arm, where, resume=again, prepared=ready).run_seconds
-    else:
-        # Spawned, not forked: a fork would copy the parent's threads (polars, BLAS) mid-lock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {
-                key: pool.submit(_run_arm, arm.model_dump_json(), str(where), again)
-                for key, where, arm, again in jobs
-            }
-            seconds = {key: future.result() for key, future in futures.items()}
-    wall: dict[str, float] = {}
-    for (_, name), value in seconds.items():
-        wall[name] = wall.get(name, 0.0) + value
-    complete = all(arm_resumes(where) is None for where, _ in runs.values())
-    finish_record(out, record, complete, wall)
-    events = sum(int(read_manifest(where).get("events", 0)) for where, _ in runs.values())
-    return ABRun(
-        run_dir=out,
-        control=control,
-        arms=dirs,
-        complete=complete,
-        wall_seconds=wall,
-        events=events,
-    )
+    with ab_folder(out, record, resume):  # locked until every arm is done
+        dirs = {name: out / "arms" / name for name in arms}
+        runs: dict[tuple[int | None, str], tuple[Path, RunConfig]] = {
+            (None, name): (dirs[name], arm_config(config, name, target, crn))
+            for name, target in arms.items()
+        }
+        for m in range(ensemble - 1):
+            member = member_config(config, m)
+            for name, target in arms.items():
+                runs[(m, name)] = (
+                    out / "members" / str(m) / name,
+                    arm_config(member, name, target, crn),
+                )
+        jobs = []
+        for key, (where, arm) in runs.items():
+            state = arm_resumes(where) if resume else False
+            if state is not None:
+                jobs.append((key, where, arm, state))
+        seconds: dict[tuple[int | None, str], float] = {}
+        workers = workers or min(len(jobs), os.cpu_count() or 1)
+        if workers <= 1 or len(jobs) <= 1:
+            for key, where, arm, again in jobs:
+                # The prepared data side is the plain brain's: a member fits its own taste space.
+                ready = prepared if key[0] is None else None
+                seconds[key] = simulate(arm, where, resume=again, prepared=ready).run_seconds
+        else:
+            # Spawned, not forked: a fork would copy the parent's threads (polars, BLAS) mid-lock.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_die_with,
+                initargs=(os.getpid(),),
+            ) as pool:
+                futures = {
+                    key: pool.submit(_run_arm, arm.model_dump_json(), str(where), again)
+                    for key, where, arm, again in jobs
+                }
+                seconds = {key: future.result() for key, future in futures.items()}
+        wall: dict[str, float] = {}
+        for (_, name), value in seconds.items():
+            wall[name] = wall.get(name, 0.0) + value
+        complete = all(arm_resumes(where) is None for where, _ in runs.values())
+        finish_record(out, record, complete, wall)
+        events = sum(int(read_manifest(where).get("events", 0)) for where, _ in runs.values())
+        return ABRun(
+            run_dir=out,
+            control=control,
+            arms=dirs,
+            complete=complete,
+            wall_seconds=wall,
+            events=events,
+        )

@@ -36,6 +36,7 @@ from simulator.core.rundir import (
     finish,
     record,
     restore,
+    run_id,
     write_parquet_atomically,
 )
 from simulator.domains.recsys.brains import LLM_BRAINS, check_brain_name
@@ -206,35 +207,35 @@ def simulate(
     # Names first: a typo should not cost a dataset load.
     check_target_name(config.target)
     check_brain_name(config.brain)
-    claim(out, config, resume)
-    streams = Streams(config.seed)
-    prep = prepared or prepare(config)
-    personas: list[Persona]
-    if resume:
-        personas = load_personas(out / PERSONAS_FILE)
-    else:
-        personas = build_run_personas(config, prep, streams)
-        save_personas(personas, out / PERSONAS_FILE)
-    calibration = _calibration(config, prep, personas, out, resume)
-    effective = fitted_config(config, calibration)
-    thinks = config.brain in LLM_BRAINS
-    with language_model(config.llm, out) if thinks else nullcontext() as llm:
-        if llm is not None and on_llm is not None:
-            on_llm(llm)
-        return _simulate(
-            config,
-            effective,
-            out,
-            prep,
-            personas,
-            calibration,
-            streams,
-            resume,
-            until_day,
-            on_day,
-            started,
-            llm=llm,
-        )
+    with claim(out, config, resume) as resume:  # from here on: whether it continues
+        streams = Streams(config.seed)
+        prep = prepared or prepare(config)
+        personas: list[Persona]
+        if resume:
+            personas = load_personas(out / PERSONAS_FILE)
+        else:
+            personas = build_run_personas(config, prep, streams)
+            save_personas(personas, out / PERSONAS_FILE)
+        calibration = _calibration(config, prep, personas, out, resume)
+        effective = fitted_config(config, calibration)
+        thinks = config.brain in LLM_BRAINS
+        with language_model(config.llm, out) if thinks else nullcontext() as llm:
+            if llm is not None and on_llm is not None:
+                on_llm(llm)
+            return _simulate(
+                config,
+                effective,
+                out,
+                prep,
+                personas,
+                calibration,
+                streams,
+                resume,
+                until_day,
+                on_day,
+                started,
+                llm=llm,
+            )
 
 
 def _simulate(
@@ -262,7 +263,7 @@ def _simulate(
         target=target,
         train=train,
         rating_scale=prep.dataset.rating_scale,
-        trace=TraceWriter(out, config.part_rows),
+        trace=TraceWriter(out, config.part_rows, run_id(config)),
         streams=streams,
         llm=llm,
         mind=_mind_factory(effective) if llm is not None else None,

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import inspect
 import pkgutil
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from simulator.domains.chat.interfaces import BotReply, ChatbotError
@@ -32,7 +35,8 @@ def load_ref(ref: str) -> Any:
     if not colon or not module or not attr:
         raise ValueError(f"ref {ref!r} must look like 'package.module:attr'")
     try:
-        return pkgutil.resolve_name(ref)
+        with _importable_from(Path.cwd()):
+            return pkgutil.resolve_name(ref)
     except ImportError as exc:
         raise ValueError(
             f"cannot import {ref!r}: {exc}; install the package, or run from the folder "
@@ -40,6 +44,21 @@ def load_ref(ref: str) -> Any:
         ) from exc
     except AttributeError as exc:
         raise ValueError(f"cannot load {ref!r}: {exc}; check the name after the colon") from exc
+
+
+@contextmanager
+def _importable_from(folder: Path) -> Iterator[None]:
+    # The `simfolk` script's import path starts at its own bin folder, not the one the
+    # user runs it from; a bot in that folder is what "run from the folder" promises.
+    entry = str(folder)
+    added = entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(entry)
 
 
 def _copy(messages: list[dict[str, str]]) -> list[dict[str, str]]:
