@@ -135,19 +135,24 @@ class LLM:
 
     async def _probe(self) -> None:
         ask = [{"role": "user", "content": "Reply with the word OK."}]
-        failed = Transient("connection", "no attempt made")
-        for attempt in range(self.config.retries + 1):
-            if attempt:
-                backoff = self.config.backoff_s * 2 ** (attempt - 1)
-                await asyncio.sleep(max(backoff, failed.wait_s or 0.0))
-            try:
-                tag = CallTag("probe")
-                reply, latency, cost = await self._http(ask, None, tag, 0, 1, attempt, 0)
-                self.accounts.record(tag, attempt, 0, reply, latency=latency, cost=cost)
-                return
-            except Transient as exc:
-                failed = exc
-        raise TransportError(failed.reason, failed.detail, attempts=self.config.retries + 1)
+        tag, attempt = CallTag("probe"), 0
+        try:
+            async for try_ in self._retrying():
+                with try_:
+                    attempt = try_.retry_state.attempt_number - 1
+                    reply, latency, cost = await self._http(ask, None, tag, 0, 1, attempt, 0)
+        except Transient as failed:
+            raise TransportError(failed.reason, failed.detail, attempts=attempt + 1) from None
+        self.accounts.record(tag, attempt, 0, reply, latency=latency, cost=cost)
+
+    def _retrying(self) -> AsyncRetrying:
+        """Every HTTP exchange's retries: transient faults only, backing off (or as told)."""
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.config.retries + 1),
+            wait=honour_retry_after(wait_exponential(multiplier=self.config.backoff_s, exp_base=2)),
+            retry=retry_if_exception_type(Transient),
+            reraise=True,
+        )
 
     def close(self) -> None:
         """Flush the ledger and close the cache."""
@@ -229,14 +234,8 @@ class LLM:
                 return self._judge(reply, check, tag, 0, repair, latency=0.0, cost=free)
 
         attempt = 0
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.config.retries + 1),
-            wait=honour_retry_after(wait_exponential(multiplier=self.config.backoff_s, exp_base=2)),
-            retry=retry_if_exception_type(Transient),
-            reraise=True,
-        )
         try:
-            async for try_ in retrying:
+            async for try_ in self._retrying():
                 with try_:
                     attempt = try_.retry_state.attempt_number - 1
                     reply, latency, cost = await self._http(
