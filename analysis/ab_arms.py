@@ -14,9 +14,8 @@ import polars as pl
 from scipy import sparse
 
 from analysis.bootstrap import FloatArray
-from analysis.frames import load_events
+from analysis.frames import load_events, run_personas
 from personas.datasets import load_dataset, temporal_split
-from personas.io import load_personas
 from simulator.core.manifest import read_manifest
 from simulator.trace.schema import EventKind
 
@@ -54,7 +53,7 @@ def persona_table(run_dir: str | Path) -> pl.DataFrame:
         events have zeros and an empty list.
     """
     run_dir = Path(run_dir)
-    ids = [p.id for p in load_personas(run_dir / "personas.json")]
+    ids = [p.id for p in run_personas(run_dir)]
     events = load_events(run_dir).filter(pl.col("persona_id").is_not_null())
     kind = pl.col("event")
     page = pl.col("channel").fill_null("recommender") == "recommender"

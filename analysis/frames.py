@@ -2,7 +2,8 @@
 
 Every reader (compare, report, export, ab, judge) comes through `load_events`,
 so a trace with a missing part, a part of another run, or a changed part is
-refused here, once, naming the file.
+refused here, once, naming the file; `run_personas` and `load_timeseries` do
+the same for the run's persona file and its time series.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from personas.io import load_personas
+from personas.schema import Persona
 from simulator.trace.schema import EVENT_SCHEMA, SCHEMA_VERSION
 from simulator.trace.writer import RUN_ID_KEY
 
@@ -134,3 +137,37 @@ def load_events(run_dir: str | Path) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)  # a Table always gives a DataFrame
     return frame.sort("seq")
+
+
+def run_personas(run_dir: str | Path) -> list[Persona]:
+    """The run's personas, refused if the file is not the one its manifest recorded.
+
+    Raises:
+        TraceError: If ``personas.json``'s sha256 differs from the manifest's.
+        PersonaFileError: If the file is missing or does not parse.
+    """
+    run_dir = Path(run_dir)
+    manifest = _manifest(run_dir) or {}
+    recorded = manifest.get("personas")
+    name = recorded.get("file", "personas.json") if isinstance(recorded, dict) else "personas.json"
+    path = run_dir / str(name)
+    expected = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if isinstance(expected, str) and path.is_file():
+        found = hashlib.sha256(path.read_bytes()).hexdigest()
+        if found != expected:
+            raise TraceError(
+                f"{path}: its sha256 is {found[:12]}…, the manifest recorded {expected[:12]}… "
+                "(the persona file changed after the run)"
+            )
+    return load_personas(path)
+
+
+def load_timeseries(run_dir: str | Path) -> pl.DataFrame | None:
+    """The run's ``timeseries.parquet`` (None if it has none), or a TraceError naming it."""
+    path = Path(run_dir) / "timeseries.parquet"
+    if not path.is_file():
+        return None
+    try:
+        return pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise TraceError(f"{path}: unreadable time series ({type(exc).__name__}: {exc})") from exc

@@ -23,10 +23,9 @@ import polars as pl
 
 from analysis.behaviour import behaviour_from_events, behaviour_from_ratings
 from analysis.compare import ComparisonRow, compare
-from analysis.frames import load_events
+from analysis.frames import load_events, run_personas
 from analysis.metrics import ctr, ctr_by_position, examined_share, pages_per_session
 from personas.datasets import load_dataset, temporal_split
-from personas.io import load_personas
 from personas.schema import Persona
 from simulator.core.manifest import read_manifest
 from simulator.core.rng import Streams
@@ -139,7 +138,7 @@ def compare_run(
     )
     days = float(get("config", "days"))
     personas_file = run_dir / get("personas", "file")
-    personas = load_personas(personas_file)
+    personas = run_personas(run_dir)
     mapping: dict[int, str] = {}
     starts: dict[int, float] = {}
     for p in personas:

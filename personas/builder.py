@@ -15,7 +15,15 @@ import polars as pl
 
 from personas.backstory import template_backstory
 from personas.datasets import Dataset, sessionize
-from personas.schema import Demographics, Persona, Provenance, RatingStyle, Taste, Traits
+from personas.schema import (
+    ITEMS_PER_SESSION_MAX,
+    Demographics,
+    Persona,
+    Provenance,
+    RatingStyle,
+    Taste,
+    Traits,
+)
 from personas.taste import TasteSpace
 
 _GENRE_SHRINKAGE = 2.0  # pseudo-count pulling thin genre evidence towards 0
@@ -106,7 +114,7 @@ def build_personas(
         }
         weights = dict(zip(table["genres"], table["weight"], strict=True))
         span_days = max((row["last"] - row["first"]) / 86400.0, 1.0)
-        items_per_session = max(float(row["items_per_session"]), 1.0)
+        items_per_session = min(max(float(row["items_per_session"]), 1.0), ITEMS_PER_SESSION_MAX)
         traits = Traits(
             sessions_per_day=min(row["n_sessions"] / span_days, _MAX_SESSIONS_PER_DAY),
             items_per_session=items_per_session,

@@ -13,10 +13,10 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from personas.atomic import write_text_atomically
 from personas.io import PersonaFileError, _parse, validate_records
@@ -41,6 +41,11 @@ TYPING_CPS = 3.0
 _SPEED_LOG_SD = 0.25
 
 
+# A goal's texts go into every prompt of the dialogue: a page, not a file.
+GOAL_TEXT_MAX = 2_000
+GoalText = Annotated[str, StringConstraints(max_length=GOAL_TEXT_MAX)]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -49,15 +54,19 @@ class Goal(_Record):
     """What the user came for, what they can say, and what they hold back."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    want: str = Field(min_length=1, description="what they want, in their own words")
-    knows: tuple[str, ...] = Field(default=(), description="facts they know and may say")
-    unknown: tuple[str, ...] = Field(
+    want: str = Field(
+        min_length=1, max_length=GOAL_TEXT_MAX, description="what they want, in their own words"
+    )
+    knows: tuple[GoalText, ...] = Field(default=(), description="facts they know and may say")
+    unknown: tuple[GoalText, ...] = Field(
         default=(), description="what they do not know and must not make up"
     )
-    private: tuple[str, ...] = Field(
+    private: tuple[GoalText, ...] = Field(
         default=(), description="facts they give only when the assistant asks for them"
     )
-    done_when: str = Field(min_length=1, description="what counts as the goal being met")
+    done_when: str = Field(
+        min_length=1, max_length=GOAL_TEXT_MAX, description="what counts as the goal being met"
+    )
     evidence: tuple[str, ...] = Field(
         default=(),
         description="regular expressions (case-insensitive): a bot reply matching any of "

@@ -40,7 +40,13 @@ def validate_records(
     out: list[M] = []
     for index, record in enumerate(records):
         try:
-            out.append(model.model_validate(record))
+            # Through JSON and strict: "5" and true are not numbers, 5.0 is not an id,
+            # and a NaN from YAML is refused (a JSON file cannot hold one).
+            text = json.dumps(record, default=str, allow_nan=False)
+        except ValueError:
+            raise error(f"{path}: {section}[{index}]: a value is not a finite number") from None
+        try:
+            out.append(model.model_validate_json(text, strict=True))
         except ValidationError as exc:
             first = exc.errors()[0]
             field = _field_path([section, index, *first["loc"]])
@@ -49,20 +55,74 @@ def validate_records(
 
 
 def _parse(path: Path) -> Any:
-    text = path.read_text(encoding="utf-8")
+    """The file's data; a file that is not UTF-8 or nests too deep is a PersonaFileError."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise PersonaFileError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
+    if "\0" in text:
+        raise PersonaFileError(f"{path}: holds NUL bytes: a binary file, not YAML or JSON")
     if path.suffix == ".json":
         try:
-            return json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise PersonaFileError(
                 f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})"
             ) from exc
-    if path.suffix in (".yaml", ".yml"):
+        except RecursionError:
+            data = _TOO_DEEP
+    elif path.suffix in (".yaml", ".yml"):
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         try:
-            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            # Checked first, from the event stream: building a deep tree overflows the C stack.
+            refusal = _yaml_refusal(text, loader)
+            if refusal is not None:
+                raise PersonaFileError(f"{path}: {refusal}")
+            data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             raise PersonaFileError(f"{path}: not valid YAML ({exc})") from exc
-    raise PersonaFileError(f"{path}: unknown persona file type; use .yaml, .yml or .json")
+    else:
+        raise PersonaFileError(f"{path}: unknown persona file type; use .yaml, .yml or .json")
+    if data is _TOO_DEEP or _depth(data) > MAX_DEPTH:
+        raise PersonaFileError(f"{path}: nested more than {MAX_DEPTH} deep: not a persona file")
+    return data
+
+
+# A persona is a handful of levels deep; far deeper is a hostile or broken file.
+MAX_DEPTH = 32
+_TOO_DEEP = object()
+
+
+def _yaml_refusal(text: str, loader: Any) -> str | None:
+    """Why the YAML is refused before it is built, read from its event stream, or None."""
+    depth = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            # An alias repeats a whole subtree: a few lines can stand for billions of values.
+            return "uses YAML aliases (*name), which persona files have no need of"
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return f"nested more than {MAX_DEPTH} deep: not a persona file"
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+    return None
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and mappings nest (iteratively: a deep value must not overflow here)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, (list, dict)):
+            deepest = max(deepest, level)
+            if level <= MAX_DEPTH:
+                stack.extend(
+                    (v, level + 1) for v in (value.values() if isinstance(value, dict) else value)
+                )
+    return deepest
 
 
 def load_personas(path: str | os.PathLike[str]) -> list[Persona]:

@@ -7,6 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PERSONA_SCHEMA_VERSION = 1
+# The most items one sitting holds (the busiest MovieLens raters average under 600).
+ITEMS_PER_SESSION_MAX = 10_000
+# Ids and unix times are 64-bit in every frame they reach.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class _Record(BaseModel):
@@ -35,7 +39,9 @@ class Traits(_Record):
     """Behavioural traits that drive the utility brain, all continuous."""
 
     sessions_per_day: float = Field(gt=0, le=48, description="mean session arrivals per day")
-    items_per_session: float = Field(ge=1, description="mean items consumed per session")
+    items_per_session: float = Field(
+        ge=1, le=ITEMS_PER_SESSION_MAX, description="mean items consumed per session"
+    )
     conformity: float = Field(ge=0, le=1, description="1 = rates exactly like the crowd")
     diversity: float = Field(ge=0, le=1, description="normalised entropy of consumed genres")
     patience: float = Field(ge=0, le=1, description="how deep into a page the persona looks")
@@ -79,10 +85,12 @@ class Provenance(_Record):
     source: Literal["dataset", "sampler", "hand"]
     dataset: str | None = None
     dataset_sha256: str | None = None
-    user_id: int | None = None
+    user_id: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     split: str | None = Field(default=None, description="e.g. 'temporal holdout=0.2 min_train=5'")
-    n_train: int | None = Field(default=None, ge=0)
-    train_until: int | None = Field(default=None, description="last train timestamp (unix s)")
+    n_train: int | None = Field(default=None, ge=0, le=INT64_MAX)
+    train_until: int | None = Field(
+        default=None, description="last train timestamp (unix s)", ge=INT64_MIN, le=INT64_MAX
+    )
     sampler: str | None = None
     seed: int | None = None
     backstory_by: str | None = Field(

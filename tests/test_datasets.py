@@ -299,7 +299,8 @@ def raw_datasets(draw: st.DrawFn, fmt: str) -> Raw:
         st.sampled_from(scale),
         st.integers(0, 2**31) | st.sampled_from([0, 1000, 1001]),  # ties are likely
     )
-    ratings = draw(st.lists(rating, min_size=1, max_size=30))
+    # Re-ratings of a pair are allowed; the very same row twice is refused (its own test).
+    ratings = draw(st.lists(rating, min_size=1, max_size=30, unique=True))
     genre_file = draw(st.booleans())
     return Raw(fmt, items, users, ratings, genre_file)
 
@@ -470,6 +471,27 @@ def test_duplicates_pairs_are_kept_but_duplicate_items_are_not(tmp_path: Path) -
     folder = write(raw, tmp_path / "dup-items")
     with pytest.raises(DatasetError, match=r"u\.item, line 4: duplicate item_id 2"):
         load_dataset(folder)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_repeated_rating_row_is_refused_naming_both_lines(tmp_path: Path, fmt: str) -> None:
+    raw = small(fmt)
+    raw.ratings.append(raw.ratings[0])
+    with pytest.raises(DatasetError, match=r"line \d+: the same rating again .*first on line"):
+        load_dataset(write(raw, tmp_path / "twice"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_ratings_and_timestamps_past_2100_are_refused(tmp_path: Path, fmt: str) -> None:
+    raw = small(fmt)
+    raw.ratings.clear()
+    with pytest.raises(DatasetError, match="no ratings: a dataset needs at least one"):
+        load_dataset(write(raw, tmp_path / "none"))
+    raw = small(fmt)
+    user, item, rating, _ = raw.ratings[0]
+    raw.ratings[0] = (user, item, rating, 32_503_680_000)  # the year 3000
+    with pytest.raises(DatasetError, match="after the year 2100: unix seconds are expected"):
+        load_dataset(write(raw, tmp_path / "later"))
 
 
 def test_missing_files_and_unknown_folder(tmp_path: Path) -> None:

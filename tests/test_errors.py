@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +14,8 @@ from simulator.cli.app import shown
 
 def _simfolk(*args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "simulator.cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    wide = {**os.environ, "COLUMNS": "10000"}  # no wrapping mid-word, whatever the path's length
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=wide)
 
 
 def test_markup_and_control_bytes_in_user_text_are_printed_as_text(tmp_path):

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personas.io import PersonaFileError, load_personas, save_personas
-from personas.schema import PERSONA_SCHEMA_VERSION, Persona
+from personas.schema import ITEMS_PER_SESSION_MAX, PERSONA_SCHEMA_VERSION, Persona
 
 # ---------------------------------------------------------------------------
 # Strategies for valid persona records
@@ -47,7 +47,7 @@ big_five = st.none() | st.fixed_dictionaries(
 traits = st.fixed_dictionaries(
     {
         "sessions_per_day": st.floats(0.0, 48.0, exclude_min=True, allow_nan=False),
-        "items_per_session": finite(1.0, 1e6),
+        "items_per_session": finite(1.0, ITEMS_PER_SESSION_MAX),
         "conformity": unit(),
         "diversity": unit(),
         "patience": unit(),
@@ -224,6 +224,83 @@ def test_more_bad_values_in_json(tmp_path: Path, mutate: Any, field: str, reason
     message = load_error(path)
     assert f": {field}: " in message
     assert reason in message
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field", "reason"),
+    [
+        # Strict: a string or a boolean is not taken for a number, a float not for an id.
+        (lambda r: r["traits"].update(sessions_per_day="5"), "traits.sessions_per_day", "number"),
+        (lambda r: r["traits"].update(conformity=True), "traits.conformity", "number"),
+        (lambda r: r["rating"].update(mean="3.5"), "rating.mean", "number"),
+        (
+            lambda r: r.update(provenance={"source": "dataset", "dataset": "d", "user_id": 7.0}),
+            "provenance.user_id",
+            "integer",
+        ),
+        # Bounds: 64-bit ids, a sitting of at most ITEMS_PER_SESSION_MAX items.
+        (
+            lambda r: r.update(provenance={"source": "dataset", "dataset": "d", "user_id": 2**70}),
+            "provenance.user_id",
+            "less than or equal",
+        ),
+        (lambda r: r["traits"].update(items_per_session=1e308), "traits.items_per_session", "less"),
+    ],
+)
+def test_types_are_strict_and_values_bounded(
+    tmp_path: Path, mutate: Any, field: str, reason: str
+) -> None:
+    bad = record("p2")
+    mutate(bad)
+    for path in (
+        write_json(tmp_path / "people.json", {"personas": [record(), bad]}),
+        write_yaml(tmp_path / "people.yaml", {"personas": [record(), bad]}),
+    ):
+        message = load_error(path)
+        assert f": personas[1].{field}: " in message and reason in message
+
+
+def test_whole_numbers_still_load_as_floats(tmp_path: Path) -> None:
+    good = record("p2")
+    good["traits"]["sessions_per_day"] = 2
+    assert load_personas(write_json(tmp_path / "p.json", [good]))[0].traits.sessions_per_day == 2.0
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 1: not UTF-8 text"),
+        ("[{'id': 'caf\u00e9'}]".encode("latin-1"), "line 1: not UTF-8 text"),
+        (b'{"personas": []}\x00', "NUL bytes"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested more than 32 deep"),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_a_file_that_is_not_text_or_nests_too_deep_is_named(
+    tmp_path: Path, content: bytes, reason: str, suffix: str
+) -> None:
+    path = tmp_path / f"people{suffix}"
+    path.write_bytes(content)
+    assert reason in load_error(path)
+
+
+def test_yaml_aliases_are_refused_before_they_expand(tmp_path: Path) -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    lines += [
+        f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert "uses YAML aliases" in load_error(path)
+
+
+def test_a_yaml_nan_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    bad = record()
+    bad["rating"]["bias"] = float("nan")
+    write_yaml(path, [bad])
+    assert "personas[0]: a value is not a finite number" in load_error(path)
 
 
 def test_record_that_is_not_a_mapping(tmp_path: Path) -> None:

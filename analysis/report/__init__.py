@@ -45,7 +45,13 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _render(run_dir: Path, ab_result: dict[str, Any] | None, skip: set[Path]) -> str:
+class ReportIncomplete(ValueError):
+    """The report was written, but some of its sections could not be filled; says which."""
+
+
+def _render(
+    run_dir: Path, ab_result: dict[str, Any] | None, skip: set[Path]
+) -> tuple[str, list[str]]:
     ab_path = run_dir / AB_FILE
     ab_record: dict[str, Any] | None = None
     if ab_path.is_file():
@@ -117,7 +123,15 @@ def _render(run_dir: Path, ab_result: dict[str, Any] | None, skip: set[Path]) ->
         "far_ratio": FAR_RATIO,
         "plotly_js": Markup(get_plotlyjs()),
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    problems = [f"{name}: trace: {error}" for name, error in trace_errors.items()]
+    problems += [
+        f"{name}: human-vs-simulated table: {table['error']}"
+        for name, table in humans.items()
+        if table["error"]
+    ]
+    if ab_view is not None and ab_view["stats_error"]:
+        problems.append(f"A/B statistics: {ab_view['stats_error']}")
+    return _environment().get_template("report.html.j2").render(**context), problems
 
 
 def write_report(
@@ -125,6 +139,7 @@ def write_report(
     out: str | Path | None = None,
     *,
     ab_result: dict[str, Any] | None = None,
+    strict: bool = False,
 ) -> Path:
     """Write the report of a run or an A/B run to one self-contained HTML file.
 
@@ -139,18 +154,29 @@ def write_report(
             computed with :func:`analysis.ab.analyse_ab_dir` when None. Not
             used for a single run.
 
+        strict: Raise ReportIncomplete, after writing, when a section shows an
+            error in place of its content (the command line exits non-zero then).
+
     Returns:
         The path written.
 
     Raises:
         FileNotFoundError: If `run_dir` holds neither a run nor an A/B run.
         ValueError: If a manifest or ``ab.json`` does not parse.
+        ReportIncomplete: With `strict`, naming each section that holds an error.
     """
     run_dir = Path(run_dir)
     path = Path(out) if out is not None else run_dir / REPORT_FILE
     # The report must not list itself, or a second run would differ from the first.
     skip = {path.resolve(), temporary_path(path).resolve()}
-    return write_text_atomically(path, _render(run_dir, ab_result, skip))
+    html, problems = _render(run_dir, ab_result, skip)
+    written = write_text_atomically(path, html)
+    if strict and problems:
+        raise ReportIncomplete(
+            f"{written}: written, but {len(problems)} section(s) show an error instead: "
+            + "; ".join(problems)
+        )
+    return written
 
 
-__all__ = ["CLOSE_RATIO", "REPORT_FILE", "write_report"]
+__all__ = ["CLOSE_RATIO", "REPORT_FILE", "ReportIncomplete", "write_report"]

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
+from analysis.frames import load_timeseries
 from analysis.metrics import ctr_by_position
 from analysis.report.arms import Arm
 from simulator.trace.schema import EventKind
@@ -183,10 +184,10 @@ def _series(
     """The mesa time series' counters, differenced: what happened in each interval."""
     fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, subplot_titles=columns)
     for arm in arms:
-        path = arm.run_dir / "timeseries.parquet"
-        if not path.is_file():
+        series = load_timeseries(arm.run_dir)
+        if series is None:
             continue
-        frame = pl.read_parquet(path).sort(clock)
+        frame = series.sort(clock)
         for row, column in enumerate(columns, start=1):
             # The counters only grow; each interval's own count is the difference.
             own = frame[column].diff().fill_null(frame[column].first())

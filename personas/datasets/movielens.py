@@ -289,7 +289,10 @@ def _assemble(
     scale: RatingScale,
 ) -> Dataset:
     items_file, ratings_file, users_file = _file_names(fmt)
+    if ratings.height == 0:
+        raise at(folder / ratings_file, "no ratings: a dataset needs at least one")
     _check_unique(items, folder / items_file, "item_id")
+    _check_no_repeated_rows(ratings, folder / ratings_file)
     if fmt != "ml-latest":
         _check_unique(users, folder / users_file, "user_id")
 
@@ -337,6 +340,24 @@ def _check_unique(frame: pl.DataFrame, path: Path, column: str) -> None:
         # Report the second occurrence: the first one is where the id was defined.
         first = dup.filter(pl.col(column) == dup[column][0])
         raise at(path, f"duplicate {column} {dup[column][0]}", int(first["line"][1]))
+
+
+def _check_no_repeated_rows(ratings: pl.DataFrame, path: Path) -> None:
+    # A re-rating (another time or value) is real; the same row twice is a file joined to itself.
+    same = ("user_id", "item_id", "rating", "timestamp")
+    again = (
+        ratings.with_columns(first=pl.col("line").min().over(same))
+        .filter(pl.col("line") != pl.col("first"))
+        .sort("line")
+    )
+    if again.height:
+        row = again.row(0, named=True)
+        raise at(
+            path,
+            f"the same rating again (user {row['user_id']}, item {row['item_id']}, "
+            f"first on line {row['first']}): is the file repeated?",
+            int(row["line"]),
+        )
 
 
 def _typed(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:

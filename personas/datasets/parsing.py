@@ -18,6 +18,9 @@ import polars as pl
 from personas.datasets.dataset import NO_GENRE, RatingScale
 from personas.datasets.errors import DatasetError, at
 
+# Unix seconds at 2100-01-01: a later timestamp is milliseconds, or not a time at all.
+LATEST_TIMESTAMP = 4_102_444_800
+
 # ---------------------------------------------------------------------------
 # Files and lines
 
@@ -202,6 +205,15 @@ def typed_ratings(
     bad = _first_bad(typed, pl.col("timestamp") < 0, "timestamp")
     if bad:
         raise at(path, f"negative timestamp {bad[1]}", bad[0], stamp)
+    bad = _first_bad(typed, pl.col("timestamp") > LATEST_TIMESTAMP, "timestamp")
+    if bad:
+        raise at(
+            path,
+            f"timestamp {bad[1]} is after the year 2100: unix seconds are expected "
+            "(is it milliseconds?)",
+            bad[0],
+            stamp,
+        )
     return typed
 
 

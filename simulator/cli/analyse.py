@@ -38,7 +38,7 @@ def report(
     """Write one self-contained HTML report (works offline)."""
     from analysis.report import write_report
 
-    path = write_report(run_dir, out)
+    path = write_report(run_dir, out, strict=True)
     console.print(f"report: {path}")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from simulator.cli.app import app, console
+from simulator.cli.app import app, console, shown
 from simulator.cli.options import ExposureFlag, PageShareOption
 
 if TYPE_CHECKING:
@@ -86,7 +86,24 @@ def run(
         page_share=page_share,
     )
     config: Any = configure(domain, module.CONFIG, options, scenario=scenario)
-    commands(domain).run(module, config, out or Path("runs") / config.scenario, resume)
+    run_dir = out or Path("runs") / config.scenario
+    commands(domain).run(module, config, run_dir, resume)
+    _say_if_fewer_personas(run_dir)
+
+
+def _say_if_fewer_personas(run_dir: Path) -> None:
+    """Say so when the dataset had fewer users to draw from than personas were asked for."""
+    from simulator.core.manifest import read_manifest
+
+    manifest = read_manifest(run_dir)
+    asked = (manifest.get("config") or {}).get("personas")
+    built = (manifest.get("personas") or {}).get("count")
+    if isinstance(asked, int) and isinstance(built, int) and built < asked:
+        dataset = (manifest.get("dataset") or {}).get("name", "the dataset")
+        console.print(
+            f"[yellow]note:[/] {shown(asked)} personas were asked for, but {shown(dataset)} has "
+            f"{built} train users to draw from, so the run has {built}"
+        )
 
 
 @app.command()

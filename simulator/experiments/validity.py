@@ -41,9 +41,9 @@ from typing import Any, Literal
 
 from analysis.ab_arms import persona_table
 from analysis.bootstrap import json_safe
+from analysis.frames import run_personas
 from analysis.offline import heldout_items, offline_scores
 from analysis.validity import offline_data, rank_validity, simulated_data
-from personas.io import load_personas
 from simulator.core.rng import Streams
 from simulator.domains.recsys.ab import simulate_ab
 from simulator.domains.recsys.config import RunConfig
@@ -138,7 +138,7 @@ def bench_validity(
             tables.append({name: persona_table(path) for name, path in run.arms.items()})
             for name, seconds in run.wall_seconds.items():
                 timings[name] = timings.get(name, 0.0) + seconds
-        users = [p.target_user for p in load_personas(run.arms[names[0]] / "personas.json")]
+        users = [p.target_user for p in run_personas(run.arms[names[0]])]
     offline_started = time.perf_counter()
     train, heldout = train_interactions(prep.split), heldout_items(prep.split.heldout)
     frames = {}

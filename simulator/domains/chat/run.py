@@ -102,7 +102,7 @@ def _goals(config: ChatConfig, goals: Sequence[Goal] | None) -> list[Goal]:
 
 
 def _manifest(
-    config: ChatConfig, out: Path, prep: Any, llm: Any, chatbot: str, stop: StopModel
+    config: ChatConfig, out: Path, prep: Any, llm: Any, chatbot: str, stop: StopModel, count: int
 ) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -117,7 +117,7 @@ def _manifest(
         },
         "personas": {
             "file": PERSONAS_FILE,
-            "count": config.personas,
+            "count": count,
             "sha256": file_sha256(out / PERSONAS_FILE),
         },
         "chat_users": {"file": CHAT_USERS_FILE, "sha256": file_sha256(out / CHAT_USERS_FILE)},
@@ -188,7 +188,7 @@ def simulate_chat(
                 streams=streams,
             )
             state = restore(world, out, resume)
-            manifest = _manifest(config, out, prep, llm, described, stop)
+            manifest = _manifest(config, out, prep, llm, described, stop, len(personas))
             manifest = record(out, manifest, resume, {"from_t": world.clock})
             running = time.perf_counter()
             drive(

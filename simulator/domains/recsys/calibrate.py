@@ -244,6 +244,12 @@ def calibrate(
     drawn = user_weights if user_weights is not None else dict.fromkeys(users, 1)
     weight = {u: drawn[u] for u in users if drawn.get(u, 0) > 0}
     users = sorted(weight)
+    if not users:
+        raise ValueError(
+            f"{dataset.path}: calibration needs train users with more than min_train="
+            f"{min_train} ratings (it holds out each one's latest), and this dataset has none; "
+            "use a dataset with longer histories, a smaller min_train, or calibrate=False"
+        )
     personas = build_personas(dataset, inner.train, users, space=space, split_label="calibration")
     later = {
         uid: frame for (uid,), frame in inner.heldout.partition_by("user_id", as_dict=True).items()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from personas.schema import Persona
 from personas.taste import TasteSpace
 
 _BIAS_SHRINKAGE = 5.0  # pseudo-ratings at the global mean: thinly rated items stay near it
@@ -94,3 +95,18 @@ class Catalog:
         if bad.any():
             raise KeyError(f"items not in the catalogue: {ids[bad][:5].tolist()}")
         return rows
+
+
+def check_factor_lengths(persona: Persona, catalog: Catalog) -> None:
+    """Refuse a persona whose factor vectors do not fit the catalogue's item factors."""
+    taste = persona.taste
+    for name, vector, items in (
+        ("factors", taste.factors, catalog.factors),
+        ("choice_factors", taste.choice_factors, catalog.choice_factors),
+        ("recent_choice_factors", taste.recent_choice_factors, catalog.choice_factors),
+    ):
+        if vector and len(vector) != items.shape[1]:
+            raise ValueError(
+                f"persona {persona.id}: taste.{name} has {len(vector)} values, but the item "
+                f"factors of {catalog.space_id} have {items.shape[1]}; rebuild the personas"
+            )

@@ -19,7 +19,7 @@ from simulator.core.rng import Streams
 from simulator.core.world import ClockWorld
 from simulator.domains.recsys.agent import PersonaAgent
 from simulator.domains.recsys.brains import make_brain
-from simulator.domains.recsys.catalog import Catalog
+from simulator.domains.recsys.catalog import Catalog, check_factor_lengths
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.exposure import Exposure
 from simulator.domains.recsys.interfaces import INTERACTIONS_SCHEMA, Recommender
@@ -72,6 +72,7 @@ class World(ClockWorld[PersonaAgent]):
                     f"persona {persona.id}: its factors live in {persona.taste.factor_space}, "
                     f"the catalogue in {catalog.space_id}; rebuild the personas on this split"
                 )
+            check_factor_lengths(persona, catalog)
             self.population.append(
                 PersonaAgent(
                     self,
