@@ -491,6 +491,46 @@ def test_once_spent_every_call_is_refused_cache_hits_too(
     assert rows(llm, tmp_path).height == 2
 
 
+@pytest.mark.parametrize("concurrency", [1, 4, 8])
+def test_a_server_that_counts_many_more_prompt_tokens_overruns_by_one_call_at_most(
+    loop: asyncio.AbstractEventLoop, concurrency: int
+) -> None:
+    # The server's tokenizer and template count ~40 times what the client sees in the text.
+    answer = Ok('{"choice": "b", "reason": "ok"}', prompt_tokens=2000, completion_tokens=5)
+    budget = Budget(tokens=5000)
+    with FakeLLMServer(default=answer) as server:
+        llm = make_llm(server, budget=budget, concurrency=concurrency)
+        gather(loop, [llm.structured(MESSAGES, Pick, tag=TAG, seed=i) for i in range(20)])
+        requests = len(server.received)
+    assert budget.exhausted and budget.spent_tokens == requests * 2005
+    assert budget.spent_tokens < 5000 + 2005  # past the limit by less than one call
+
+
+def test_cache_hits_count_at_their_recorded_cost_so_a_warm_rerun_stops_where_the_cold_did(
+    loop: asyncio.AbstractEventLoop, tmp_path: Path
+) -> None:
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+
+    def answers(server: FakeLLMServer) -> list[object]:
+        llm = make_llm(server, cache=cache, budget=Budget(tokens=50), concurrency=1)
+        out: list[object] = []
+        for seed in range(10):
+            try:
+                out.append(run(loop, llm.text(MESSAGES, tag=TAG, seed=seed)).text)
+            except BudgetExhausted:
+                out.append("refused")
+        return out
+
+    with FakeLLMServer() as server:  # 15 tokens a call: the fourth one reaches 50
+        cold = answers(server)
+        made = len(server.received)
+    with FakeLLMServer() as server:
+        warm = answers(server)
+        assert len(server.received) == 0  # the rerun is all cache hits, and no more
+    assert made == 4 and cold == warm and warm.count("refused") == 6
+    cache.close()
+
+
 def test_a_dollar_budget_needs_a_priced_model() -> None:
     with pytest.raises(ValueError, match="no price"):
         LLM(config(), model="openai/fake", api_base=None, budget=Budget(usd=1.0))
@@ -564,8 +604,8 @@ def test_the_api_key_never_reaches_ledger_cache_or_errors(
 # -- the ledger on its own ------------------------------------------------------------------------
 
 
-def _row(ledger: CallLedger, i: int) -> None:
-    ledger.record(
+def _fields(i: int) -> dict[str, Any]:
+    return dict(
         purpose="p",
         persona_id=None,
         t=None,
@@ -582,11 +622,16 @@ def _row(ledger: CallLedger, i: int) -> None:
     )
 
 
+def _row(ledger: CallLedger, i: int) -> None:
+    ledger.record(**_fields(i))
+
+
 def test_the_ledger_writes_parts_and_resumes(tmp_path: Path) -> None:
     ledger = CallLedger(tmp_path, part_rows=5)
     for i in range(12):
         _row(ledger, i)
     assert sorted(p.name for p in (tmp_path / "llm_calls").iterdir()) == [
+        "journal.jsonl",
         "part-00000.parquet",
         "part-00001.parquet",
     ]
@@ -596,14 +641,47 @@ def test_the_ledger_writes_parts_and_resumes(tmp_path: Path) -> None:
     state = ledger.get_state()
     assert state == {"next_seq": 12, "next_part": 3}
     _row(ledger, 99)
-    ledger.flush()  # written after the checkpoint: a resume drops it
+    ledger.flush()  # written after the checkpoint: the request was made, so it stays
     (tmp_path / "llm_calls" / "part-00004.parquet.tmp").write_bytes(b"half")
     resumed = CallLedger(tmp_path, part_rows=5)
     resumed.set_state(state)
     _row(resumed, 12)
-    resumed.flush()
+    resumed.close()
     calls = read_calls(tmp_path)
-    assert calls["seq"].to_list() == list(range(13))
-    assert calls["prompt_tokens"].to_list() == list(range(13))
+    assert calls["seq"].to_list() == list(range(14))
+    assert calls["prompt_tokens"].to_list() == [*range(12), 99, 12]
     assert calls.schema["attempt"] == pl.Int16 and calls.schema["prompt_tokens"] == pl.Int32
     assert read_calls(tmp_path / "nowhere").height == 0
+
+
+def test_a_ledger_row_is_on_disk_as_soon_as_it_is_recorded(tmp_path: Path) -> None:
+    ledger = CallLedger(tmp_path)  # 10,000 rows to a part: these stay in the buffer
+    for i in range(3):
+        _row(ledger, i)
+    # As a kill -9 finds it: nothing flushed, nothing closed.
+    assert read_calls(tmp_path)["prompt_tokens"].to_list() == [0, 1, 2]
+    journal = tmp_path / "llm_calls" / "journal.jsonl"
+    journal.write_bytes(journal.read_bytes() + b'{"seq": 3, "purp')  # cut off mid-line
+    reopened = CallLedger(tmp_path)  # the next run on the folder writes them as a part
+    assert journal.read_text() == "" and reopened.next_seq == 3
+    _row(reopened, 3)
+    reopened.close()
+    assert read_calls(tmp_path)["seq"].to_list() == [0, 1, 2, 3]
+
+
+def test_a_request_sent_but_never_answered_is_an_interrupted_row(tmp_path: Path) -> None:
+    ledger = CallLedger(tmp_path, part_rows=2)
+    fields: dict[str, Any] = dict(
+        purpose="decide", persona_id="p1", t=3.0, model="m", attempt=0, repair=0
+    )
+    answered = ledger.open_request(**fields)
+    ledger.open_request(**{**fields, "persona_id": "p2"})
+    _row(ledger, 7)
+    _row(ledger, 8)  # a part is written while p2's request is still in flight
+    ledger.record(**{**_fields(9), "opened": answered})
+    # Killed here: p2's request was sent and never answered.
+    CallLedger(tmp_path)  # the next open writes the journal's rows as a part
+    calls = read_calls(tmp_path)
+    lost = calls.filter(pl.col("error") == "interrupted")
+    assert calls.height == 4 and lost["persona_id"].to_list() == ["p2"]
+    assert not lost["ok"][0] and lost["seq"][0] == 3

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import polars as pl
@@ -121,6 +123,74 @@ def test_budget_ends_the_run_cleanly(tmp_path, cache_dir, small_config):
     assert budget <= spent <= budget + biggest  # over by at most one call
     manifest = json.loads((result.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "budget_exhausted"
+
+
+def test_a_budgeted_run_replays_and_resumes_the_same(tmp_path, cache_dir, small_config):
+    # Cache hits count at their recorded cost: a warm rerun and a resume spend as the cold run did.
+    config = _config(small_config, budget_tokens=1500).model_copy(update={"days": 2})
+    cold = simulate(config, tmp_path / "cold")
+    warm = simulate(config, tmp_path / "warm")
+    simulate(config, tmp_path / "resumed", until_day=1)
+    resumed = simulate(config, tmp_path / "resumed", resume=True)
+    assert cold.status == warm.status == resumed.status == "budget_exhausted"
+    reference = load_events(cold.run_dir)
+    assert load_events(warm.run_dir).equals(reference)
+    assert load_events(resumed.run_dir).equals(reference)
+    asked = read_calls(warm.run_dir).filter(~pl.col("cache_hit") & (pl.col("purpose") != "probe"))
+    assert asked.height == 0
+
+
+def test_a_killed_run_keeps_a_ledger_row_for_every_request_made(tmp_path, cache_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    with FakeLLMServer(default="slow", slow_s=0.05) as fake:
+        args = [
+            sys.executable, "-m", "simulator.cli", "run", "movielens_week", "--out", str(out),
+            "--personas", "30", "--days", "3", "--seed", "3", "--brain", "llm",
+            "--model", "openai/fake", "--api-base", fake.api_base, "--no-cache",
+        ]  # fmt: skip
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 240
+        while len(fake.received) < 12 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, "the run ended before it could be killed"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        received = len(fake.received)
+    calls = read_calls(out)
+    assert received >= 12, "the run never got going"
+    concurrency = LLMConfig().concurrency
+    # Every request the server saw has its row; at most the ones then in flight had no answer.
+    assert received <= calls.height <= received + concurrency
+    assert calls.filter(pl.col("error") != "interrupted").height <= received
+
+
+def test_a_run_whose_decisions_failed_exits_non_zero_saying_how_many(tmp_path, cache_dir):
+    import subprocess
+    import sys
+
+    def run(out: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        with FakeLLMServer(["ok"], default="malformed") as fake:  # the probe passes, then faults
+            args = [
+                sys.executable, "-m", "simulator.cli", "run", "movielens_week",
+                "--out", str(tmp_path / out), "--personas", "3", "--days", "1", "--brain", "llm",
+                "--model", "openai/fake", "--api-base", fake.api_base, "--no-cache", *extra,
+            ]  # fmt: skip
+            env = {**os.environ, "COLUMNS": "10000"}
+            return subprocess.run(args, capture_output=True, text=True, timeout=300, env=env)
+
+    failing = run("strict")
+    said = failing.stdout + failing.stderr
+    assert failing.returncode == 1 and "Traceback" not in said
+    assert re.search(r"LLM: 0 answers, [1-9]\d* failed decisions \(100\.0%\)", said), said
+    assert "more than the 5.0% allowed" in said
+    allowed = run("lenient", "--max-failed-share", "1")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
 
 
 def test_failed_decisions_are_events_and_end_the_session(

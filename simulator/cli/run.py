@@ -52,6 +52,14 @@ def run(
     ] = None,
     exposure: ExposureFlag = None,
     page_share: PageShareOption = None,
+    max_failed_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="exit 1 when more than this share of LLM decisions failed (llm_failure events)",
+        ),
+    ] = 0.05,
 ) -> None:
     """Run a scenario and write its trace.
 
@@ -89,6 +97,35 @@ def run(
     run_dir = out or Path("runs") / config.scenario
     commands(domain).run(module, config, run_dir, resume)
     _say_if_fewer_personas(run_dir)
+    _judge_llm_failures(run_dir, max_failed_share)
+
+
+def _judge_llm_failures(run_dir: Path, max_share: float) -> None:
+    """Say how many LLM decisions failed; exit 1 when their share is over `max_share`.
+
+    A decision either ends in one valid answer (a ledger row with ok) or in an
+    llm_failure event; the model probe is not a decision.
+    """
+    import polars as pl
+
+    from simulator.llm import read_calls
+
+    calls = read_calls(run_dir)
+    if calls.height == 0:
+        return  # no model asked: nothing could fail
+    answered = calls.filter(pl.col("ok") & (pl.col("purpose") != "probe")).height
+    events = pl.scan_parquet(run_dir / "events" / "part-*.parquet")
+    failed = int(events.filter(pl.col("event") == "llm_failure").select(pl.len()).collect().item())
+    share = failed / (failed + answered) if failed + answered else 0.0
+    console.print(f"LLM: {answered} answers, {failed} failed decisions ({share:.1%})")
+    if share > max_share:
+        console.print(
+            f"[red]error:[/] {share:.1%} of LLM decisions failed, more than the "
+            f"{max_share:.1%} allowed; the llm_failure events in the trace say why "
+            "(--max-failed-share sets the limit)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def _say_if_fewer_personas(run_dir: Path) -> None:

@@ -8,9 +8,13 @@ in flight; otherwise it waits for in-flight attempts to settle. It is refused
 estimate is below the real usage, the total spent exceeds a limit by less than
 one call, and a conservative estimate never ends a run early.
 
-Once a limit is reached every later call is refused, cache hits included: a
-replayed run then stops where the original stopped, and "exhausted" means one
-thing everywhere.
+A cache hit is consumed at its recorded cost (`spend`), although nothing is
+paid for it: the budget counts what the run uses, so a warm rerun or a resume
+stops where the original stopped. Once a limit is reached every later call is
+refused, cache hits included, and "exhausted" means one thing everywhere.
+
+An attempt may also ask to go `alone` (while the caller cannot yet estimate
+well): it is admitted only when nothing else is in flight.
 
 All use is from one event loop at a time (no threads), so plain counters suffice.
 """
@@ -56,15 +60,17 @@ class Budget:
         if self.exhausted:
             raise BudgetExhausted(self._describe())
 
-    async def reserve(self, tokens: int, usd: float = 0.0) -> Reservation:
+    async def reserve(self, tokens: int, usd: float = 0.0, *, alone: bool = False) -> Reservation:
         """Admit one attempt, waiting while in-flight reservations fill the budget.
+
+        With `alone`, wait until nothing else is in flight.
 
         Raises:
             BudgetExhausted: what is spent reaches a limit.
         """
         while True:
             self.check()
-            if self._in_flight == 0 or not self._full():
+            if self._in_flight == 0 or not (alone or self._full()):
                 self._reserved_tokens += tokens
                 self._reserved_usd += usd
                 self._in_flight += 1
@@ -84,6 +90,11 @@ class Budget:
         for waiter in waiters:
             if not waiter.done():  # a cancelled waiter is simply dropped
                 waiter.set_result(None)
+
+    def spend(self, tokens: int, usd: float = 0.0) -> None:
+        """Count what a cache hit consumed (it was admitted by `check`, never reserved)."""
+        self.spent_tokens += tokens
+        self.spent_usd += usd
 
     def _full(self) -> bool:
         """Whether spent plus reserved reaches a limit."""

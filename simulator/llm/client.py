@@ -140,10 +140,12 @@ class LLM:
             async for try_ in self._retrying():
                 with try_:
                     attempt = try_.retry_state.attempt_number - 1
-                    reply, latency, cost = await self._http(ask, None, tag, 0, 1, attempt, 0)
+                    reply, latency, cost, opened = await self._http(
+                        ask, None, tag, 0, 1, attempt, 0
+                    )
         except Transient as failed:
             raise TransportError(failed.reason, failed.detail, attempts=attempt + 1) from None
-        self.accounts.record(tag, attempt, 0, reply, latency=latency, cost=cost)
+        self.accounts.record(tag, attempt, 0, reply, latency=latency, cost=cost, opened=opened)
 
     def _retrying(self) -> AsyncRetrying:
         """Every HTTP exchange's retries: transient faults only, backing off (or as told)."""
@@ -157,7 +159,7 @@ class LLM:
     def close(self) -> None:
         """Flush the ledger and close the cache."""
         if self.ledger is not None:
-            self.ledger.flush()
+            self.ledger.close()
         if self.cache is not None:
             self.cache.close()
 
@@ -231,6 +233,7 @@ class LLM:
                     finish_reason=hit.finish_reason,
                 )
                 free = 0.0 if self.accounts.price(0, 0) is not None else None  # a hit costs nothing
+                self.accounts.consume_cached(reply)  # ... but the run consumed it
                 return self._judge(reply, check, tag, 0, repair, latency=0.0, cost=free)
 
         attempt = 0
@@ -238,7 +241,7 @@ class LLM:
             async for try_ in self._retrying():
                 with try_:
                     attempt = try_.retry_state.attempt_number - 1
-                    reply, latency, cost = await self._http(
+                    reply, latency, cost, opened = await self._http(
                         conversation, response_format, tag, seed, limit, attempt, repair
                     )
         except Transient as failed:
@@ -248,7 +251,9 @@ class LLM:
                 reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
             )
             self.cache.put(key, answer)
-        return self._judge(reply, check, tag, attempt, repair, latency=latency, cost=cost)
+        return self._judge(
+            reply, check, tag, attempt, repair, latency=latency, cost=cost, opened=opened
+        )
 
     async def _http(
         self,
@@ -259,8 +264,11 @@ class LLM:
         limit: int,
         attempt: int,
         repair: int,
-    ) -> tuple[Reply, float, float | None]:
-        """One HTTP attempt; a failure is recorded, then raised (Transient if retryable)."""
+    ) -> tuple[Reply, float, float | None, int | None]:
+        """One HTTP attempt; a failure is recorded, then raised (Transient if retryable).
+
+        Returns the reply, its latency and cost, and the ledger handle its row must close.
+        """
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(message) for message in conversation],
@@ -284,24 +292,29 @@ class LLM:
             # Reserved only once a slot is ours: calls queued behind the
             # semaphore are not in flight and must not eat the budget.
             reservation = await self.accounts.reserve(conversation, limit)
+            opened = self.accounts.open(tag, attempt, repair)  # journaled before it is sent
             started = time.perf_counter()
             try:
                 text, finish, prompt_tokens, completion_tokens = await complete(kwargs, guard)
                 latency = time.perf_counter() - started
             except BaseException as exc:
                 latency = time.perf_counter() - started
-                self.accounts.settle(reservation, 0, 0.0)  # nothing known to be spent
+                self.accounts.settle(reservation, 0, 0, 0.0, answered=False)  # spent: unknown
                 if not isinstance(exc, Exception):  # cancelled: a request was still made
-                    self.accounts.record(tag, attempt, repair, error="cancelled", latency=latency)
+                    self.accounts.record(
+                        tag, attempt, repair, error="cancelled", latency=latency, opened=opened
+                    )
                     raise
                 reason, retry = classify(exc)
                 detail = self._scrub(f"{type(exc).__name__}: {exc}")[:500]
-                self.accounts.record(tag, attempt, repair, error=reason, latency=latency)
+                self.accounts.record(
+                    tag, attempt, repair, error=reason, latency=latency, opened=opened
+                )
                 if retry:
                     raise Transient(reason, detail, retry_after(exc)) from None
                 raise TransportError(reason, detail, attempts=attempt + 1) from None
         cost = self.accounts.price(prompt_tokens, completion_tokens)
-        self.accounts.settle(reservation, prompt_tokens + completion_tokens, cost or 0.0)
+        self.accounts.settle(reservation, prompt_tokens, completion_tokens, cost or 0.0)
         reply = Reply(
             text=text,
             prompt_tokens=prompt_tokens,
@@ -309,7 +322,7 @@ class LLM:
             cache_hit=False,
             finish_reason=finish,
         )
-        return reply, latency, cost
+        return reply, latency, cost, opened
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -323,17 +336,25 @@ class LLM:
         *,
         latency: float,
         cost: float | None,
+        opened: int | None = None,
     ) -> tuple[V, Reply]:
         """Validate an answer and record its row; raises Invalid (carrying the reply)."""
         try:
             value = check(reply)
         except Invalid as invalid:
             self.accounts.record(
-                tag, attempt, repair, reply, error=invalid.reason, latency=latency, cost=cost
+                tag,
+                attempt,
+                repair,
+                reply,
+                error=invalid.reason,
+                latency=latency,
+                cost=cost,
+                opened=opened,
             )
             invalid.reply = reply
             raise
-        self.accounts.record(tag, attempt, repair, reply, latency=latency, cost=cost)
+        self.accounts.record(tag, attempt, repair, reply, latency=latency, cost=cost, opened=opened)
         return value, reply
 
     def _concurrency(self) -> asyncio.Semaphore:

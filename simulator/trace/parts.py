@@ -21,6 +21,26 @@ from simulator.core.redact import environment_secrets, redact
 _PART = re.compile(r"part-(?P<index>\d{5})\.parquet(?P<tmp>\.tmp)?")
 
 
+def part_files(folder: Path, what: str, allowed: tuple[str, ...] = ()) -> list[Path]:
+    """The complete parts in `folder`, in order; half-written ones (``.tmp``) are removed.
+
+    Raises:
+        ValueError: naming a file that is neither a part nor one of `allowed`.
+    """
+    parts = []
+    for path in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
+        match = _PART.fullmatch(path.name)
+        if match is None:
+            if path.name in allowed:
+                continue
+            raise ValueError(f"{path}: not a {what} part; move it out of {Path(folder).name}/")
+        if match["tmp"]:
+            path.unlink()
+        else:
+            parts.append(path)
+    return parts
+
+
 class PartWriter:
     """Buffers rows of `schema` and writes them as `folder/part-NNNNN.parquet`."""
 
@@ -85,9 +105,6 @@ class PartWriter:
         self.next_seq = state["next_seq"]
         self.next_part = state["next_part"]
         self._buffer = self._empty()
-        for path in sorted(self.dir.iterdir()):
-            match = _PART.fullmatch(path.name)
-            if match is None:
-                raise ValueError(f"{path}: not a {self.what} part; move it out of {self.dir.name}/")
-            if int(match["index"]) >= self.next_part or match["tmp"]:
+        for path in part_files(self.dir, self.what):
+            if int(path.name.removeprefix("part-")[:5]) >= self.next_part:
                 path.unlink()
