@@ -26,13 +26,14 @@ from typing import Any, Literal, TypeVar, get_args
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from analysis.dedup import DEDUP_MODES, Dedup, deduplicate
 from analysis.dialogues import dialogues_from_run
 from analysis.diversity import diversity
 from analysis.pii import PLACEHOLDERS, scrub
 from personas.atomic import replace_atomically, temporary_path, write_text_atomically
+from simulator.core.rundir import read_run_file
 
 Format = Literal["openai", "sharegpt", "hf"]
 FORMATS: tuple[str, ...] = get_args(Format)
@@ -127,14 +128,7 @@ class _ChatUsers(BaseModel):
 def _read_model(path: Path, model: type[_M], what: str) -> _M:
     if not path.is_file():
         raise ValueError(f"{path}: no {what}; {_RUN_HINT}")
-    try:
-        return model.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the top level"
-        raise ValueError(
-            f"{path}: not a chat run's {what} ({where}: {first['msg']}); {_RUN_HINT}"
-        ) from None
+    return read_run_file(path, model, f"chat run's {what}", _RUN_HINT)
 
 
 def _check_trace(run_dir: Path) -> None:

@@ -18,8 +18,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from personas.io import load_personas
 from personas.schema import Persona
+from simulator.population import run_personas as core_run_personas
 from simulator.trace.schema import EVENT_SCHEMA, SCHEMA_VERSION
 from simulator.trace.writer import RUN_ID_KEY
 
@@ -140,26 +140,8 @@ def load_events(run_dir: str | Path) -> pl.DataFrame:
 
 
 def run_personas(run_dir: str | Path) -> list[Persona]:
-    """The run's personas, refused if the file is not the one its manifest recorded.
-
-    Raises:
-        TraceError: If ``personas.json``'s sha256 differs from the manifest's.
-        PersonaFileError: If the file is missing or does not parse.
-    """
-    run_dir = Path(run_dir)
-    manifest = _manifest(run_dir) or {}
-    recorded = manifest.get("personas")
-    name = recorded.get("file", "personas.json") if isinstance(recorded, dict) else "personas.json"
-    path = run_dir / str(name)
-    expected = recorded.get("sha256") if isinstance(recorded, dict) else None
-    if isinstance(expected, str) and path.is_file():
-        found = hashlib.sha256(path.read_bytes()).hexdigest()
-        if found != expected:
-            raise TraceError(
-                f"{path}: its sha256 is {found[:12]}…, the manifest recorded {expected[:12]}… "
-                "(the persona file changed after the run)"
-            )
-    return load_personas(path)
+    """The run's personas, refused if the file is not the one its manifest recorded."""
+    return core_run_personas(Path(run_dir))
 
 
 def load_timeseries(run_dir: str | Path) -> pl.DataFrame | None:
@@ -168,6 +150,10 @@ def load_timeseries(run_dir: str | Path) -> pl.DataFrame | None:
     if not path.is_file():
         return None
     try:
-        return pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as exc:
+        # Through pyarrow: it reports a damaged file as an error, where polars can panic.
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
         raise TraceError(f"{path}: unreadable time series ({type(exc).__name__}: {exc})") from exc
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)  # a Table always gives a DataFrame
+    return frame

@@ -8,15 +8,19 @@ keyed stream. Held-out rows never reach a persona.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, temporal_split
+from personas.io import load_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
+from simulator.core.manifest import file_sha256, read_manifest
 from simulator.core.rng import Streams
+from simulator.core.rundir import PERSONAS_FILE, RunDirError
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,24 @@ def build_run_personas(
     return build_personas(
         prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
     )
+
+
+def run_personas(out: Path) -> list[Persona]:
+    """The run's personas.json, refused if it is not the file its manifest recorded.
+
+    Raises:
+        RunDirError: The file's sha256 differs from the manifest's.
+        PersonaFileError: The file is missing or does not parse.
+    """
+    path = Path(out) / PERSONAS_FILE
+    manifest = read_manifest(out) if (Path(out) / "manifest.json").is_file() else {}
+    recorded = manifest.get("personas")
+    expected = recorded.get("sha256") if isinstance(recorded, dict) else None
+    if isinstance(expected, str) and path.is_file():
+        found = file_sha256(path)
+        if found != expected:
+            raise RunDirError(
+                f"{path}: the persona file changed since the run started (sha256 "
+                f"{expected[:12]}… then, {found[:12]}… now); restore it, or start afresh"
+            )
+    return load_personas(path)

@@ -7,6 +7,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pydantic import ValidationError
+
 from simulator.domains import DOMAINS
 
 
@@ -37,8 +39,14 @@ def load_scenario(name_or_path: str) -> ModuleType:
     except SyntaxError as exc:  # NUL bytes and bad encodings arrive as this too
         where = f"line {exc.lineno}: " if exc.lineno else ""
         raise ScenarioError(f"{path}: {where}not valid Python ({exc.msg})") from None
-    except (ValueError, OSError):
-        raise  # simfolk's own errors (a bad config value, a missing file) say what is wrong
+    except ValidationError as exc:  # a config the script builds with a bad field
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or exc.title
+        raise ScenarioError(f"{path}: {exc.title}.{field}: {first['msg']}") from None
+    except (ValueError, OSError) as exc:
+        if str(path) in str(exc) or getattr(exc, "filename", None):
+            raise  # simfolk's own errors (a missing file, a dataset) name what is wrong
+        raise ScenarioError(f"{path}: {exc}") from None
     except Exception as exc:
         raise ScenarioError(f"{path}: failed while loading ({type(exc).__name__}: {exc})") from exc
     try:

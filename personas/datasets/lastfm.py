@@ -45,6 +45,9 @@ class LastFM:
         return graph
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _rows(path: Path, names: tuple[str, ...], empty_ok: bool = False) -> list[tuple[int, ...]]:
     if not path.is_file():
         raise DatasetError(
@@ -63,9 +66,12 @@ def _rows(path: Path, names: tuple[str, ...], empty_ok: bool = False) -> list[tu
         values = []
         for name, field in zip(names, fields, strict=True):
             try:
-                values.append(int(field))
+                value = int(field)
             except ValueError:
                 raise at(path, f"not an integer: {field[:40]!r}", number, name) from None
+            if not _INT64_MIN <= value <= _INT64_MAX:
+                raise at(path, f"{field[:40]} does not fit in 64 bits", number, name)
+            values.append(value)
         rows.append(tuple(values))
     if not rows and not empty_ok:
         raise at(path, "no rows")

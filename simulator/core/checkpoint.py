@@ -2,11 +2,14 @@
 
 The state is data (`core.statecodec`): reading a checkpoint builds only plain
 values, arrays and the classes marked `@state_type`, so a crafted file can
-fail to load but cannot run code.
+fail to load but cannot run code. The encoded state carries its sha256, checked
+before it is decoded, so a damaged file is named as such instead of resuming
+into a world that fails later.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -14,8 +17,9 @@ from personas.atomic import replace_atomically, temporary_path
 from simulator.core.statecodec import StateError, decode, encode
 from simulator.trace import TraceWriter
 
-# 2: the world keeps its clock in seconds, for every domain; 3: data, not pickle
-CHECKPOINT_VERSION = 3
+# 2: the world keeps its clock in seconds, for every domain; 3: data, not pickle;
+# 4: the state's sha256 beside it
+CHECKPOINT_VERSION = 4
 CHECKPOINT_FILE = "checkpoint.msgpack"
 _PICKLED = "checkpoint.pkl"  # what versions before 3 wrote; never read
 
@@ -33,7 +37,9 @@ class Checkpointable(Protocol):
 def save_checkpoint(world: Checkpointable, run_dir: Path) -> Path:
     """Flush the trace, then write the state; a crash in between leaves the old checkpoint."""
     world.trace.flush()
-    state = {"version": CHECKPOINT_VERSION, "world": world.get_state()}
+    world_bytes = encode(world.get_state())
+    digest = hashlib.sha256(world_bytes).hexdigest()
+    state = {"version": CHECKPOINT_VERSION, "sha256": digest, "world": world_bytes}
     path = Path(run_dir) / CHECKPOINT_FILE
     tmp = temporary_path(path)
     tmp.write_bytes(encode(state))
@@ -68,7 +74,18 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
             f"{path}: checkpoint version {state['version']!r}, this simfolk reads "
             f"{CHECKPOINT_VERSION}; start the run afresh in a new --out"
         )
-    world = state.get("world")
+    world_bytes = state.get("world")
+    if not isinstance(world_bytes, bytes) or state.get("sha256") != (
+        hashlib.sha256(world_bytes).hexdigest()
+    ):
+        raise ValueError(
+            f"{path}: damaged checkpoint (its state does not match the sha256 saved with it); "
+            "delete it to restart the run from day 0, or start afresh in a new --out"
+        )
+    try:
+        world = decode(world_bytes)
+    except StateError as exc:
+        raise ValueError(f"{path}: unreadable checkpoint state ({exc})") from exc
     if not isinstance(world, dict):
         raise ValueError(f"{path}: field 'world': not a saved world; start afresh in a new --out")
     return world

@@ -24,14 +24,14 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 from filelock import FileLock, Timeout
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from personas.atomic import replace_atomically, temporary_path
-from simulator.core.checkpoint import load_checkpoint, save_checkpoint
+from simulator.core.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from simulator.core.manifest import MANIFEST_VERSION, file_sha256, read_manifest, write_manifest
 from simulator.core.redact import redact_tree
 from simulator.core.world import ClockWorld
@@ -133,7 +133,17 @@ def restore(world: ClockWorld[Any], out: Path, resume: bool) -> dict[str, Any] |
     """Continue `world` from the run's checkpoint; None if there is none (a fresh start)."""
     state = load_checkpoint(out) if resume else None
     if state is not None:
-        world.set_state(state)
+        try:
+            world.set_state(state)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, ValueError) and str(out) in str(exc):
+                raise  # already names the file at fault
+            # The file decoded as data, but not as this world's state: damaged or foreign.
+            what = f"{type(exc).__name__}: {exc}"
+            raise ValueError(
+                f"{out / CHECKPOINT_FILE}: not a checkpoint of this run ({what[:200]}); "
+                "start afresh in a new --out"
+            ) from None
     else:  # from the start: drop any part an earlier, killed start wrote
         world.trace.set_state({"next_seq": 0, "next_part": 0})
     return state
@@ -217,3 +227,29 @@ def write_parquet_atomically(frame: pl.DataFrame, path: Path) -> None:
     """Write `frame` beside `path`, then move it into place: a reader sees all or nothing."""
     frame.write_parquet(temporary_path(path))
     replace_atomically(temporary_path(path), path)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_run_file(path: Path, model: type[M], what: str, hint: str = "") -> M:
+    """A JSON file a run saved (its calibration, stop model, ...), or an error naming it.
+
+    Args:
+        path: The file.
+        model: The pydantic model it holds.
+        what: What the file is, in words, for the message.
+        hint: Appended to the message: what to do about it.
+
+    Raises:
+        ValueError: The file is missing, not UTF-8 JSON, or does not fit `model`.
+    """
+    tail = f"; {hint}" if hint else ""
+    if not path.is_file():
+        raise ValueError(f"{path}: no {what}{tail}")
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the top level"
+        raise ValueError(f"{path}: not a {what} ({where}: {first['msg']}){tail}") from None

@@ -163,10 +163,19 @@ class CallLedger(PartWriter):
             self._journal.close()
 
 
+def _read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return pq.read_table(path, columns=columns, schema=CALL_SCHEMA)
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(
+            f"{path}: unreadable LLM ledger part ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def _last_seq(parts: list[Path]) -> int:
     if not parts:
         return -1
-    seqs = pq.read_table(parts[-1], columns=["seq"])["seq"]
+    seqs = _read_part(parts[-1], ["seq"])["seq"]
     return int(pa.compute.max(seqs).as_py()) if len(seqs) else -1
 
 
@@ -205,7 +214,7 @@ def read_calls(run_dir: Path) -> pl.DataFrame:
     """Every ledger row of a run, parts then journal, in seq order (empty, with the schema)."""
     folder = Path(run_dir) / LEDGER_DIR
     parts = sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
-    tables = [pq.read_table(path, schema=CALL_SCHEMA) for path in parts]
+    tables = [_read_part(path) for path in parts]
     table = pa.concat_tables(tables) if tables else CALL_SCHEMA.empty_table()
     journaled = _journal_rows(folder, after=_last_seq(parts)) if folder.is_dir() else []
     if journaled:

@@ -24,7 +24,7 @@ from personas.conversation import (
     load_goals,
     save_chat_users,
 )
-from personas.io import load_personas, save_personas
+from personas.io import save_personas
 from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
@@ -33,14 +33,23 @@ from simulator.core.manifest import (
     package_versions,
 )
 from simulator.core.rng import Streams
-from simulator.core.rundir import PERSONAS_FILE, claim, drive, finish, record, restore, run_id
+from simulator.core.rundir import (
+    PERSONAS_FILE,
+    claim,
+    drive,
+    finish,
+    read_run_file,
+    record,
+    restore,
+    run_id,
+)
 from simulator.domains.chat.chatbots import ChatbotContext, check_chatbot_name, make_chatbot
 from simulator.domains.chat.config import BUNDLED, ChatConfig
 from simulator.domains.chat.interfaces import Chatbot
 from simulator.domains.chat.stop import StopModel, fit_stop_model_from
 from simulator.domains.chat.world import ChatWorld
 from simulator.llm.session import language_model, llm_manifest, llm_usage
-from simulator.population import build_run_personas, fit_population
+from simulator.population import build_run_personas, fit_population, run_personas
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 
 CHAT_USERS_FILE = "chat_users.json"
@@ -84,7 +93,7 @@ def resolve_data_path(path: str) -> Path:
 def _stop_model(config: ChatConfig, out: Path, resume: bool) -> StopModel:
     path = out / STOP_MODEL_FILE
     if resume and path.exists():
-        return StopModel.model_validate_json(path.read_text(encoding="utf-8"))
+        return read_run_file(path, StopModel, "stop model")
     if config.stop_model == BUNDLED:
         model = bundled_stop_model()
     else:
@@ -155,7 +164,7 @@ def simulate_chat(
         streams = Streams(config.seed)
         prep = fit_population(config)
         if resume:
-            personas = load_personas(out / PERSONAS_FILE)
+            personas = run_personas(out)
             users = load_chat_users(out / CHAT_USERS_FILE)
         else:
             personas = build_run_personas(config, prep, streams)

@@ -19,7 +19,7 @@ import polars as pl
 
 from personas.atomic import write_text_atomically
 from personas.datasets import Split, load_dataset, temporal_split
-from personas.io import load_personas, save_personas
+from personas.io import save_personas
 from personas.schema import Persona
 from simulator.core.manifest import (
     MANIFEST_VERSION,
@@ -34,6 +34,7 @@ from simulator.core.rundir import (
     claim,
     drive,
     finish,
+    read_run_file,
     record,
     restore,
     run_id,
@@ -53,6 +54,7 @@ from simulator.population import (
     PopulationSettings,
     build_run_personas,
     fit_population,
+    run_personas,
 )
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 
@@ -156,7 +158,7 @@ def _calibration(
         return None
     path = out / CALIBRATION_FILE
     if resume and path.exists():
-        return Calibration.model_validate_json(path.read_text(encoding="utf-8"))
+        return read_run_file(path, Calibration, "calibration")
     excluded = frozenset(
         p.provenance.user_id
         for p in personas
@@ -212,7 +214,7 @@ def simulate(
         prep = prepared or prepare(config)
         personas: list[Persona]
         if resume:
-            personas = load_personas(out / PERSONAS_FILE)
+            personas = run_personas(out)
         else:
             personas = build_run_personas(config, prep, streams)
             save_personas(personas, out / PERSONAS_FILE)
