@@ -123,3 +123,15 @@ def test_a_factor_vector_of_the_wrong_length_is_refused(prepared):
 def test_the_fixture_dataset_loads(tmp_path):
     # The other tests' dataset is valid, so their refusals are about what they change.
     assert load_dataset(_dataset(tmp_path / "ok", users=2, per_user=3)).ratings.height == 6
+
+
+def test_a_goal_text_longer_than_a_page_is_refused(tmp_path):
+    from personas.conversation import GOAL_TEXT_MAX, load_goals
+
+    path = tmp_path / "goals.yaml"
+    path.write_text(
+        f"- id: huge\n  want: {'x' * 1_000_000}\n  done_when: never\n", encoding="utf-8"
+    )
+    with pytest.raises(ValueError, match=rf"goals\[0\]\.want: String should have at most "
+                       rf"{GOAL_TEXT_MAX} characters"):  # fmt: skip
+        load_goals(path)
