@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,7 +75,7 @@ def _parse(path: Path) -> Any:
         except RecursionError:
             data = _TOO_DEEP
     elif path.suffix in (".yaml", ".yml"):
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        loader = _Loader
         try:
             # Checked first, from the event stream: building a deep tree overflows the C stack.
             refusal = _yaml_refusal(text, loader)
@@ -88,6 +89,17 @@ def _parse(path: Path) -> Any:
     if data is _TOO_DEEP or _depth(data) > MAX_DEPTH:
         raise PersonaFileError(f"{path}: nested more than {MAX_DEPTH} deep: not a persona file")
     return data
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader, reading `1e-3` as the number YAML 1.2 says it is (1.1 said a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 # A persona is a handful of levels deep; far deeper is a hostile or broken file.

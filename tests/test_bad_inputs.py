@@ -135,3 +135,9 @@ def test_a_goal_text_longer_than_a_page_is_refused(tmp_path):
     with pytest.raises(ValueError, match=rf"goals\[0\]\.want: String should have at most "
                        rf"{GOAL_TEXT_MAX} characters"):  # fmt: skip
         load_goals(path)
+
+
+def test_a_paused_run_reports_without_failing(tmp_path, small_config):
+    paused = simulate(small_config, tmp_path / "paused", until_day=1)
+    path = write_report(paused.run_dir, strict=True)  # its missing table is no fault
+    assert "paused" in path.read_text(encoding="utf-8")

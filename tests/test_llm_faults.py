@@ -685,3 +685,34 @@ def test_a_request_sent_but_never_answered_is_an_interrupted_row(tmp_path: Path)
     lost = calls.filter(pl.col("error") == "interrupted")
     assert calls.height == 4 and lost["persona_id"].to_list() == ["p2"]
     assert not lost["ok"][0] and lost["seq"][0] == 3
+
+
+def test_a_kill_while_the_journal_becomes_a_part_adds_no_second_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simulator.trace.parts import PartWriter
+
+    ledger = CallLedger(tmp_path)
+    ledger.open_request(purpose="decide", persona_id="p1", t=1.0, model="m", attempt=0, repair=0)
+    # Killed with the request in flight; the next open dies while writing the part.
+    real_flush = PartWriter.flush
+
+    def dies(self: PartWriter) -> Path | None:
+        raise KeyboardInterrupt  # as a kill would, mid-recovery
+
+    monkeypatch.setattr(PartWriter, "flush", dies)
+    with pytest.raises(KeyboardInterrupt):
+        CallLedger(tmp_path)
+    monkeypatch.setattr(PartWriter, "flush", real_flush)
+    CallLedger(tmp_path).close()
+    calls = read_calls(tmp_path)
+    assert calls["error"].to_list() == ["interrupted"] and calls["seq"].to_list() == [0]
+
+
+def test_a_budget_goes_one_at_a_time_only_until_a_usage_is_reported(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with FakeLLMServer(default="slow", slow_s=0.05) as server:
+        llm = make_llm(server, budget=Budget(tokens=10**6), concurrency=4)
+        gather(loop, [llm.text(MESSAGES, tag=TAG, seed=i) for i in range(16)])
+        assert len(server.received) == 16 and server.max_in_flight == 4

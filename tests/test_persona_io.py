@@ -404,3 +404,9 @@ def test_save_with_unknown_suffix_writes_nothing(tmp_path: Path) -> None:
         save_personas([Persona.model_validate(record())], path)
     assert str(path) in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_yaml_exponent_floats_are_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump([record()]).replace("conformity: 0.5", "conformity: 1e-3"))
+    assert load_personas(path)[0].traits.conformity == 0.001

@@ -127,7 +127,7 @@ def _render(
     problems += [
         f"{name}: human-vs-simulated table: {table['error']}"
         for name, table in humans.items()
-        if table["error"]
+        if table["damaged"]
     ]
     if ab_view is not None and ab_view["stats_error"]:
         problems.append(f"A/B statistics: {ab_view['stats_error']}")

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.frames import TraceError
 from analysis.numbers import fmt
+from simulator.core.rundir import RunDirError
 
 CLOSE_RATIO = 1.5  # a simulated distance within 1.5x the human floor counts as close
 FAR_RATIO = 3.0  # beyond this the report warns that the population is not like real people
@@ -102,7 +104,10 @@ def human(arm: Arm) -> dict[str, Any]:
         comparison = _compare(arm)
     # The report is still worth having without this table; say why it is missing.
     except Exception as exc:
-        return {"error": f"{type(exc).__name__}: {exc}", "rows": []}
+        # A damaged or changed run folder is a fault; a run that cannot be compared
+        # (paused, no human data, hand-made personas) is only a missing table.
+        damaged = isinstance(exc, (TraceError, RunDirError))
+        return {"error": f"{type(exc).__name__}: {exc}", "rows": [], "damaged": damaged}
     rows = [
         {
             "metric": r.metric,
@@ -116,7 +121,7 @@ def human(arm: Arm) -> dict[str, Any]:
         }
         for r in comparison.rows
     ]
-    return {"error": None, "rows": rows}
+    return {"error": None, "rows": rows, "damaged": False}
 
 
 def _compare(arm: Arm) -> Any:

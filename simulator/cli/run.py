@@ -114,8 +114,11 @@ def _judge_llm_failures(run_dir: Path, max_share: float) -> None:
     if calls.height == 0:
         return  # no model asked: nothing could fail
     answered = calls.filter(pl.col("ok") & (pl.col("purpose") != "probe")).height
-    events = pl.scan_parquet(run_dir / "events" / "part-*.parquet")
-    failed = int(events.filter(pl.col("event") == "llm_failure").select(pl.len()).collect().item())
+    parts = sorted((run_dir / "events").glob("part-*.parquet"))
+    failed = 0
+    if parts:
+        events = pl.scan_parquet(parts).filter(pl.col("event") == "llm_failure")
+        failed = int(events.select(pl.len()).collect().item())
     share = failed / (failed + answered) if failed + answered else 0.0
     console.print(f"LLM: {answered} answers, {failed} failed decisions ({share:.1%})")
     if share > max_share:

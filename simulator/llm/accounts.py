@@ -25,6 +25,9 @@ from simulator.llm.budget import Budget, Reservation
 from simulator.llm.ledger import CallLedger
 from simulator.llm.transport import price
 
+# The token counter must never reach for the network (it would for some model names).
+litellm.disable_hf_tokenizer_download = True
+
 # Chat templates wrap every message in a few tokens, and some add a default
 # system prompt; the budget estimate counts them so it stays an upper bound.
 _TOKENS_PER_MESSAGE = 8
@@ -117,9 +120,14 @@ class Accounts:
         if self.budget is None:
             return None
         counted = self.count_prompt(conversation)
-        prompt = math.ceil(counted * (self._scale or 1.0))
-        cost = self.price(prompt, limit) or 0.0
-        reservation = await self.budget.reserve(prompt + limit, cost, alone=self._scale is None)
+
+        def estimate() -> tuple[int, float]:  # at admission: the scale may have been learned
+            prompt = math.ceil(counted * (self._scale or 1.0))
+            return prompt + limit, self.price(prompt, limit) or 0.0
+
+        reservation = await self.budget.reserve(
+            estimate=estimate, alone=lambda: self._scale is None
+        )
         return Held(reservation, counted)
 
     def settle(

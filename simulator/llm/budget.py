@@ -22,6 +22,7 @@ All use is from one event loop at a time (no threads), so plain counters suffice
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from simulator.llm.errors import BudgetExhausted
@@ -60,17 +61,28 @@ class Budget:
         if self.exhausted:
             raise BudgetExhausted(self._describe())
 
-    async def reserve(self, tokens: int, usd: float = 0.0, *, alone: bool = False) -> Reservation:
+    async def reserve(
+        self,
+        tokens: int = 0,
+        usd: float = 0.0,
+        *,
+        alone: Callable[[], bool] = lambda: False,
+        estimate: Callable[[], tuple[int, float]] | None = None,
+    ) -> Reservation:
         """Admit one attempt, waiting while in-flight reservations fill the budget.
 
-        With `alone`, wait until nothing else is in flight.
+        While `alone()` says so (asked afresh at each wake-up), wait until nothing else
+        is in flight. `estimate`, if given, gives (tokens, usd) at the moment of
+        admission, so what was learned while waiting counts.
 
         Raises:
             BudgetExhausted: what is spent reaches a limit.
         """
         while True:
             self.check()
-            if self._in_flight == 0 or not (alone or self._full()):
+            if self._in_flight == 0 or not (alone() or self._full()):
+                if estimate is not None:
+                    tokens, usd = estimate()
                 self._reserved_tokens += tokens
                 self._reserved_usd += usd
                 self._in_flight += 1

@@ -23,12 +23,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from personas.atomic import replace_atomically, temporary_path
 from simulator.core.redact import environment_secrets, redact
 from simulator.trace.parts import PartWriter, part_files
 
 LEDGER_VERSION = 1
 LEDGER_DIR = "llm_calls"
 JOURNAL_FILE = "journal.jsonl"
+_OURS = (JOURNAL_FILE, JOURNAL_FILE + ".tmp")  # besides the parts, in the folder
 
 CALL_SCHEMA = pa.schema(
     [
@@ -63,15 +65,19 @@ class CallLedger(PartWriter):
 
     def _continue_from_disk(self) -> None:
         """Number on from the parts there, writing first what only the journal holds."""
-        parts = part_files(self.dir, self.what, allowed=(JOURNAL_FILE,))
-        self.next_part = len(parts)
+        parts = part_files(self.dir, self.what, allowed=_OURS)
+        self.next_part = _next_index(parts)
         self.next_seq = _last_seq(parts) + 1
-        for row in _journal_rows(self.dir, after=self.next_seq - 1):
+        rows = _journal_rows(self.dir, after=self.next_seq - 1)
+        # The recovered rows replace the journal first (atomically, as closed rows), so a
+        # kill while they become a part cannot turn one lost request into two rows.
+        _replace_journal(self.dir, [json.dumps({**row, "closes": None}) for row in rows])
+        for row in rows:
             for name in self.schema.names:
                 self._buffer[name].append(row.get(name))
             self.next_seq = int(row["seq"]) + 1
         super().flush()
-        (self.dir / JOURNAL_FILE).write_text("", encoding="utf-8")
+        _replace_journal(self.dir, [])
 
     def open_request(
         self, *, purpose: str, persona_id: str | None, t: float | None, model: str,
@@ -144,15 +150,14 @@ class CallLedger(PartWriter):
         path = super().flush()
         if path is not None and not self._journal.closed:
             # A kill between the two leaves rows in both; the next open skips those.
-            self._journal.truncate(0)
-            self._journal.writelines(line + "\n" for line in self._pending.values())
-            self._journal.flush()
-            os.fsync(self._journal.fileno())
+            self._journal.close()
+            _replace_journal(self.dir, list(self._pending.values()))
+            self._journal = (self.dir / JOURNAL_FILE).open("a", encoding="utf-8")
         return path
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Resume: keep every row on disk (the requests were made) and number on after them."""
-        part_files(self.dir, self.what, allowed=(JOURNAL_FILE,))
+        part_files(self.dir, self.what, allowed=_OURS)
         self.next_seq = max(self.next_seq, int(state["next_seq"]))
         self.next_part = max(self.next_part, int(state["next_part"]))
 
@@ -170,6 +175,22 @@ def _read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
         raise ValueError(
             f"{path}: unreadable LLM ledger part ({type(exc).__name__}: {exc})"
         ) from exc
+
+
+def _replace_journal(folder: Path, lines: list[str]) -> None:
+    """Put `lines` in place of the journal in one rename: a kill keeps the old or the new."""
+    path = folder / JOURNAL_FILE
+    tmp = temporary_path(path)
+    with tmp.open("w", encoding="utf-8") as out:
+        out.writelines(line + "\n" for line in lines)
+        out.flush()
+        os.fsync(out.fileno())
+    replace_atomically(tmp, path)
+
+
+def _next_index(parts: list[Path]) -> int:
+    """One past the highest part number (not the count: a gap must not be overwritten)."""
+    return max((int(p.name.removeprefix("part-")[:5]) for p in parts), default=-1) + 1
 
 
 def _last_seq(parts: list[Path]) -> int:
