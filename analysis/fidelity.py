@@ -44,7 +44,7 @@ from simulator.domains.recsys.run import (
     fitted_config,
     simulate,
 )
-from simulator.domains.recsys.targets import check_target_name
+from simulator.domains.recsys.targets import check_target
 from simulator.llm.session import language_model
 
 SCENARIO = "bench-fidelity"
@@ -165,7 +165,7 @@ def fidelity(
             or a brain that cannot answer the list task.
     """
     check_brain_name(config.brain)
-    check_target_name(config.target)
+    check_target(config.target)
     ratios = tuple(ratios)
     if not ratios:
         raise ValueError("at least one ratio is needed")

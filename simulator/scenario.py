@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from pydantic import ValidationError
 
+from simulator.core.refs import import_file
 from simulator.domains import DOMAINS
 
 
@@ -30,12 +31,13 @@ def find_scenario(name_or_path: str) -> Path:
 def load_scenario(name_or_path: str) -> ModuleType:
     """Import a scenario file and check it offers `CONFIG` (a domain's config) and `run`."""
     path = find_scenario(name_or_path)
-    spec = importlib.util.spec_from_file_location(f"simfolk_scenario_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise ScenarioError(f"{path}: cannot be imported as Python")
-    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:  # its MODULE:ATTR targets and bots may live beside it
+        sys.path.append(folder)
     try:
-        spec.loader.exec_module(module)
+        module = import_file(path, f"simfolk_scenario_{path.stem}")
+    except ImportError as exc:
+        raise ScenarioError(str(exc)) from None
     except SyntaxError as exc:  # NUL bytes and bad encodings arrive as this too
         where = f"line {exc.lineno}: " if exc.lineno else ""
         raise ScenarioError(f"{path}: {where}not valid Python ({exc.msg})") from None

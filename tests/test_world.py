@@ -162,10 +162,17 @@ def test_resume_refuses_changed_personas_and_names_bad_files(small_config, tmp_p
         simulate(small_config, out, resume=True)
 
 
-def test_a_misbehaving_target_is_named(small_config, tmp_path, monkeypatch):
-    from simulator.domains.recsys.agent import TargetError
+def test_a_misbehaving_target_ends_sessions_with_its_error_and_the_run_goes_on(
+    small_config, tmp_path, monkeypatch
+):
     from simulator.domains.recsys.targets.baselines import PopularityRecommender
 
     monkeypatch.setattr(PopularityRecommender, "recommend", lambda self, user, k, ctx: [-5])
-    with pytest.raises(TargetError, match="'popularity' recommended unknown"):
-        simulate(small_config, tmp_path / "r")
+    result = simulate(small_config, tmp_path / "r")
+    events = load_events(result.run_dir)
+    errors = events.filter(event="target_error")
+    assert result.complete and errors.height == events.filter(event="session_start").height > 0
+    assert set(errors["reason"]) == {"unknown_item"}
+    assert errors["text"].str.contains("'popularity' recommended unknown").all()
+    ended = events.filter(event="session_end")
+    assert set(ended["reason"]) == {"target_error"} and ended.height == errors.height

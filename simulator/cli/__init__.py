@@ -4,7 +4,7 @@ Each module imports the engine only inside its commands, so `simfolk --help`
 and light commands answer without loading the numeric stack.
 """
 
-from simulator.cli import ab, analyse, bench, bench_population, lists, llm, personas, run
+from simulator.cli import ab, analyse, bench, bench_population, lists, llm, personas, run, serve
 from simulator.cli.app import app, console, main
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "main",
     "personas",
     "run",
+    "serve",
 ]

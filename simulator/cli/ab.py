@@ -16,7 +16,10 @@ def ab(
     scenario: Annotated[str, typer.Argument(help="a scenario file, or a name in ./scenarios/")],
     arm: Annotated[
         list[str] | None,
-        typer.Option(help="NAME=TARGET, repeated; default: the scenario's ARMS"),
+        typer.Option(
+            help="NAME=TARGET, repeated (TARGET as for `run --target`: a name, MODULE:ATTR or "
+            "http://HOST:PORT); default: the scenario's ARMS"
+        ),
     ] = None,
     control: Annotated[str | None, typer.Option(help="the arm held against [the first]")] = None,
     dataset: Annotated[str | None, typer.Option(help="a dataset name or path")] = None,

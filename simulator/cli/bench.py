@@ -268,3 +268,30 @@ def aa_command(
         f"{fpr['any_metric_after_holm']:.1%}. CI widths: {target} vs {versus} over "
         f"{widths['seeds']} seeds, with and without common random numbers."
     )
+
+
+@app.command("service")
+def service_command(
+    dataset: Annotated[str, typer.Option(help="a dataset name or path")] = "ml-latest-small",
+    personas: Annotated[int, typer.Option(help="how many users become personas")] = 100,
+    days: Annotated[int, typer.Option(help="simulated days")] = 3,
+    target: Annotated[str, typer.Option(help="a registered target or MODULE:ATTR")] = "itemknn",
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """One run in process and over HTTP (simfolk serve recommender): speed and requests per page."""
+    from simulator.experiments.service import bench_service
+
+    with working("bench service"):
+        data = bench_service(
+            dataset=dataset, personas=personas, days=days, target=target, seed=seed
+        )
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    speed = data["events_per_second"]
+    console.print(
+        f"{data['events']} events; in process {speed['in_process']:.0f}/s, over HTTP "
+        f"{speed['http']:.0f}/s ({data['http_over_in_process']:.2f}x); "
+        f"{fmt(data['requests_per_page'])} requests per page; same events: {data['same_events']}"
+    )

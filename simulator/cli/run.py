@@ -25,7 +25,12 @@ def run(
     seed: Annotated[int | None, typer.Option(help="root seed")] = None,
     target: Annotated[
         str | None,
-        typer.Option(help="a registered target (`simfolk list targets`); chat: a chatbot kind"),
+        typer.Option(
+            help="recommenders: a registered name (`simfolk list targets`), MODULE:ATTR (your "
+            "class or factory taking (catalog, streams)), or http://HOST:PORT\\[/prefix] (your "
+            "service on protocol simfolk-recommender/1; `simfolk serve recommender` is one); "
+            "chat: a chatbot kind"
+        ),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="run directory [runs/<scenario>]")] = None,
     resume: Annotated[
@@ -97,7 +102,26 @@ def run(
     run_dir = out or Path("runs") / config.scenario
     commands(domain).run(module, config, run_dir, resume)
     _say_if_fewer_personas(run_dir)
+    _say_target_errors(run_dir)
     _judge_llm_failures(run_dir, max_failed_share)
+
+
+def _say_target_errors(run_dir: Path) -> None:
+    """Say when the system under test failed: those sessions ended early (the run is whole)."""
+    import polars as pl
+
+    parts = sorted((run_dir / "events").glob("part-*.parquet"))
+    if not parts:
+        return
+    errors = pl.scan_parquet(parts).filter(pl.col("event") == "target_error")
+    reasons = errors.group_by("reason").len().sort("reason").collect()
+    if reasons.height:
+        counts = ", ".join(f"{r} {n}" for r, n in reasons.iter_rows())
+        console.print(
+            f"warning: the target failed {reasons['len'].sum()} times ({counts}); each "
+            "target_error event in the trace says why, and its session ended there",
+            highlight=False,
+        )
 
 
 def _judge_llm_failures(run_dir: Path, max_share: float) -> None:

@@ -33,6 +33,11 @@ class Registry(Generic[P, T]):
                 f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
             )
 
+    def factory(self, name: str) -> Callable[P, T]:
+        """The factory registered under `name`."""
+        self.check(name)
+        return self._factories[name]
+
     def make(self, name: str, *args: P.args, **kwargs: P.kwargs) -> T:
         """Build the named thing."""
         self.check(name)

@@ -49,7 +49,7 @@ from simulator.domains.recsys.ab import simulate_ab
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.exposure.config import ExposureConfig
 from simulator.domains.recsys.run import member_config, prepare, train_interactions
-from simulator.domains.recsys.targets import FAMILIES, check_target_name, make_target, target_names
+from simulator.domains.recsys.targets import FAMILIES, check_target, make_target, target_names
 from simulator.population import sample_users
 
 Protocol = Literal["heldout", "disjoint"]
@@ -95,7 +95,7 @@ def bench_validity(
     if len(names) < 3:
         raise ValueError("the validity bench needs at least three arms (--arms a,b,c)")
     for name in names:
-        check_target_name(name)
+        check_target(name)
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     if ensemble < 1:

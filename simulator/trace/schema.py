@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     REVIEW = "review"  # words a persona wrote about an item it rated (text)
     LLM_FAILURE = "llm_failure"  # a decision the LLM could not give (reason: code, text: detail)
     BUDGET_EXHAUSTED = "budget_exhausted"  # the LLM budget is spent; the run ends here
+    TARGET_ERROR = "target_error"  # the system under test failed (reason: code, text: detail)
     DIALOGUE_START = "dialogue_start"  # a persona opens a conversation (text: its goal)
     MESSAGE = "message"  # one chat message (role, turn, text, tokens, latency)
     ASSESSMENT = "assessment"  # the persona's read of the reply (rating: 1-5, reason: goal)

@@ -25,16 +25,16 @@ from pathlib import Path
 
 from simulator.core.abrun import ABRun, ab_folder, arm_resumes, finish_record
 from simulator.core.manifest import read_manifest
+from simulator.core.refs import import_file
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.run import Prepared, member_config, simulate
-from simulator.domains.recsys.targets import check_target_name
+from simulator.domains.recsys.targets import check_target
+from simulator.domains.recsys.targets.spec import target_origin
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
-def parse_arms(
-    specs: Sequence[str], check: Callable[[str], None] = check_target_name
-) -> dict[str, str]:
+def parse_arms(specs: Sequence[str], check: Callable[[str], None] = check_target) -> dict[str, str]:
     """`NAME=TARGET` strings as {name: target}; names are unique, targets pass `check`."""
     arms: dict[str, str] = {}
     for spec in specs:
@@ -56,8 +56,19 @@ def arm_config(config: RunConfig, name: str, target: str, crn: bool) -> RunConfi
     return config.model_copy(update={"target": target, "stream_key": None if crn else name})
 
 
+def _start_worker(parent: int, scripts: tuple[str, ...]) -> None:
+    """A worker's initializer: load the scripts that registered arms, and die with the parent.
+
+    A target a scenario registered exists only once its file has run, so each
+    worker runs it as the parent did: arms resolve alike in both.
+    """
+    for n, path in enumerate(scripts):
+        import_file(Path(path), f"simfolk_arms_{n}")
+    _die_with(parent)
+
+
 def _die_with(parent: int) -> None:
-    """A worker's initializer: exit once the A/B parent is gone (killed, say).
+    """Exit once the A/B parent is gone (killed, say).
 
     Without it a killed `simfolk ab` leaves its workers running every arm, re-parented,
     beside the `--resume` that follows.
@@ -111,7 +122,7 @@ def simulate_ab(
     if len(arms) < 2:
         raise ValueError("an A/B run needs at least two arms (--arm NAME=TARGET, twice or more)")
     for target in arms.values():
-        check_target_name(target)
+        check_target(target)
     control = control or next(iter(arms))
     if ensemble < 1:
         raise ValueError(f"ensemble must be at least 1, got {ensemble}")
@@ -155,11 +166,13 @@ def simulate_ab(
         else:
             # Spawned, not forked: a fork would copy the parent's threads (polars, BLAS) mid-lock.
             context = multiprocessing.get_context("spawn")
+            origins = (target_origin(target) for target in arms.values())
+            scripts = tuple(sorted({path for path in origins if path is not None}))
             with ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
-                initializer=_die_with,
-                initargs=(os.getpid(),),
+                initializer=_start_worker,
+                initargs=(os.getpid(), scripts),
             ) as pool:
                 futures = {
                     key: pool.submit(_run_arm, arm.model_dump_json(), str(where), again)

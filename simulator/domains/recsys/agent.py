@@ -27,8 +27,10 @@ from simulator.domains.recsys.interfaces import (
     Interaction,
     RecContext,
     SessionState,
+    TargetError,
 )
 from simulator.domains.recsys.perception import Perception
+from simulator.domains.recsys.targets.spec import check_slate
 from simulator.minds.memory import EpisodicMemory, MemoryEntry
 from simulator.trace.schema import EventKind
 
@@ -37,10 +39,6 @@ if TYPE_CHECKING:
 
 # Each purpose has its own stream, so e.g. a longer page never shifts arrival times.
 PURPOSES = ("arrival", "timing", "perception", "choice", "exposure")
-
-
-class TargetError(ValueError):
-    """The system under test answered something the page cannot show."""
 
 
 @state_type
@@ -164,10 +162,13 @@ class PersonaAgent(ClockAgent):
         slate = self._door_slate(t) if s.door != "recommender" else None
         if slate is None:
             context = RecContext(t=t, session=s.session, page=s.page, exclude=frozenset(s.shown))
-            slate = world.target.recommend(
-                self.persona.target_user, world.config.perception.page_size, context
-            )
-            self._check_slate(slate)
+            try:
+                size = world.config.perception.page_size
+                slate = world.target.recommend(self.persona.target_user, size, context)
+                slate = check_slate(slate, world.catalog, world.target.name, size)
+            except TargetError as error:
+                self._abort(EventKind.TARGET_ERROR, error.reason, str(error), t)
+                return
         channel = s.door
         observation = self.perception.perceive(
             self.persona, slate, t=t, page=s.page, rng=self.rngs["perception"]
@@ -240,12 +241,14 @@ class PersonaAgent(ClockAgent):
 
     def _fail(self, failure: Failure, t: float) -> None:
         # A failed decision ends the session visibly; nothing stands in for the answer.
+        self._abort(EventKind.LLM_FAILURE, failure.reason, failure.detail, t)
+
+    def _abort(self, kind: EventKind, reason: str, detail: str, t: float) -> None:
+        """End the session on a failure (the model's or the target's); the run goes on."""
         s = self.state
-        self.world.counters["llm_failures"] += 1
-        self.emit(
-            EventKind.LLM_FAILURE, t, page=s.page, reason=failure.reason, text=failure.detail[:500]
-        )
-        self.emit(EventKind.SESSION_END, t, page=s.page, reason="llm_failure")
+        self.world.counters[f"{kind.value}s"] += 1
+        self.emit(kind, t, page=s.page, reason=reason, text=detail[:500])
+        self.emit(EventKind.SESSION_END, t, page=s.page, reason=kind.value)
         s.phase, s.pending = "idle", []
         s.next_at = self._gap(after_session=True)
 
@@ -259,18 +262,6 @@ class PersonaAgent(ClockAgent):
                 when += float(self.rngs["timing"].exponential(timing.consume))
             s.pending.append((when, action, s.page))
         self._continue()
-
-    def _check_slate(self, slate: list[int]) -> None:
-        # The system under test is outside our control: say clearly when it misbehaves.
-        target, size = self.world.target.name, self.world.config.perception.page_size
-        if len(slate) > size or len(set(slate)) != len(slate):
-            raise TargetError(
-                f"target {target!r} returned {slate}: need at most {size} distinct items"
-            )
-        try:
-            self.world.catalog.index(slate)
-        except KeyError as exc:
-            raise TargetError(f"target {target!r} recommended unknown {exc.args[0]}") from None
 
     def halt(self, t: float, reason: str) -> None:
         """End an open session from outside (the run is stopping)."""
@@ -304,7 +295,7 @@ class PersonaAgent(ClockAgent):
                 item_id=action.item_id,
                 channel=s.door,
             )
-            world.target.feedback(Interaction(user=user, item_id=action.item_id, kind="click", t=t))
+            heard = self._tell(Interaction(user=user, item_id=action.item_id, kind="click", t=t))
         elif isinstance(action, Rate):
             world.counters["ratings"] += 1
             self.emit(
@@ -315,7 +306,7 @@ class PersonaAgent(ClockAgent):
                 rating=action.rating,
                 channel=s.door,
             )
-            world.target.feedback(
+            heard = self._tell(
                 Interaction(
                     user=user, item_id=action.item_id, kind="rate", t=t, rating=action.rating
                 )
@@ -334,7 +325,18 @@ class PersonaAgent(ClockAgent):
             s.phase, s.pending = "idle", []
             s.next_at = self._gap(after_session=True)
             return
+        if heard is not None:
+            self._abort(EventKind.TARGET_ERROR, heard.reason, str(heard), t)
+            return
         self._continue()
+
+    def _tell(self, event: Interaction) -> TargetError | None:
+        """Tell the target what the persona did; its failure, if it failed to hear."""
+        try:
+            self.world.target.feedback(event)
+        except TargetError as error:
+            return error
+        return None
 
     def _remember(self, action: Rate, t: float, review: str | None = None) -> None:
         style = self.persona.rating

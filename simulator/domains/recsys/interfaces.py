@@ -55,6 +55,18 @@ def as_interactions(ratings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+class TargetError(ValueError):
+    """The system under test failed a request, or answered what the page cannot show.
+
+    The persona's session ends with a `target_error` event (`reason` is a short
+    code, the message the detail); the run goes on.
+    """
+
+    def __init__(self, detail: str, reason: str = "bad_answer") -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class Recommender(Stateful, Protocol):
     """A recommender under test. `fit` takes INTERACTIONS_SCHEMA frames (ratings)."""
 

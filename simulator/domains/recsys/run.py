@@ -45,8 +45,9 @@ from simulator.domains.recsys.calibrate import Calibration, calibrate, resample_
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.exposure.runtime import FRIENDS_FILE
-from simulator.domains.recsys.interfaces import as_interactions
-from simulator.domains.recsys.targets import check_target_name, make_target
+from simulator.domains.recsys.interfaces import Recommender, as_interactions
+from simulator.domains.recsys.targets import check_target, make_target
+from simulator.domains.recsys.targets.spec import Factory, built
 from simulator.domains.recsys.world import World
 from simulator.llm.session import language_model, llm_manifest, llm_usage
 from simulator.population import (
@@ -144,6 +145,16 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
     }
 
 
+def _described(target: object) -> str:
+    """What the manifest calls a target given as an object: `python:module.Class`."""
+    kind = (
+        target
+        if isinstance(target, type) or (callable(target) and not hasattr(target, "recommend"))
+        else type(target)
+    )
+    return f"python:{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', '?')}"
+
+
 def _mind_factory(config: RunConfig) -> Callable[[], Any]:
     from simulator.minds.reflective_memory import ReflectiveMemory
 
@@ -197,17 +208,22 @@ def simulate(
     on_day: Callable[[World], None] | None = None,
     on_llm: Callable[[Any], None] | None = None,
     prepared: Prepared | None = None,
+    target: Recommender | Factory | None = None,
 ) -> RunResult:
     """Run (or resume) `config` into `out`; stop after `until_day` days if given.
 
     `on_llm`, if given, is called with the run's LLM client once it is open (a
     bench uses it to record the requests sent). `prepared`, if given, is
     `prepare(config)` done already (a bench running many seeds on one dataset).
+    `target`, if given, is the system under test itself (a recommender, or a
+    factory taking the catalogue and the run's streams) instead of `config.target`;
+    a resume needs the same one again.
     """
     started = time.perf_counter()
     out = Path(out)
     # Names first: a typo should not cost a dataset load.
-    check_target_name(config.target)
+    if target is None:
+        check_target(config.target)
     check_brain_name(config.brain)
     with claim(out, config, resume) as resume:  # from here on: whether it continues
         streams = Streams(config.seed)
@@ -237,6 +253,7 @@ def simulate(
                 on_day,
                 started,
                 llm=llm,
+                given=target,
             )
 
 
@@ -254,8 +271,12 @@ def _simulate(
     started: float,
     *,
     llm: Any,
+    given: Recommender | Factory | None,
 ) -> RunResult:
-    target = make_target(config.target, prep.catalog, streams)
+    if given is None:
+        target = make_target(config.target, prep.catalog, streams)
+    else:
+        target = built(given, prep.catalog, streams, where=_described(given))
     train = train_interactions(prep.split)
     target.fit(train)
     world = World(
@@ -272,6 +293,8 @@ def _simulate(
     )
     state = restore(world, out, resume)
     manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+    if given is not None:
+        manifest["target"] = _described(given)
     manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
     manifest["llm"] = llm_manifest(llm) if llm is not None else None
     manifest["exposure"] = None
@@ -280,13 +303,18 @@ def _simulate(
         write_parquet_atomically(world.exposure.friendships(), out / FRIENDS_FILE)
     manifest = record(out, manifest, resume, {"from_day": world.day})
     running = time.perf_counter()
-    drive(
-        world,
-        out,
-        lambda checkpoint: world.run(until_day, on_day=on_day, checkpoint=checkpoint),
-        closers=[llm.aclose] if llm is not None else [],
-        ledger=getattr(llm, "ledger", None),
-    )
+    try:
+        drive(
+            world,
+            out,
+            lambda checkpoint: world.run(until_day, on_day=on_day, checkpoint=checkpoint),
+            closers=[llm.aclose] if llm is not None else [],
+            ledger=getattr(llm, "ledger", None),
+        )
+    finally:
+        close = getattr(target, "close", None)  # a service's connection, say
+        if callable(close):
+            close()
     run_seconds = time.perf_counter() - running
     complete = world.day >= config.days or world.halted is not None
     manifest = finish(

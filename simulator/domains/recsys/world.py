@@ -22,7 +22,7 @@ from simulator.domains.recsys.brains import make_brain
 from simulator.domains.recsys.catalog import Catalog, check_factor_lengths
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.exposure import Exposure
-from simulator.domains.recsys.interfaces import INTERACTIONS_SCHEMA, Recommender
+from simulator.domains.recsys.interfaces import INTERACTIONS_SCHEMA, Recommender, TargetError
 from simulator.domains.recsys.perception import Perception
 from simulator.minds.memory import EpisodicMemory
 from simulator.trace import EventKind, TraceWriter
@@ -118,9 +118,20 @@ class World(ClockWorld[PersonaAgent]):
         every = self.config.refit_every_days
         while self.next_refit is not None and every and self.next_refit < self.config.horizon:
             yield self.env.timeout(max(self.next_refit - self.env.now, 0.0))
-            self.target.fit(self.interactions())
-            self.counters["refits"] += 1
-            self.trace.emit(self.next_refit, EventKind.REFIT, target=self.target.name)
+            try:
+                self.target.fit(self.interactions())
+            except TargetError as error:  # it keeps what it learnt before; the run goes on
+                self.counters["target_errors"] += 1
+                self.trace.emit(
+                    self.next_refit,
+                    EventKind.TARGET_ERROR,
+                    target=self.target.name,
+                    reason=error.reason,
+                    text=str(error)[:500],
+                )
+            else:
+                self.counters["refits"] += 1
+                self.trace.emit(self.next_refit, EventKind.REFIT, target=self.target.name)
             self.next_refit += every * DAY
 
     # --- running ---------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.core.refs import load_ref
 from simulator.core.registry import Registry
 from simulator.domains.chat.chatbots.config import DEFAULT_BASE_URL, ChatbotConfig
-from simulator.domains.chat.chatbots.python import CallableChatbot, LangGraphChatbot, load_ref
+from simulator.domains.chat.chatbots.python import CallableChatbot, LangGraphChatbot
 from simulator.domains.chat.interfaces import Chatbot
 from simulator.llm.cache import ResponseCache
 

@@ -7,58 +7,12 @@ the user already has, imported rather than copied in.
 from __future__ import annotations
 
 import inspect
-import pkgutil
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from simulator.domains.chat.interfaces import BotReply, ChatbotError
 
 ChatFunction = Callable[[list[dict[str, str]]], str | BotReply | Awaitable[str | BotReply]]
-
-
-def load_ref(ref: str) -> Any:
-    """The object a "package.module:attr" ref names, imported.
-
-    Args:
-        ref: the module's dotted name, a colon, and the attribute (dotted if nested).
-
-    Returns:
-        The object.
-
-    Raises:
-        ValueError: the ref is not in that form, or cannot be imported.
-    """
-    module, colon, attr = ref.partition(":")
-    if not colon or not module or not attr:
-        raise ValueError(f"ref {ref!r} must look like 'package.module:attr'")
-    try:
-        with _importable_from(Path.cwd()):
-            return pkgutil.resolve_name(ref)
-    except ImportError as exc:
-        raise ValueError(
-            f"cannot import {ref!r}: {exc}; install the package, or run from the folder "
-            f"that holds it (or add that folder to PYTHONPATH)"
-        ) from exc
-    except AttributeError as exc:
-        raise ValueError(f"cannot load {ref!r}: {exc}; check the name after the colon") from exc
-
-
-@contextmanager
-def _importable_from(folder: Path) -> Iterator[None]:
-    # The `simfolk` script's import path starts at its own bin folder, not the one the
-    # user runs it from; a bot in that folder is what "run from the folder" promises.
-    entry = str(folder)
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added:
-            sys.path.remove(entry)
 
 
 def _copy(messages: list[dict[str, str]]) -> list[dict[str, str]]:

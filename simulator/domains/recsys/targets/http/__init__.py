@@ -1,0 +1,1 @@
+"""Recommenders as services: the protocol, its client (a target) and the reference server."""

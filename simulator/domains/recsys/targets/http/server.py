@@ -1,0 +1,246 @@
+"""The reference service: any recommender simfolk can build, served over the protocol.
+
+`simfolk serve recommender --target NAME|MODULE:ATTR --dataset D --port P` runs
+this app on uvicorn. It is a working implementation to copy, and the suite's
+way to exercise the real network path: a run against it on loopback writes the
+same events as the same recommender in process.
+
+Each run (the `{run}` in the path) gets its own recommender from the factory,
+and the interactions it was fitted on; a lock per run keeps its requests in
+order, and the models work in a thread so the event loop stays free. Runs not
+heard from are forgotten beyond `max_runs`, oldest first.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import polars as pl
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from simulator.core import statecodec
+from simulator.domains.recsys.interfaces import (
+    INTERACTIONS_SCHEMA,
+    Interaction,
+    RecContext,
+    Recommender,
+)
+from simulator.domains.recsys.targets.http.protocol import (
+    PROTOCOL,
+    Ack,
+    Conflict,
+    ErrorAnswer,
+    FeedbackAnswer,
+    FeedbackRequest,
+    FitAnswer,
+    FitRequest,
+    Info,
+    RecommendAnswer,
+    RecommendRequest,
+    State,
+)
+
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 256 * 1024 * 1024  # a fit of ml-latest-small's 100k ratings is about 8 MB
+
+
+@dataclass
+class _Run:
+    model: Recommender
+    interactions: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=INTERACTIONS_SCHEMA)
+    )
+    seq: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, body: BaseModel) -> None:
+        self.status, self.body = status, body
+
+
+def service_app(
+    factory: Callable[[], Recommender], version: str = "", max_runs: int = 16
+) -> Starlette:
+    """An ASGI app serving `factory()`'s recommenders, one per run."""
+    name = factory().name  # built once up front: a broken target fails here, not mid-run
+    runs: OrderedDict[str, _Run] = OrderedDict()
+    guard = threading.Lock()
+
+    def held(run: str, create: bool = False) -> _Run:
+        with guard:
+            if run not in runs:
+                if not create:
+                    raise _Refused(404, _error(f"unknown run {run!r}: fit it first"))
+                runs[run] = _Run(factory())
+                while len(runs) > max_runs:
+                    runs.popitem(last=False)
+            runs.move_to_end(run)
+            return runs[run]
+
+    def fit(run: str, request: FitRequest) -> BaseModel:
+        state = held(run, create=request.base == 0)
+        with state.lock:
+            have = state.interactions.height
+            if request.base != have:
+                raise _Refused(409, Conflict(error=f"base {request.base}, have {have}", have=have))
+            rows = pl.DataFrame(
+                [row.model_dump() for row in request.interactions],
+                schema=INTERACTIONS_SCHEMA,
+                orient="row",
+            )
+            state.interactions = (
+                rows if request.base == 0 else pl.concat([state.interactions, rows])
+            )
+            state.model.fit(state.interactions)
+            return FitAnswer(interactions=state.interactions.height)
+
+    def recommend(run: str, request: RecommendRequest) -> BaseModel:
+        state, c = held(run), request.context
+        context = RecContext(t=c.t, session=c.session, page=c.page, exclude=frozenset(c.exclude))
+        with state.lock:
+            items = state.model.recommend(request.user, request.k, context)
+        return RecommendAnswer(items=[int(x) for x in items])
+
+    def feedback(run: str, request: FeedbackRequest) -> BaseModel:
+        state, e = held(run), request.event
+        with state.lock:
+            if request.seq == state.seq + 1:
+                state.model.feedback(
+                    Interaction(user=e.user, item_id=e.item_id, kind=e.kind, t=e.t, rating=e.rating)
+                )
+                state.seq = request.seq
+            elif request.seq > state.seq + 1:
+                raise _Refused(
+                    409, _error(f"event {request.seq} after {state.seq}: one is missing")
+                )
+            return FeedbackAnswer(seq=state.seq)
+
+    def get_state(run: str) -> BaseModel:
+        state = held(run)
+        with state.lock:
+            try:
+                blob = statecodec.encode(
+                    {
+                        "model": state.model.get_state(),
+                        "interactions": state.interactions.to_dict(as_series=False),
+                        "seq": state.seq,
+                    }
+                )
+            except statecodec.StateError as exc:  # the model keeps something that is not data
+                raise _Refused(501, _error(f"this target's state cannot be kept: {exc}")) from None
+        return State(state=base64.b64encode(blob).decode("ascii"))
+
+    def put_state(run: str, request: State) -> BaseModel:
+        try:
+            saved = statecodec.decode(base64.b64decode(request.state, validate=True))
+            columns = {c: saved["interactions"][c] for c in INTERACTIONS_SCHEMA}
+            model = factory()
+            model.set_state(saved["model"])
+            restored = _Run(
+                model, pl.DataFrame(columns, schema=INTERACTIONS_SCHEMA), int(saved["seq"])
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Refused(400, _error(f"not a state this service wrote ({exc})")) from None
+        with guard:
+            runs[run] = restored
+            runs.move_to_end(run)
+        return Ack()
+
+    def forget(run: str) -> BaseModel:
+        with guard:
+            runs.pop(run, None)
+        return Ack()
+
+    async def info(request: Request) -> Response:
+        return _json(Info(protocol=PROTOCOL, name=name, version=version))
+
+    def route(
+        path: str, method: str, work: Callable[..., BaseModel], body: type[BaseModel] | None
+    ) -> Route:
+        async def endpoint(request: Request) -> Response:
+            run = request.path_params["run"]
+            try:
+                args: list[Any] = [run]
+                if body is not None:
+                    args.append(await _parse(request, body))
+                return _json(await run_in_threadpool(work, *args))
+            except _Refused as refused:
+                return _json(refused.body, refused.status)
+
+        return Route(path, endpoint, methods=[method])
+
+    return Starlette(
+        routes=[
+            Route("/v1/info", info, methods=["GET"]),
+            route("/v1/runs/{run}/fit", "POST", fit, FitRequest),
+            route("/v1/runs/{run}/recommend", "POST", recommend, RecommendRequest),
+            route("/v1/runs/{run}/feedback", "POST", feedback, FeedbackRequest),
+            route("/v1/runs/{run}/state", "GET", get_state, None),
+            route("/v1/runs/{run}/state", "PUT", put_state, State),
+            route("/v1/runs/{run}", "DELETE", forget, None),
+        ]
+    )
+
+
+async def _parse(request: Request, model: type[M]) -> M:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise _Refused(413, _error(f"body of {len(body)} bytes; at most {MAX_BODY}"))
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or model.__name__
+        raise _Refused(422, _error(f"not a {model.__name__}: {where}: {first['msg']}")) from None
+
+
+def _error(text: str) -> BaseModel:
+    return ErrorAnswer(error=text)
+
+
+def _json(body: BaseModel, status: int = 200) -> Response:
+    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
+
+
+def serve(
+    app: Starlette, host: str, port: int, on_ready: Callable[[str], None] | None = None
+) -> None:
+    """Serve `app` with uvicorn until interrupted; `on_ready` hears the URL once it listens.
+
+    The socket is bound here, so port 0 picks a free port and the URL says which.
+    """
+    import socket
+
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without, a response's body waits on the client's
+    # delayed ACK of its headers (40 ms a request on Linux).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    if on_ready is not None:
+        on_ready(f"http://{shown}:{bound}")
+    server.run(sockets=[sock])
+
+
+__all__ = ["serve", "service_app"]
