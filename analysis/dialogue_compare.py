@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis.dialogues import DialogueSet, dialogues_from_run, load_convai2, user_turns
+from analysis.dialogues import DialogueSet, dialogues_from_run, user_turns
 from analysis.distance import wasserstein
 from analysis.splithalf import (
     ComparisonRow,
@@ -50,6 +50,7 @@ from analysis.splithalf import (
     scalar,
     split_generator,
 )
+from analysis.transcripts import load_transcripts
 
 MATTR_WINDOW = 25  # tokens; the usual choice for short texts
 _WORD = re.compile(r"\w+")
@@ -271,13 +272,19 @@ def compare_dialogues(
 
 
 def compare_chat_run(
-    run_dir: str | Path, against: str | Path, *, seed: int = 0, n_splits: int = 5
+    run_dir: str | Path,
+    against: str | Path,
+    *,
+    seed: int = 0,
+    n_splits: int = 5,
+    format: str = "auto",
 ) -> DialogueComparison:
-    """Compare the dialogues of a chat run with ConvAI2 chats.
+    """Compare the dialogues of a chat run with human ones.
 
     Args:
         run_dir: The run directory.
-        against: A ConvAI2 JSON file, or a folder of them.
+        against: Human transcripts (see :mod:`analysis.transcripts`): a file or a folder.
+        format: ``auto`` (told from the content), ``convai2``, ``sharegpt`` or ``openai``.
         seed: Seed of the random splits.
         n_splits: Number of random splits (see :func:`compare_dialogues`).
 
@@ -286,11 +293,11 @@ def compare_chat_run(
 
     Raises:
         analysis.frames.TraceError: If the run's trace cannot be read.
-        analysis.dialogues.DialogueError: If the ConvAI2 data cannot be read.
+        analysis.dialogues.DialogueError: If the transcripts cannot be read.
     """
     return compare_dialogues(
         dialogues_from_run(run_dir),
-        load_convai2(against),
+        load_transcripts(against, format),  # type: ignore[arg-type]
         seed=seed,
         n_splits=n_splits,
         against=str(against),

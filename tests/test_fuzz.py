@@ -163,6 +163,22 @@ def test_convai2_files(tmp_path_factory: pytest.TempPathFactory, data: Any) -> N
     clear_or_fine(lambda: load_convai2(path), path)
 
 
+@FUZZ
+@given(data=st.data(), name=st.sampled_from(["chats.json", "chats.jsonl"]))
+def test_transcript_files(tmp_path_factory: pytest.TempPathFactory, data: Any, name: str) -> None:
+    from analysis.transcripts import load_transcripts
+
+    path = tmp_path_factory.mktemp("t") / name
+    turns = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+    if name.endswith(".jsonl"):
+        path.write_text(json.dumps({"messages": messages}) + "\n", encoding="utf-8")
+    else:
+        path.write_text(json.dumps([{"conversations": turns}]), encoding="utf-8")
+    _damage(data, path)
+    clear_or_fine(lambda: load_transcripts(path), path)
+
+
 # -- run folders ----------------------------------------------------------------------------------
 
 

@@ -18,16 +18,20 @@ def compare(
     against: Annotated[
         Path | None,
         typer.Option(
-            help="chat runs: ConvAI2-format JSON, a file or a folder [$SIMFOLK_DATA/convai2]"
+            help="chat runs: human transcripts (ConvAI2 JSON, ShareGPT JSON or OpenAI-messages "
+            "JSONL), a file or a folder [$SIMFOLK_DATA/convai2]"
         ),
     ] = None,
+    format: Annotated[
+        str, typer.Option(help="the transcripts' format: auto, convai2, sharegpt, openai")
+    ] = "auto",
     as_json: AsJson = False,
 ) -> None:
     """Hold a run against real people: held-out users, or human dialogues for a chat run."""
     from simulator.cli.domains import commands
     from simulator.domains import DOMAINS
 
-    commands(DOMAINS.of_run(run_dir)).compare(run_dir, against, as_json)
+    commands(DOMAINS.of_run(run_dir)).compare(run_dir, against, as_json, format)
 
 
 @app.command()

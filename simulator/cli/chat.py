@@ -89,12 +89,14 @@ class ChatCommands:
         """The run with a bar of dialogues ended, then dialogues per minute."""
         _run_chat(module, config, out, resume)
 
-    def compare(self, run_dir: Path, against: Path | None, as_json: bool) -> None:
-        """The run's dialogues against human ones (ConvAI2)."""
+    def compare(
+        self, run_dir: Path, against: Path | None, as_json: bool, format: str = "auto"
+    ) -> None:
+        """The run's dialogues against human ones (ConvAI2, ShareGPT or OpenAI messages)."""
         from analysis.dialogue_compare import compare_chat_run
         from simulator.cli.render import print_dialogue_comparison
 
-        chats = compare_chat_run(run_dir, against or _default_dialogues())
+        chats = compare_chat_run(run_dir, against or _default_dialogues(), format=format)
         if as_json:
             typer.echo(json.dumps(chats.as_dict(), indent=2))
         else:

@@ -45,7 +45,9 @@ class Commands(Protocol):
         """Run the scenario with progress, then print what it produced."""
         ...
 
-    def compare(self, run_dir: Path, against: Path | None, as_json: bool) -> None:
+    def compare(
+        self, run_dir: Path, against: Path | None, as_json: bool, format: str = "auto"
+    ) -> None:
         """Hold a finished run against real people and print the table (or JSON)."""
         ...
 

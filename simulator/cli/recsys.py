@@ -88,13 +88,17 @@ class RecsysCommands:
             f"trace: {result.run_dir}/events   compare: simfolk compare {result.run_dir}"
         )
 
-    def compare(self, run_dir: Path, against: Path | None, as_json: bool) -> None:
+    def compare(
+        self, run_dir: Path, against: Path | None, as_json: bool, format: str = "auto"
+    ) -> None:
         """The run against the same users' held-out ratings."""
         from analysis.run_compare import compare_run
         from simulator.cli.render import print_comparison
 
-        if against is not None:
-            raise ValueError("--against is for chat runs; a browsing run is held against its users")
+        if against is not None or format != "auto":
+            raise ValueError(
+                "--against and --format are for chat runs; a browsing run is held against its users"
+            )
         comparison = compare_run(run_dir)
         if as_json:
             typer.echo(json.dumps(comparison.as_dict(), indent=2))
