@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from simulator.domains.recsys.config import RunConfig
-    from simulator.domains.recsys.run import simulate
+    from simulator.domains.recsys.run import asimulate, simulate
 
-__all__ = ["RunConfig", "simulate"]
+__all__ = ["RunConfig", "asimulate", "simulate"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,8 +17,8 @@ def __getattr__(name: str) -> Any:
         from simulator.domains.recsys.config import RunConfig
 
         return RunConfig
-    if name == "simulate":
-        from simulator.domains.recsys.run import simulate
+    if name in ("simulate", "asimulate"):
+        from simulator.domains.recsys import run
 
-        return simulate
+        return getattr(run, name)
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -545,3 +545,23 @@ def test_a_chat_ab_judges_goals_by_rule_and_pairs_the_personas(tmp_path):
     assert "on goal_met_judged" in html and 'id="decision"' in html
     refused = CliRunner().invoke(app, ["ab", str(scenario), "--days", "2", "--out", str(out)])
     assert refused.exit_code != 0 and "takes no --days" in str(refused.exception)
+
+
+def test_a_chat_runs_inside_a_running_event_loop_and_can_be_awaited(tmp_path, event_digests):
+    import asyncio
+
+    from simulator.domains.chat.run import asimulate_chat
+
+    config = _config(max_turns=2, personas=2)
+
+    async def notebook():  # type: ignore[no-untyped-def]
+        # As in a Jupyter cell: a loop is running in this thread while the run is called.
+        plain = simulate_chat(config, tmp_path / "sync", goals=GOALS, chatbot=ScriptedBot(["Hi"]))
+        awaited = await asimulate_chat(
+            config, tmp_path / "async", goals=GOALS, chatbot=ScriptedBot(["Hi"])
+        )
+        return plain, awaited
+
+    plain, awaited = asyncio.run(notebook())
+    assert plain.complete and awaited.complete
+    assert event_digests(tmp_path / "sync") == event_digests(tmp_path / "async")

@@ -138,7 +138,7 @@ def test_a_target_a_scenario_registers_resolves_in_the_ab_workers(tmp_path):
     path = tmp_path / "own_arms.py"
     path.write_text(textwrap.dedent(SCENARIO.format(name=name)))
     module = load_scenario(str(path))
-    assert target_origin(name) == str(path.resolve()) and target_origin("itemknn") is None
+    assert target_origin(name) == ("file", str(path.resolve())) and target_origin("itemknn") is None
     run = simulate_ab(module.CONFIG, {"knn": "itemknn", "mine": name}, tmp_path / "ab", workers=2)
     assert run.complete
     events = load_events(Path(run.arms["mine"]))

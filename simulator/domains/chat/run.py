@@ -25,6 +25,7 @@ from personas.conversation import (
     save_chat_users,
 )
 from personas.io import save_personas
+from simulator.core.loops import in_thread, outside_running_loop
 from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
@@ -140,6 +141,15 @@ def _manifest(
     }
 
 
+async def asimulate_chat(config: ChatConfig, out: str | Path, **options: Any) -> ChatRunResult:
+    """`simulate_chat`, to await: the run goes to a worker thread, the caller's loop stays free.
+
+    Callbacks (`on_step`, `on_day`, `on_llm`) are called from that thread.
+    """
+    return await in_thread(simulate_chat, config, out, **options)
+
+
+@outside_running_loop
 def simulate_chat(
     config: ChatConfig,
     out: str | Path,

@@ -15,6 +15,7 @@ for them; a killed A/B run resumes arm by arm.
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import threading
@@ -56,14 +57,17 @@ def arm_config(config: RunConfig, name: str, target: str, crn: bool) -> RunConfi
     return config.model_copy(update={"target": target, "stream_key": None if crn else name})
 
 
-def _start_worker(parent: int, scripts: tuple[str, ...]) -> None:
-    """A worker's initializer: load the scripts that registered arms, and die with the parent.
+def _start_worker(parent: int, origins: tuple[tuple[str, str], ...]) -> None:
+    """A worker's initializer: load what registered the arms, and die with the parent.
 
-    A target a scenario registered exists only once its file has run, so each
-    worker runs it as the parent did: arms resolve alike in both.
+    A target a scenario (or a package) registered exists only once that file has
+    run, so each worker loads it as the parent did: arms resolve alike in both.
     """
-    for n, path in enumerate(scripts):
-        import_file(Path(path), f"simfolk_arms_{n}")
+    for n, (kind, where) in enumerate(origins):
+        if kind == "module":
+            importlib.import_module(where)
+        else:
+            import_file(Path(where), f"simfolk_arms_{n}")
     _die_with(parent)
 
 
@@ -166,13 +170,13 @@ def simulate_ab(
         else:
             # Spawned, not forked: a fork would copy the parent's threads (polars, BLAS) mid-lock.
             context = multiprocessing.get_context("spawn")
-            origins = (target_origin(target) for target in arms.values())
-            scripts = tuple(sorted({path for path in origins if path is not None}))
+            found = (target_origin(target) for target in arms.values())
+            origins = tuple(sorted({origin for origin in found if origin is not None}))
             with ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=context,
                 initializer=_start_worker,
-                initargs=(os.getpid(), scripts),
+                initargs=(os.getpid(), origins),
             ) as pool:
                 futures = {
                     key: pool.submit(_run_arm, arm.model_dump_json(), str(where), again)

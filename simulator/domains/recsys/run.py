@@ -8,8 +8,8 @@ and, while a run can still be continued, `checkpoint.msgpack`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from personas.atomic import write_text_atomically
 from personas.datasets import Split, load_dataset, temporal_split
 from personas.io import save_personas
 from personas.schema import Persona
+from simulator.core.loops import in_thread, outside_running_loop
 from simulator.core.manifest import (
     MANIFEST_VERSION,
     environment,
@@ -145,6 +146,17 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
     }
 
 
+@contextmanager
+def _closed_after(target: object) -> Iterator[None]:
+    """Close a target that holds a connection (a service) however the run ends."""
+    try:
+        yield
+    finally:
+        close = getattr(target, "close", None)
+        if callable(close):
+            close()
+
+
 def _described(target: object) -> str:
     """What the manifest calls a target given as an object: `python:module.Class`."""
     kind = (
@@ -199,6 +211,15 @@ def fitted_config(config: RunConfig, calibration: Calibration | None) -> RunConf
     return config.model_copy(update=update)
 
 
+async def asimulate(config: RunConfig, out: str | Path, **options: Any) -> RunResult:
+    """`simulate`, to await: the run goes to a worker thread, the caller's loop stays free.
+
+    Callbacks (`on_step`, `on_day`, `on_llm`) are called from that thread.
+    """
+    return await in_thread(simulate, config, out, **options)
+
+
+@outside_running_loop
 def simulate(
     config: RunConfig,
     out: str | Path,
@@ -277,33 +298,35 @@ def _simulate(
         target = make_target(config.target, prep.catalog, streams)
     else:
         target = built(given, prep.catalog, streams, where=_described(given))
-    train = train_interactions(prep.split)
-    target.fit(train)
-    world = World(
-        config=effective,
-        personas=personas,
-        catalog=prep.catalog,
-        target=target,
-        train=train,
-        rating_scale=prep.dataset.rating_scale,
-        trace=TraceWriter(out, config.part_rows, run_id(config)),
-        streams=streams,
-        llm=llm,
-        mind=_mind_factory(effective) if llm is not None else None,
-    )
-    state = restore(world, out, resume)
-    manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
-    if given is not None:
-        manifest["target"] = _described(given)
-    manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
-    manifest["llm"] = llm_manifest(llm) if llm is not None else None
-    manifest["exposure"] = None
-    if world.exposure is not None:
-        manifest["exposure"] = {**world.exposure.summary(), "friends_file": FRIENDS_FILE}
-        write_parquet_atomically(world.exposure.friendships(), out / FRIENDS_FILE)
-    manifest = record(out, manifest, resume, {"from_day": world.day})
-    running = time.perf_counter()
-    try:
+    with _closed_after(target):
+        train = train_interactions(prep.split)
+        target.fit(train)
+        world = World(
+            config=effective,
+            personas=personas,
+            catalog=prep.catalog,
+            target=target,
+            train=train,
+            rating_scale=prep.dataset.rating_scale,
+            trace=TraceWriter(out, config.part_rows, run_id(config)),
+            streams=streams,
+            llm=llm,
+            mind=_mind_factory(effective) if llm is not None else None,
+        )
+        state = restore(world, out, resume)
+        manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+        if given is not None:
+            manifest["target"] = _described(given)
+        if callable(describe := getattr(target, "describe", None)):
+            manifest["target_service"] = describe()
+        manifest["calibration"] = calibration.model_dump(mode="json") if calibration else None
+        manifest["llm"] = llm_manifest(llm) if llm is not None else None
+        manifest["exposure"] = None
+        if world.exposure is not None:
+            manifest["exposure"] = {**world.exposure.summary(), "friends_file": FRIENDS_FILE}
+            write_parquet_atomically(world.exposure.friendships(), out / FRIENDS_FILE)
+        manifest = record(out, manifest, resume, {"from_day": world.day})
+        running = time.perf_counter()
         drive(
             world,
             out,
@@ -311,27 +334,23 @@ def _simulate(
             closers=[llm.aclose] if llm is not None else [],
             ledger=getattr(llm, "ledger", None),
         )
-    finally:
-        close = getattr(target, "close", None)  # a service's connection, say
-        if callable(close):
-            close()
-    run_seconds = time.perf_counter() - running
-    complete = world.day >= config.days or world.halted is not None
-    manifest = finish(
-        world,
-        out,
-        manifest,
-        complete=complete,
-        usage=llm_usage(out) if llm is not None else None,
-        days_done=world.day,
-    )
-    return RunResult(
-        run_dir=out,
-        events=world.trace.next_seq,
-        days_done=world.day,
-        complete=complete,
-        resumed=state is not None,
-        status=manifest["status"],
-        run_seconds=run_seconds,
-        wall_seconds=time.perf_counter() - started,
-    )
+        run_seconds = time.perf_counter() - running
+        complete = world.day >= config.days or world.halted is not None
+        manifest = finish(
+            world,
+            out,
+            manifest,
+            complete=complete,
+            usage=llm_usage(out) if llm is not None else None,
+            days_done=world.day,
+        )
+        return RunResult(
+            run_dir=out,
+            events=world.trace.next_seq,
+            days_done=world.day,
+            complete=complete,
+            resumed=state is not None,
+            status=manifest["status"],
+            run_seconds=run_seconds,
+            wall_seconds=time.perf_counter() - started,
+        )

@@ -18,7 +18,7 @@ import importlib.util
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -142,6 +142,8 @@ def _raise_problems(obj: Any, where: str, problems: list[str]) -> None:
 
 def check_slate(slate: Any, catalog: Catalog, name: str, size: int) -> list[int]:
     """A page the target answered, or TargetError saying why it cannot be shown."""
+    if isinstance(slate, tuple | np.ndarray):
+        slate = list(slate)
     if not isinstance(slate, list) or not all(
         isinstance(x, int | np.integer) and not isinstance(x, bool) for x in slate
     ):
@@ -158,25 +160,28 @@ def check_slate(slate: Any, catalog: Catalog, name: str, size: int) -> list[int]
     return slate
 
 
-def target_origin(spec: str) -> str | None:
-    """The file a registered target's factory was defined in, if only that file can load it.
+def target_origin(spec: str) -> tuple[Literal["file", "module"], str] | None:
+    """Where a registered target comes from, if a fresh process must load it to know it.
 
     A target registered by a scenario script lives in a module no import finds
-    (the script is loaded from its path); a worker process must run the file.
+    (the script is loaded from its path): a worker must run the file. One a
+    package registers on import needs that module imported. The built-ins need
+    nothing.
     """
     if is_service(spec) or is_ref(spec) or spec not in TARGETS.names():
         return None
     factory = TARGETS.factory(spec)
+    factory = getattr(factory, "func", factory)  # a functools.partial: its function
     module = getattr(factory, "__module__", None) or ""
-    if module.startswith("simulator."):
+    if module.startswith("simulator.") or module == "simulator":
         return None
     try:
-        if importlib.util.find_spec(module) is not None:
-            return None
-    except (ImportError, ValueError):
+        if module and importlib.util.find_spec(module) is not None:
+            return ("module", module)
+    except (ImportError, ValueError):  # __main__, or a name no finder knows
         pass
     try:
-        return str(Path(inspect.getfile(factory)).resolve())
+        return ("file", str(Path(inspect.getfile(factory)).resolve()))
     except TypeError:  # defined nowhere a file says
         return None
 

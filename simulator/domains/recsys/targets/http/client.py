@@ -105,6 +105,7 @@ class HttpRecommender:
         self._held = 0  # interactions the service holds for this run
         self._edges: tuple[Any, Any] | None = None  # the first and last of them, to check a base
         self._seq = 0
+        self._unheard: list[FeedbackRequest] = []  # events the service has not acknowledged
         try:
             info = self._call("GET", "/v1/info", None, Info)
         except TargetError as error:
@@ -117,8 +118,9 @@ class HttpRecommender:
         """Send what the service has not seen (everything, if it lost count), then it retrains."""
         n = interactions.height
         base = self._held if self._continues(interactions) else 0
+        self._held, self._edges = 0, None  # unknown until the service answers
         answer = self._fit(interactions, base)
-        if answer is None:  # 409: the service holds another count (it restarted, say)
+        if answer is None:  # it holds another count, or forgot the run (it restarted, say)
             answer = self._fit(interactions, 0)
         if answer is None or answer.interactions != n:
             raise TargetError(
@@ -133,26 +135,34 @@ class HttpRecommender:
     def recommend(self, user: str, k: int, context: RecContext) -> list[int]:
         """One request; the page it answers (checked against the catalogue by the caller)."""
         request = RecommendRequest(
-            user=user,
-            k=k,
+            user=str(user),
+            k=int(k),
             context=Context(
-                t=context.t, session=context.session, page=context.page,
-                exclude=sorted(context.exclude),
+                t=float(context.t), session=int(context.session), page=int(context.page),
+                exclude=sorted(int(x) for x in context.exclude),
             ),
         )  # fmt: skip
         return list(self._call("POST", self._path("recommend"), request, RecommendAnswer).items)
 
     def feedback(self, event: Interaction) -> None:
-        """One request per click or rating, numbered so that a retry applies once."""
+        """One request per click or rating, numbered so that a retry applies once.
+
+        An event the service did not acknowledge is sent again, first, with the next.
+        """
         self._seq += 1
-        body = FeedbackRequest(
-            seq=self._seq,
-            event=Event(
-                user=event.user, item_id=event.item_id, kind=event.kind, t=event.t,
-                rating=event.rating,
-            ),
+        rating = None if event.rating is None else float(event.rating)
+        self._unheard.append(
+            FeedbackRequest(
+                seq=self._seq,
+                event=Event(
+                    user=str(event.user), item_id=int(event.item_id), kind=event.kind,
+                    t=float(event.t), rating=rating,
+                ),
+            )
         )  # fmt: skip
-        self._call("POST", self._path("feedback"), body, FeedbackAnswer)
+        while self._unheard:
+            self._call("POST", self._path("feedback"), self._unheard[0], FeedbackAnswer)
+            self._unheard.pop(0)
 
     def get_state(self) -> dict[str, Any]:
         """The service's state for the run, plus what this side counts."""
@@ -167,7 +177,12 @@ class HttpRecommender:
             "held": self._held,
             "edges": list(self._edges) if self._edges else None,
             "seq": self._seq,
+            "unheard": [request.model_dump(mode="json") for request in self._unheard],
         }
+
+    def describe(self) -> dict[str, str]:
+        """What the manifest records of the service."""
+        return {"protocol": PROTOCOL, "url": self.url, "name": self.name, "version": self.version}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Give the service back its state for the run, under this run's id."""
@@ -178,10 +193,11 @@ class HttpRecommender:
             )
         try:
             self._call("PUT", self._path("state"), State(state=state["remote"]), Ack)
-        except TargetError as error:
+            self._held, self._seq = int(state["held"]), int(state["seq"])
+            self._edges = (state["edges"][0], state["edges"][1]) if state["edges"] else None
+            self._unheard = [FeedbackRequest.model_validate(r) for r in state["unheard"]]
+        except (TargetError, KeyError, TypeError, ValueError) as error:
             raise ValueError(f"target {self.url}: cannot restore its state: {error}") from None
-        self._held, self._seq = state["held"], state["seq"]
-        self._edges = (state["edges"][0], state["edges"][1]) if state["edges"] else None
 
     def close(self) -> None:
         """Tell the service the run is over, and close the connection."""
@@ -240,12 +256,12 @@ class HttpRecommender:
                         method, path, content=content, headers=headers,
                         timeout=timeout or self._timeout,
                     )  # fmt: skip
-                    if conflict and response.status_code == 409:
+                    if conflict and response.status_code in (404, 409):
                         raise _Conflict()
                     response.raise_for_status()
         except httpx.TimeoutException as exc:
             raise TargetError(f"{method} {path}: timed out ({exc})", "timeout") from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # refused, reset, undecodable, redirected
             raise TargetError(
                 f"{method} {path}: {exc or type(exc).__name__}", "unavailable"
             ) from None
@@ -267,7 +283,7 @@ class HttpRecommender:
 
 
 class _Conflict(Exception):
-    """The service answered 409 to a fit (not retried: the client resends from 0)."""
+    """The service holds another count (409) or no run (404): the client resends from 0."""
 
 
 __all__ = ["PROTOCOL", "TOKEN_VARIABLE", "HttpRecommender", "service_url"]

@@ -15,11 +15,14 @@ one service can serve several runs (the arms of an A/B test) at once.
 | DELETE | /v1/runs/{run} | | `Ack` |
 
 - **fit** appends `interactions` to the `base` rows the service holds for the run
-  and retrains on all of them. A `base` other than what it holds gets 409 with
-  the count it has; the client then sends everything with `base` 0. So a refit
-  sends only what is new, and a retried fit cannot apply twice.
+  and retrains on all of them; `base` 0 starts the run anew. A `base` other than
+  what it holds (or a run it does not know) gets 409 with the count it has; the
+  client then sends everything with `base` 0. So a refit sends only what is new,
+  a retried fit cannot apply twice, and a service that restarted is refilled.
 - **feedback** carries a `seq` that grows by one per event; an event whose seq
-  the service has applied already is acknowledged and ignored (retries are safe).
+  the service has applied already is acknowledged and ignored, so retries are
+  safe; the client sends an event that was not acknowledged again, before the
+  next one (and keeps it in its checkpoint), so a lost one is never skipped.
 - **state** is opaque to the client: whatever lets the service continue the run
   exactly (it goes into the simulator's checkpoint and comes back on resume).
 - Errors are `{"error": "..."}` with a 4xx or 5xx status. The client retries

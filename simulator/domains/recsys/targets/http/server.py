@@ -77,19 +77,29 @@ def service_app(
     runs: OrderedDict[str, _Run] = OrderedDict()
     guard = threading.Lock()
 
-    def held(run: str, create: bool = False) -> _Run:
+    def held(run: str) -> _Run:
         with guard:
             if run not in runs:
-                if not create:
-                    raise _Refused(404, _error(f"unknown run {run!r}: fit it first"))
-                runs[run] = _Run(factory())
-                while len(runs) > max_runs:
-                    runs.popitem(last=False)
+                raise _Refused(404, _error(f"unknown run {run!r}: fit it first"))
             runs.move_to_end(run)
             return runs[run]
 
+    def keep(run: str, state: _Run) -> None:
+        with guard:
+            runs[run] = state
+            runs.move_to_end(run)
+            # The least recently heard-from go first; a run busy with a request stays.
+            idle = [key for key, held_ in runs.items() if key != run and not held_.lock.locked()]
+            for key in idle[: max(len(runs) - max_runs, 0)]:
+                del runs[key]
+
     def fit(run: str, request: FitRequest) -> BaseModel:
-        state = held(run, create=request.base == 0)
+        if request.base == 0:  # everything anew: a fresh model (built outside the guard)
+            keep(run, _Run(factory()))
+        try:
+            state = held(run)
+        except _Refused:  # an unknown run holds nothing: the client sends all from 0
+            raise _Refused(409, Conflict(error="unknown run: send from base 0", have=0)) from None
         with state.lock:
             have = state.interactions.height
             if request.base != have:
@@ -152,9 +162,7 @@ def service_app(
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise _Refused(400, _error(f"not a state this service wrote ({exc})")) from None
-        with guard:
-            runs[run] = restored
-            runs.move_to_end(run)
+        keep(run, restored)
         return Ack()
 
     def forget(run: str) -> BaseModel:
@@ -235,6 +243,7 @@ def serve(
     except OSError as exc:
         sock.close()
         raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(128)  # listening before the URL is told: a client may connect at once
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
