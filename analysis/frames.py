@@ -157,3 +157,21 @@ def load_timeseries(run_dir: str | Path) -> pl.DataFrame | None:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)  # a Table always gives a DataFrame
     return frame
+
+
+class RunFrames:
+    """A run's result, read back as polars frames (mixed into each domain's run result)."""
+
+    run_dir: Path
+
+    def events_frame(self) -> pl.DataFrame:
+        """Every event of the run, checked against its manifest (`load_events`)."""
+        return load_events(self.run_dir)
+
+    def personas_frame(self) -> pl.DataFrame:
+        """One row per persona, its fields as columns (nested ones as structs)."""
+        return pl.DataFrame([p.model_dump(mode="json") for p in run_personas(self.run_dir)])
+
+    def timeseries_frame(self) -> pl.DataFrame | None:
+        """One row per simulated day (None for a run that wrote no series)."""
+        return load_timeseries(self.run_dir)

@@ -106,8 +106,13 @@ def test_run_says_when_the_target_failed_and_finishes(own_module, tmp_path):
 def test_an_object_given_to_simulate_is_the_target(small_config, prepared, tmp_path):
     target = ItemKNNRecommender(prepared.catalog, name="given")
     result = simulate(small_config, tmp_path / "r", target=target)
-    events = load_events(result.run_dir)
+    events = result.events_frame()  # the result reads back as frames, not only a path
+    assert events.equals(load_events(result.run_dir)) and events.height == result.events
     assert set(events["target"].drop_nulls()) == {"given"}
+    personas = result.personas_frame()
+    assert personas.height == small_config.personas and personas["id"].n_unique() == personas.height
+    series = result.timeseries_frame()
+    assert series is not None and series.height >= small_config.days
     manifest = json.loads((tmp_path / "r" / "manifest.json").read_text())
     assert (
         manifest["target"] == "python:simulator.domains.recsys.targets.itemknn.ItemKNNRecommender"

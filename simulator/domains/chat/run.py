@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from analysis.frames import RunFrames
 from personas.atomic import write_text_atomically
 from personas.conversation import (
     Goal,
@@ -58,7 +59,7 @@ STOP_MODEL_FILE = "stop_model.json"
 
 
 @dataclass(frozen=True)
-class ChatRunResult:
+class ChatRunResult(RunFrames):
     """What a finished (or paused) chat run produced."""
 
     run_dir: Path

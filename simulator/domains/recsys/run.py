@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from analysis.frames import RunFrames
 from personas.atomic import write_text_atomically
 from personas.datasets import Split, load_dataset, temporal_split
 from personas.io import save_personas
@@ -71,7 +72,7 @@ class Prepared(Population):
 
 
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(RunFrames):
     """What a finished (or paused) run produced."""
 
     run_dir: Path
