@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.core.refs import import_file
+from simulator.core.refs import NotPython, import_file
 from simulator.domains import DOMAINS
 
 
@@ -36,7 +36,7 @@ def load_scenario(name_or_path: str) -> ModuleType:
         sys.path.append(folder)
     try:
         module = import_file(path, f"simfolk_scenario_{path.stem}")
-    except ImportError as exc:
+    except NotPython as exc:
         raise ScenarioError(str(exc)) from None
     except SyntaxError as exc:  # NUL bytes and bad encodings arrive as this too
         where = f"line {exc.lineno}: " if exc.lineno else ""

@@ -64,16 +64,20 @@ def importable_from(folder: Path) -> Iterator[None]:
             sys.path.remove(entry)
 
 
+class NotPython(ImportError):
+    """A file no loader takes for Python (e.g. not named *.py)."""
+
+
 def import_file(path: Path, name: str) -> ModuleType:
     """Run the Python file at `path` as a module called `name` (a scenario script).
 
     Raises:
-        ImportError: the file cannot be imported as Python.
+        NotPython: the file cannot be imported as Python.
         Exception: whatever running the file raises.
     """
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"{path}: cannot be imported as Python")
+        raise NotPython(f"{path}: cannot be imported as Python")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
