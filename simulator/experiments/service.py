@@ -35,8 +35,8 @@ def start_service(
         process = subprocess.Popen(
             command, stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "10000"}
         )
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
+    deadline = time.perf_counter() + 300
+    while time.perf_counter() < deadline and process.poll() is None:
         found = re.search(r"http://127\.0\.0\.1:\d+", log.read_text(errors="replace"))
         if found is not None:
             return process, found.group()
