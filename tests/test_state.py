@@ -85,6 +85,7 @@ CASES = {
     "target:popularity": _target("popularity"),
     "target:itemknn": _target("itemknn"),
     "target:als": _target("als"),
+    "target:cornac-mf": _target("cornac-mf"),
     "agent": _agent,
     "world": _world,
 }

@@ -15,6 +15,7 @@ from simulator.domains.recsys.targets.baselines import (
     RandomRecommender,
     RecentPopularityRecommender,
 )
+from simulator.domains.recsys.targets.cornac_models import CornacRecommender
 from simulator.domains.recsys.targets.factorization import ImplicitRecommender, PureSVDRecommender
 from simulator.domains.recsys.targets.itemknn import ItemKNNRecommender
 
@@ -31,6 +32,14 @@ def _implicit(name: str, model: str, **params: float) -> Callable[[Catalog, Stre
     def make(catalog: Catalog, streams: Streams) -> Recommender:
         seed = streams.integer_seed(f"target:{name}", "fit")
         return ImplicitRecommender(catalog, seed, model, name, **params)
+
+    return make
+
+
+def _cornac(name: str, model: str, **params: float) -> Callable[[Catalog, Streams], Recommender]:
+    def make(catalog: Catalog, streams: Streams) -> Recommender:
+        seed = streams.integer_seed(f"target:{name}", "fit")
+        return CornacRecommender(catalog, seed, model, name, **params)
 
     return make
 
@@ -57,6 +66,13 @@ _register(
 _register("bpr", "cf", _implicit("bpr", "bpr", factors=64, iterations=100))
 _register("lmf", "cf", _implicit("lmf", "lmf", factors=30, iterations=30))
 _register("puresvd", "cf", lambda catalog, streams: PureSVDRecommender(catalog, factors=64))
+# Rating models from a second library (cornac, an optional extra).
+_register(
+    "cornac-mf",
+    "cf",
+    _cornac("cornac-mf", "mf", k=32, max_iter=30, learning_rate=0.01, lambda_reg=0.02),
+)
+_register("cornac-nmf", "cf", _cornac("cornac-nmf", "nmf", k=16, max_iter=60, use_bias=True))
 
 
 def target_names() -> tuple[str, ...]:
