@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from personas.atomic import write_text_atomically
-from personas.io import PersonaFileError, _parse, validate_records
+from personas.io import PersonaFileError, read_data, validate_records
 from personas.schema import Persona
 
 CHAT_USERS_VERSION = 1
@@ -133,7 +133,7 @@ def load_goals(path: str | os.PathLike[str]) -> list[Goal]:
     if not path.is_file():
         raise GoalFileError(f"{path}: no such goal file")
     try:
-        data = _parse(path)
+        data = read_data(path, what="goal file")
     except PersonaFileError as exc:
         raise GoalFileError(str(exc)) from None
     if isinstance(data, dict):
@@ -208,7 +208,7 @@ def load_chat_users(path: Path) -> list[ChatUser]:
     """Read `chat_users.json`, naming the field that does not fit."""
     if not path.is_file():
         raise PersonaFileError(f"{path}: no such chat-user file")
-    data: Any = _parse(path)
+    data: Any = read_data(path, what="chat-user file")
     if not isinstance(data, dict) or data.get("schema_version") != CHAT_USERS_VERSION:
         raise PersonaFileError(
             f"{path}: schema_version: this simfolk reads chat-user files of version "

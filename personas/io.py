@@ -55,8 +55,16 @@ def validate_records(
     return out
 
 
-def _parse(path: Path) -> Any:
-    """The file's data; a file that is not UTF-8 or nests too deep is a PersonaFileError."""
+def read_data(path: Path, what: str = "persona file") -> Any:
+    """The data of a YAML or JSON file, read safely (no tags, no aliases, bounded depth).
+
+    Args:
+        path: The file (.yaml, .yml or .json).
+        what: What the file is meant to be, for the messages.
+
+    Raises:
+        PersonaFileError: When it is not UTF-8, not valid YAML/JSON, or nests too deep.
+    """
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -78,16 +86,16 @@ def _parse(path: Path) -> Any:
         loader = _Loader
         try:
             # Checked first, from the event stream: building a deep tree overflows the C stack.
-            refusal = _yaml_refusal(text, loader)
+            refusal = _yaml_refusal(text, loader, what)
             if refusal is not None:
                 raise PersonaFileError(f"{path}: {refusal}")
             data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             raise PersonaFileError(f"{path}: not valid YAML ({exc})") from exc
     else:
-        raise PersonaFileError(f"{path}: unknown persona file type; use .yaml, .yml or .json")
+        raise PersonaFileError(f"{path}: unknown {what} type; use .yaml, .yml or .json")
     if data is _TOO_DEEP or _depth(data) > MAX_DEPTH:
-        raise PersonaFileError(f"{path}: nested more than {MAX_DEPTH} deep: not a persona file")
+        raise PersonaFileError(f"{path}: nested more than {MAX_DEPTH} deep: not a {what}")
     return data
 
 
@@ -95,11 +103,13 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     """The safe loader, reading `1e-3` as the number YAML 1.2 says it is (1.1 said a string)."""
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """The safe dumper, quoting a string like `1e-3` that the loader would read as a number."""
+
+
+_EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+for _side in (_Loader, _Dumper):
+    _side.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
 
 
 # A persona is a handful of levels deep; far deeper is a hostile or broken file.
@@ -107,17 +117,17 @@ MAX_DEPTH = 32
 _TOO_DEEP = object()
 
 
-def _yaml_refusal(text: str, loader: Any) -> str | None:
+def _yaml_refusal(text: str, loader: Any, what: str) -> str | None:
     """Why the YAML is refused before it is built, read from its event stream, or None."""
     depth = 0
     for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent):
             # An alias repeats a whole subtree: a few lines can stand for billions of values.
-            return "uses YAML aliases (*name), which persona files have no need of"
+            return f"uses YAML aliases (*name), which a {what} has no need of"
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
-                return f"nested more than {MAX_DEPTH} deep: not a persona file"
+                return f"nested more than {MAX_DEPTH} deep: not a {what}"
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
     return None
@@ -142,7 +152,7 @@ def load_personas(path: str | os.PathLike[str]) -> list[Persona]:
     path = Path(path)
     if not path.is_file():
         raise PersonaFileError(f"{path}: no such persona file")
-    data = _parse(path)
+    data = read_data(path)
     if isinstance(data, dict):
         version = data.get("schema_version", PERSONA_SCHEMA_VERSION)
         if version != PERSONA_SCHEMA_VERSION:
@@ -171,8 +181,7 @@ def save_personas(personas: Sequence[Persona], path: str | os.PathLike[str]) -> 
     if path.suffix == ".json":
         text = json.dumps(payload, indent=1, ensure_ascii=False)
     elif path.suffix in (".yaml", ".yml"):
-        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-        text = yaml.dump(payload, Dumper=dumper, sort_keys=False, allow_unicode=True)
+        text = yaml.dump(payload, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
     else:
         raise PersonaFileError(f"{path}: unknown persona file type; use .yaml, .yml or .json")
     return write_text_atomically(path, text)

@@ -136,8 +136,17 @@ def test_round_trip_of_a_rich_persona(tmp_path: Path, suffix: str) -> None:
         record(
             "u-1",
             backstory="Ich schaue gern Filme. 映画\n\t»ok« \u2028 ~ null: yes",
-            goals=["no", "1.0", "- dash", "#hash"],
-            taste={"genre_affinity": {"Sci-Fi": -0.0, "ünï": 1e-300, "null": 5e-324, "": 2.0}},
+            goals=["no", "1.0", "- dash", "#hash", "1e5"],
+            # "0E0" is a number to the loader (YAML 1.2), so the dumper must quote it
+            taste={
+                "genre_affinity": {
+                    "Sci-Fi": -0.0,
+                    "ünï": 1e-300,
+                    "null": 5e-324,
+                    "": 2.0,
+                    "0E0": 1.0,
+                }
+            },
         )
     )
     path = save_personas([person, Persona.model_validate(record("p2"))], tmp_path / f"x{suffix}")
