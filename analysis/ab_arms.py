@@ -143,7 +143,7 @@ def _run_catalogue(run_dir: Path) -> _Catalogue:
     except (KeyError, TypeError) as exc:
         raise ValueError(f"{run_dir}/manifest.json: lacks dataset or split ({exc})") from exc
     path = info.get("path")
-    location = path if path and Path(path).is_dir() else info["name"]
+    location = path if path and Path(path).exists() else info["name"]
     return _catalogue(str(location), info.get("sha256"), holdout, min_train)
 
 

@@ -126,7 +126,7 @@ def compare_run(
             "resume it (simfolk run ... --resume) before comparing"
         )
     path, name, sha256 = get("dataset", "path"), get("dataset", "name"), get("dataset", "sha256")
-    dataset = load_dataset(path if Path(path).is_dir() else name)
+    dataset = load_dataset(path if Path(path).exists() else name)
     if dataset.sha256 != sha256:
         raise ValueError(
             f"{run_dir}: the run used dataset {name} with sha256 "

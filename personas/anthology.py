@@ -34,7 +34,7 @@ from personas.backstory_facts import (
 )
 from personas.backstory_prompts import backstory_messages, extract_messages
 from personas.backstory_report import BackstoryReport, BackstoryResult, Failure
-from personas.datasets import RatingScale
+from personas.datasets import FILM_WORDS, RatingScale, Words
 from personas.schema import Persona
 from personas.story_model import StoryModel, Tag
 
@@ -77,11 +77,12 @@ async def _write(
     seed: int,
     genres: Sequence[str],
     scale: RatingScale,
+    words: Words,
     max_tokens: int,
     counter: _Counter | None,
 ) -> str:
     reply = await llm.text(
-        backstory_messages(persona, genres, scale=scale),
+        backstory_messages(persona, genres, scale=scale, words=words),
         tag=Tag("backstory", persona_id=persona.id),
         seed=call_seed(seed, persona.id, "backstory"),
         max_tokens=max_tokens,
@@ -98,6 +99,7 @@ async def write_backstory(
     seed: int,
     genres: Sequence[str],
     scale: RatingScale = MOVIELENS_SCALE,
+    words: Words = FILM_WORDS,
     max_tokens: int = BACKSTORY_MAX_TOKENS,
 ) -> str:
     """A first-person life story of `persona`, written by `llm` from its facts.
@@ -108,6 +110,7 @@ async def write_backstory(
         seed: The root seed; the call's seed is derived from it and the persona id.
         genres: The dataset's genre vocabulary.
         scale: The rating scale of the persona's ratings.
+        words: What the domain calls an item and consuming one.
         max_tokens: The bound on the story's length, in tokens.
 
     Returns:
@@ -123,6 +126,7 @@ async def write_backstory(
         seed=seed,
         genres=genres,
         scale=scale,
+        words=words,
         max_tokens=max_tokens,
         counter=None,
     )
@@ -134,11 +138,12 @@ async def _extract(
     *,
     seed: int,
     genres: Sequence[str],
+    words: Words,
     persona_id: str | None,
     counter: _Counter | None,
 ) -> PersonaFacts:
     answer = await llm.structured(
-        extract_messages(backstory, genres),
+        extract_messages(backstory, genres, words),
         extraction_model(tuple(genres)),
         tag=Tag("backstory_check", persona_id=persona_id),
         seed=call_seed(seed, persona_id or "", "backstory_check"),
@@ -156,6 +161,7 @@ async def extract_facts(
     seed: int,
     genres: Sequence[str],
     persona_id: str | None = None,
+    words: Words = FILM_WORDS,
 ) -> PersonaFacts:
     """The facts `llm` reads back from `backstory` alone, as structured output.
 
@@ -165,6 +171,7 @@ async def extract_facts(
         seed: The root seed; the call's seed is derived from it and `persona_id`.
         genres: The dataset's genre vocabulary: the only genre names the answer may use.
         persona_id: Whose story, for the call's tag and seed.
+        words: What the domain calls an item and consuming one.
 
     Returns:
         The facts read back.
@@ -173,7 +180,13 @@ async def extract_facts(
         InvalidAnswer: The model gave no valid answer within the allowed repairs.
     """
     return await _extract(
-        llm, backstory, seed=seed, genres=genres, persona_id=persona_id, counter=None
+        llm,
+        backstory,
+        seed=seed,
+        genres=genres,
+        words=words,
+        persona_id=persona_id,
+        counter=None,
     )
 
 
@@ -184,6 +197,7 @@ async def _check_one(
     seed: int,
     genres: Sequence[str],
     scale: RatingScale,
+    words: Words,
     max_tokens: int,
     counter: _Counter,
 ) -> BackstoryResult:
@@ -204,6 +218,7 @@ async def _check_one(
             seed=seed,
             genres=genres,
             scale=scale,
+            words=words,
             max_tokens=max_tokens,
             counter=counter,
         )
@@ -213,7 +228,13 @@ async def _check_one(
         return failed("write", "empty backstory", story)
     try:
         found = await _extract(
-            llm, story, seed=seed, genres=genres, persona_id=persona.id, counter=counter
+            llm,
+            story,
+            seed=seed,
+            genres=genres,
+            words=words,
+            persona_id=persona.id,
+            counter=counter,
         )
     except llm.failure as exc:
         return failed("extract", _describe(exc), story)
@@ -254,6 +275,7 @@ async def check_backstories(
     seed: int,
     genres: Sequence[str],
     scale: RatingScale = MOVIELENS_SCALE,
+    words: Words = FILM_WORDS,
     max_tokens: int = BACKSTORY_MAX_TOKENS,
 ) -> BackstoryReport:
     """Write each persona's backstory, read its facts back, and report the mismatch.
@@ -269,6 +291,7 @@ async def check_backstories(
         seed: The root seed.
         genres: The dataset's genre vocabulary.
         scale: The rating scale of the personas' ratings.
+        words: What the domain calls an item and consuming one.
         max_tokens: The bound on each story's length, in tokens.
 
     Returns:
@@ -284,6 +307,7 @@ async def check_backstories(
                 seed=seed,
                 genres=genres,
                 scale=scale,
+                words=words,
                 max_tokens=max_tokens,
                 counter=counter,
             )

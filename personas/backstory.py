@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from personas.datasets import FILM_WORDS, Words
 from personas.schema import Demographics, RatingStyle, Traits
 
 
-def _who(demographics: Demographics) -> str:
+def _who(demographics: Demographics, words: Words) -> str:
     parts = []
     if demographics.age is not None:
         parts.append(f"{demographics.age}-year-old")
@@ -15,7 +16,9 @@ def _who(demographics: Demographics) -> str:
         parts.append(
             f"who works as {demographics.occupation}" if parts else demographics.occupation
         )
-    return "I am a " + " ".join(parts) + "." if parts else "I watch a lot of films."
+    return (
+        "I am a " + " ".join(parts) + "." if parts else f"I {words.consume} a lot of {words.items}."
+    )
 
 
 def template_backstory(
@@ -24,6 +27,7 @@ def template_backstory(
     rating: RatingStyle,
     favourite_genres: list[str],
     scale_high: float,
+    words: Words = FILM_WORDS,
 ) -> str:
     """A few first-person sentences; LLM-written life stories replace these later."""
     pace = (
@@ -44,6 +48,7 @@ def template_backstory(
         else "I often disagree with the crowd"
     )
     return (
-        f"{_who(demographics)} I pick movies {pace}, about {traits.items_per_session:.0f} at a "
-        f"sitting, and I am drawn to {taste}. {tone} (out of {scale_high:g}), and {crowd}."
+        f"{_who(demographics, words)} I pick {words.items} {pace}, about "
+        f"{traits.items_per_session:.0f} at a sitting, and I am drawn to {taste}. "
+        f"{tone} (out of {scale_high:g}), and {crowd}."
     )

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 
 from personas.backstory_facts import MOVIELENS_SCALE, N_TOP, persona_facts, ranked_genres
-from personas.datasets import RatingScale
+from personas.datasets import FILM_WORDS, RatingScale, Words
 from personas.schema import Persona
 from personas.templates import Templates
 
@@ -24,15 +24,19 @@ _N_DISLIKED = 2
 _WRITE_TEMPLATES = ("backstory_system", "backstory_user")
 
 _GLOSS: dict[str, str] = {
-    "occasional": "I am an occasional viewer: I watch movies only now and then",
-    "regular": "I am a regular viewer: I watch movies most weeks",
-    "heavy": "I am a heavy viewer: I watch a huge number of movies",
-    "generous": "I am a generous rater: I give high scores to most films",
+    "occasional": "I am an occasional user: I {consume} {items} only now and then",
+    "regular": "I am a regular user: I {consume} {items} most weeks",
+    "heavy": "I am a heavy user: I {consume} a huge number of {items}",
+    "generous": "I am a generous rater: I give high scores to most {items}",
     "balanced": "I am a balanced rater: my scores are neither high nor low",
-    "harsh": "I am a harsh rater: I give low scores to most films",
+    "harsh": "I am a harsh rater: I give low scores to most {items}",
     "narrow": "My taste is narrow: I stick to a few genres I know I like",
     "broad": "My taste is broad: I enjoy many different genres",
 }
+
+
+def _gloss(fact: str, words: Words) -> str:
+    return _GLOSS[fact].format(consume=words.consume, items=words.items)
 
 
 def prompt_hash() -> str:
@@ -55,7 +59,11 @@ def _who(persona: Persona) -> str | None:
 
 
 def backstory_messages(
-    persona: Persona, genres: Sequence[str], *, scale: RatingScale = MOVIELENS_SCALE
+    persona: Persona,
+    genres: Sequence[str],
+    *,
+    scale: RatingScale = MOVIELENS_SCALE,
+    words: Words = FILM_WORDS,
 ) -> list[dict[str, str]]:
     """The chat messages asking a model for the persona's first-person backstory."""
     facts = persona_facts(persona, genres, scale=scale)
@@ -64,19 +72,20 @@ def backstory_messages(
     affinity = persona.taste.genre_affinity
     dislikes = [g for g in reversed(ranked[N_TOP:]) if affinity[g] < 0][:_N_DISLIKED]
     crowd = (
-        "I usually agree with what most people think of a film"
+        f"I usually agree with what most people think of a {words.item}"
         if persona.traits.conformity >= _CONFORMIST_FROM
-        else "I often disagree with what most people think of a film"
+        else f"I often disagree with what most people think of a {words.item}"
     )
     user = render(
         "backstory_user",
         who=_who(persona),
         favourites=favourites,
         dislikes=dislikes,
-        activity_gloss=_GLOSS[facts.activity],
-        rating_gloss=_GLOSS[facts.rating_style],
-        openness_gloss=_GLOSS[facts.openness],
+        activity_gloss=_gloss(facts.activity, words),
+        rating_gloss=_gloss(facts.rating_style, words),
+        openness_gloss=_gloss(facts.openness, words),
         crowd=crowd,
+        words=words,
     )
     return [
         {"role": "system", "content": render("backstory_system")},
@@ -84,12 +93,12 @@ def backstory_messages(
     ]
 
 
-def extract_messages(backstory: str, genres: Sequence[str]) -> list[dict[str, str]]:
+def extract_messages(
+    backstory: str, genres: Sequence[str], words: Words = FILM_WORDS
+) -> list[dict[str, str]]:
     """The chat messages asking a model to read the facts back from a backstory."""
+    user = render("backstory_extract_user", backstory=backstory, genres=list(genres), words=words)
     return [
-        {"role": "system", "content": render("backstory_extract_system")},
-        {
-            "role": "user",
-            "content": render("backstory_extract_user", backstory=backstory, genres=list(genres)),
-        },
+        {"role": "system", "content": render("backstory_extract_system", words=words)},
+        {"role": "user", "content": user},
     ]

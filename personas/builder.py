@@ -148,12 +148,17 @@ def build_personas(
                 ),
                 rating=rating,
                 backstory=template_backstory(
-                    demographics, traits, rating, favourites, dataset.rating_scale.high
+                    demographics,
+                    traits,
+                    rating,
+                    favourites,
+                    dataset.rating_scale.high,
+                    dataset.words,
                 ),
                 provenance=Provenance(
                     source="dataset",
                     dataset=dataset.name,
-                    dataset_sha256=dataset.sha256,
+                    dataset_sha256=dataset.content_sha256,
                     user_id=uid,
                     split=split_label,
                     n_train=int(row["n"]),

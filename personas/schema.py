@@ -84,7 +84,9 @@ class Provenance(_Record):
 
     source: Literal["dataset", "sampler", "hand"]
     dataset: str | None = None
-    dataset_sha256: str | None = None
+    dataset_sha256: str | None = Field(
+        default=None, description="digest of the data read (Dataset.content_sha256), not its files"
+    )
     user_id: int | None = Field(default=None, ge=INT64_MIN, le=INT64_MAX)
     split: str | None = Field(default=None, description="e.g. 'temporal holdout=0.2 min_train=5'")
     n_train: int | None = Field(default=None, ge=0, le=INT64_MAX)

@@ -112,6 +112,21 @@ def test_lastfm_folders(tmp_path_factory: pytest.TempPathFactory, data: Any) -> 
     clear_or_fine(lambda: load_lastfm(folder), folder)
 
 
+@FUZZ
+@given(data=st.data(), fmt=st.sampled_from(["csv", "tsv", "parquet", "jsonl"]))
+def test_interaction_log_folders(
+    tmp_path_factory: pytest.TempPathFactory, data: Any, fmt: str
+) -> None:
+    from personas.datasets.export import write_log
+    from personas.datasets.mapping import MAPPING_FILE
+
+    source = load_dataset(write(small("ml-latest"), tmp_path_factory.mktemp("ml")))
+    folder = write_log(source, tmp_path_factory.mktemp("log"), fmt, name="small")  # type: ignore[arg-type]
+    names = [MAPPING_FILE, f"interactions.{fmt}", f"items.{fmt}", f"users.{fmt}"]
+    _damage(data, folder / data.draw(st.sampled_from(names)))
+    clear_or_fine(lambda: load_dataset(folder), folder)
+
+
 # -- persona, goal and dialogue files -------------------------------------------------------------
 
 

@@ -12,18 +12,20 @@ Example:
 
 from __future__ import annotations
 
-from personas.datasets.dataset import Dataset, RatingScale
+from personas.datasets.dataset import FILM_WORDS, Dataset, RatingScale, Words
 from personas.datasets.errors import DatasetError
 from personas.datasets.resolve import data_root, known_datasets, load_dataset
 from personas.datasets.sessions import SESSION_GAP_SECONDS, sessionize
 from personas.datasets.split import Split, temporal_split
 
 __all__ = [
+    "FILM_WORDS",
     "SESSION_GAP_SECONDS",
     "Dataset",
     "DatasetError",
     "RatingScale",
     "Split",
+    "Words",
     "data_root",
     "known_datasets",
     "load_dataset",

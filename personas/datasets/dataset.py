@@ -1,4 +1,4 @@
-"""The one shape every MovieLens reader returns, whatever the format.
+"""The one shape every dataset reader returns, whatever the format.
 
 A :class:`Dataset` of polars frames and its :class:`RatingScale`, with the formats'
 fixed vocabularies (genres, and ml-1m's age and occupation codes).
@@ -6,13 +6,16 @@ fixed vocabularies (genres, and ml-1m's age and occupation codes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
-Format = Literal["ml-100k", "ml-1m", "ml-latest"]
+Format = Literal["ml-100k", "ml-1m", "ml-latest", "log"]
 
 # Item-genre placeholders: an item carrying only these has no genre.
 NO_GENRE = frozenset({"unknown", "(no genres listed)"})
@@ -150,13 +153,33 @@ SCALE_5 = RatingScale(1.0, 5.0, 1.0)
 SCALE_HALF = RatingScale(0.5, 5.0, 0.5)
 
 
+@dataclass(frozen=True)
+class Words:
+    """What a domain calls an item and consuming one, in the persona's own sentences.
+
+    Attributes:
+        item: One item ("movie", "episode", "artist").
+        items: More than one.
+        consume: The verb ("watch", "listen to").
+        consumed: Its past tense ("watched", "listened to").
+    """
+
+    item: str = "movie"
+    items: str = "movies"
+    consume: str = "watch"
+    consumed: str = "watched"
+
+
+FILM_WORDS = Words()
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class Dataset:
     """A MovieLens dataset read into polars frames of one shape whatever the format.
 
     Attributes:
         name: The known name it was loaded by, or the folder name when given a path.
-        path: The folder read.
+        path: The folder read (for a log whose mapping file lies elsewhere: that file).
         format: Which MovieLens file format the folder holds.
         sha256: Hex digest over the files read, in a fixed order (file name, size, bytes).
         items: ``item_id:Int64, title:String, year:Int32, genres:List(String)``, by item_id.
@@ -167,6 +190,9 @@ class Dataset:
         genres: The genre vocabulary in the dataset's own order, without the
             placeholders ("unknown", "(no genres listed)") that stand for no genre.
         rating_scale: The ratings the format allows.
+        words: What an item and consuming it are called (movies, watched for MovieLens).
+        keys: For a log whose ids are not all integers: ``user`` and ``item`` frames of
+            (``user_id``/``item_id``: Int64, ``key``: String), the ids the data gave.
     """
 
     name: str
@@ -178,6 +204,34 @@ class Dataset:
     users: pl.DataFrame
     genres: tuple[str, ...]
     rating_scale: RatingScale
+    words: Words = FILM_WORDS
+    keys: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @cached_property
+    def content_sha256(self) -> str:
+        """Hex digest of the data itself: the frames, vocabulary, scale and words.
+
+        ``sha256`` says which files were read; this says what they held, so the
+        same data read from a MovieLens folder or from a log of other files and
+        column names has the same digest. Personas and calibrations record this.
+        """
+        digest = hashlib.sha256()
+        for label, frame in (
+            ("items", self.items),
+            ("ratings", self.ratings),
+            ("users", self.users),
+        ):
+            digest.update(f"{label}:{frame.height}".encode())
+            for name in frame.columns:
+                column = frame[name]
+                digest.update(f"{name}:{column.dtype}".encode())
+                if column.dtype.is_numeric() and column.null_count() == 0:
+                    digest.update(column.to_numpy().tobytes())
+                else:
+                    digest.update(json.dumps(column.to_list(), ensure_ascii=False).encode())
+        rest = [list(self.genres), asdict(self.rating_scale), asdict(self.words)]
+        digest.update(json.dumps(rest, sort_keys=True).encode())
+        return digest.hexdigest()
 
     def __repr__(self) -> str:
         return (

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from personas.datasets.assemble import Tables, assemble
 from personas.datasets.dataset import (
     AGES_1M,
     GENRES_1M,
@@ -38,7 +39,6 @@ from personas.datasets.parsing import (
     split_lines,
     typed_ratings,
 )
-from personas.datasets.split import canonical_sort
 
 # Which file marks which format, in the order they are looked for.
 MARKERS: tuple[tuple[str, Format], ...] = (
@@ -273,10 +273,6 @@ def _read_latest(folder: Path, name: str) -> Dataset:
     )
 
 
-# ---------------------------------------------------------------------------
-# Cross-file checks and the final frames
-
-
 def _assemble(
     name: str,
     folder: Path,
@@ -288,77 +284,17 @@ def _assemble(
     genres: tuple[str, ...],
     scale: RatingScale,
 ) -> Dataset:
-    items_file, ratings_file, users_file = _file_names(fmt)
-    if ratings.height == 0:
-        raise at(folder / ratings_file, "no ratings: a dataset needs at least one")
-    _check_unique(items, folder / items_file, "item_id")
-    _check_no_repeated_rows(ratings, folder / ratings_file)
-    if fmt != "ml-latest":
-        _check_unique(users, folder / users_file, "user_id")
-
-    missing = ratings.filter(~pl.col("item_id").is_in(items["item_id"].implode()))
-    if missing.height:
-        raise at(
-            folder / ratings_file,
-            f"item {missing['item_id'][0]} is not in {folder / items_file}",
-            int(missing["line"][0]),
-        )
-    missing = ratings.filter(~pl.col("user_id").is_in(users["user_id"].implode()))
-    if missing.height:
-        raise at(
-            folder / ratings_file,
-            f"user {missing['user_id'][0]} is not in {folder / users_file}",
-            int(missing["line"][0]),
-        )
-
-    rated = ratings["user_id"].unique().implode()
-    return Dataset(
-        name=name,
-        path=folder,
-        format=fmt,
-        sha256=files.sha256(),
-        items=_typed(items.sort("item_id"), _ITEM_SCHEMA),
-        ratings=canonical_sort(_typed(ratings, _RATING_SCHEMA)),
-        users=_typed(users.filter(pl.col("user_id").is_in(rated)).sort("user_id"), _USER_SCHEMA),
-        genres=genres,
-        rating_scale=scale,
-    )
-
-
-def _file_names(fmt: Format) -> tuple[str, str, str]:
-    """Items, ratings and users file names of a format (ml-latest has no users file)."""
-    return {
+    items_file, ratings_file, users_file = {
         "ml-100k": ("u.item", "u.data", "u.user"),
         "ml-1m": ("movies.dat", "ratings.dat", "users.dat"),
         "ml-latest": ("movies.csv", "ratings.csv", "ratings.csv"),
     }[fmt]
-
-
-def _check_unique(frame: pl.DataFrame, path: Path, column: str) -> None:
-    dup = frame.filter(pl.col(column).is_duplicated()).sort("line")
-    if dup.height:
-        # Report the second occurrence: the first one is where the id was defined.
-        first = dup.filter(pl.col(column) == dup[column][0])
-        raise at(path, f"duplicate {column} {dup[column][0]}", int(first["line"][1]))
-
-
-def _check_no_repeated_rows(ratings: pl.DataFrame, path: Path) -> None:
-    # A re-rating (another time or value) is real; the same row twice is a file joined to itself.
-    same = ("user_id", "item_id", "rating", "timestamp")
-    again = (
-        ratings.with_columns(first=pl.col("line").min().over(same))
-        .filter(pl.col("line") != pl.col("first"))
-        .sort("line")
+    tables = Tables(
+        items=items,
+        ratings=ratings,
+        users=users,
+        items_path=folder / items_file,
+        ratings_path=folder / ratings_file,
+        users_path=folder / users_file if fmt != "ml-latest" else None,
     )
-    if again.height:
-        row = again.row(0, named=True)
-        raise at(
-            path,
-            f"the same rating again (user {row['user_id']}, item {row['item_id']}, "
-            f"first on line {row['first']}): is the file repeated?",
-            int(row["line"]),
-        )
-
-
-def _typed(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
-    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
+    return assemble(name, folder, fmt, files.sha256(), tables, genres, scale)

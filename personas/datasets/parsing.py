@@ -42,6 +42,13 @@ class Files:
             except OSError as exc:
                 raise DatasetError(f"{path}: cannot read: {exc}") from exc
 
+    def add(self, path: Path) -> None:
+        """Read one more file, from anywhere, into the digest (under its file name)."""
+        try:
+            self.data[path.name] = path.read_bytes()
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read: {exc}") from exc
+
     def has(self, file_name: str) -> bool:
         """Tell whether the file was there to read."""
         return file_name in self.data

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from personas.datasets.dataset import Dataset
 from personas.datasets.errors import DatasetError
+from personas.datasets.logs import is_log_folder, read_log
+from personas.datasets.mapping import MAPPING_FILE
 from personas.datasets.movielens import read_folder
 
 DATA_ENV = "SIMFOLK_DATA"
@@ -94,12 +96,16 @@ def resolve(
 
 
 def load_dataset(name_or_path: str | os.PathLike[str]) -> Dataset:
-    """Load a MovieLens dataset by name or folder path.
+    """Load a dataset by name or folder path.
 
-    The format (ml-100k, ml-1m or ml-latest) is told by the files in the folder.
+    A folder with a mapping file (``simfolk-data.yaml``), or the path of a
+    mapping file (``.yaml``), is your own interaction log, read as the mapping
+    says; any other folder is MovieLens, its format (ml-100k, ml-1m or
+    ml-latest) told by the files in it.
 
     Args:
-        name_or_path: A known name ("ml-latest-small", "ml-100k", "ml-1m") or a folder.
+        name_or_path: A known name ("ml-latest-small", "ml-100k", "ml-1m"), a folder,
+            or a mapping file.
 
     Returns:
         The dataset.
@@ -107,5 +113,13 @@ def load_dataset(name_or_path: str | os.PathLike[str]) -> Dataset:
     Raises:
         DatasetError: When it cannot be found, or a file is missing or malformed.
     """
+    text = os.fspath(name_or_path)
+    if text.endswith((".yaml", ".yml")):
+        mapping = Path(os.path.abspath(text))
+        if not mapping.is_file():
+            raise DatasetError(f"{mapping}: mapping file not found")
+        return read_log(mapping, data_root())
     name, folder = resolve(name_or_path)
+    if is_log_folder(folder):
+        return read_log(folder / MAPPING_FILE, data_root(), name)
     return read_folder(folder, name)

@@ -65,7 +65,12 @@ def _print_report(report: FidelityReport) -> None:
 
 @app.command("fidelity")
 def fidelity_command(
-    dataset: Annotated[str, typer.Option(help="a dataset name or the path of a MovieLens folder")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="a dataset name, a MovieLens folder, or your own log (its folder or mapping file)"
+        ),
+    ],
     users: Annotated[
         int | None, typer.Option(help="how many users to draw [all]", show_default=False)
     ] = None,

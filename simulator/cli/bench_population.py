@@ -16,7 +16,12 @@ from simulator.cli.options import AsJson, ExposureFlag, PageShareOption
 
 @app.command("validity")
 def validity_command(
-    dataset: Annotated[str, typer.Option(help="a dataset name or the path of a MovieLens folder")],
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="a dataset name, a MovieLens folder, or your own log (its folder or mapping file)"
+        ),
+    ],
     arms: Annotated[
         str | None, typer.Option(help="comma-separated target names [every registered target]")
     ] = None,

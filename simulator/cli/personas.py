@@ -116,6 +116,7 @@ def backstories(
                     seed=seed,
                     genres=prep.dataset.genres,
                     scale=prep.dataset.rating_scale,
+                    words=prep.dataset.words,
                 )
             )
         finally:

@@ -347,7 +347,8 @@ class PersonaAgent(ClockAgent):
             catalog = self.world.catalog
             said = f" {review}" if review else ""
             self.mind.store(
-                f"I watched {catalog.titles[row]} ({', '.join(catalog.genres[row])}) "
+                f"I {catalog.words.consumed} {catalog.titles[row]} "
+                f"({', '.join(catalog.genres[row])}) "
                 f"and rated it {action.rating:g}.{said}",
                 t=t,
                 importance=importance,

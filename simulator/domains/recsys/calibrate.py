@@ -238,7 +238,7 @@ def calibrate(
     space = fit_taste_space(
         inner.train, dataset.items["item_id"].to_numpy(), dims=dims, user_weights=user_weights
     )
-    catalog = Catalog.build(dataset.items, dataset.genres, inner.train, space)
+    catalog = Catalog.build(dataset.items, dataset.genres, inner.train, space, dataset.words)
     brain = UtilityBrain(catalog)
     users = sorted(set(inner.heldout["user_id"].to_list()) - exclude_users)
     drawn = user_weights if user_weights is not None else dict.fromkeys(users, 1)
@@ -330,7 +330,7 @@ def calibrate(
         raise ValueError(f"calibration produced non-finite coefficients: {fitted}")
     return Calibration(
         params=UtilityParams().model_copy(update=fitted),
-        dataset_sha256=dataset.sha256,
+        dataset_sha256=dataset.content_sha256,
         train_rows=train.height,
         users=len(personas),
         choice_pairs=int(sum(len(y) for y in y_choice)),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from personas.datasets import FILM_WORDS, Words
 from personas.schema import Persona
 from personas.taste import TasteSpace
 
@@ -31,6 +32,7 @@ class Catalog:
     item_bias: np.ndarray  # shrunk mean train rating minus the global mean
     rating_keys: np.ndarray  # sorted row * 2**32 + timestamp of every train rating
     last_train_time: int
+    words: Words = FILM_WORDS  # what an item and consuming one are called
 
     @classmethod
     def build(
@@ -39,6 +41,7 @@ class Catalog:
         genre_names: tuple[str, ...],
         train: pl.DataFrame,
         space: TasteSpace,
+        words: Words = FILM_WORDS,
     ) -> Catalog:
         """Assemble from a dataset's items, its train ratings and the fitted taste space."""
         items = items.sort("item_id")
@@ -73,6 +76,7 @@ class Catalog:
             item_bias=sums / (counts + _BIAS_SHRINKAGE),
             rating_keys=np.sort(rows.astype(np.int64) * _TIME_SPAN + times),
             last_train_time=int(times.max()) if len(times) else 0,
+            words=words,
         )
 
     def recent_counts(self, rows: np.ndarray, until: int, days: float = 30.0) -> np.ndarray:

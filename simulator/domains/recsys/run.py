@@ -110,7 +110,9 @@ def prepare(config: PopulationSettings) -> Prepared:
     dataset = load_dataset(config.dataset)
     split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
     population = fit_population(config, dataset, split, user_weights=member_weights(config, split))
-    catalog = Catalog.build(dataset.items, dataset.genres, split.train, population.space)
+    catalog = Catalog.build(
+        dataset.items, dataset.genres, split.train, population.space, dataset.words
+    )
     return Prepared(dataset=dataset, split=split, space=population.space, catalog=catalog)
 
 

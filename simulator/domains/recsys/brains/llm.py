@@ -182,6 +182,7 @@ class LLMBrain:
             likes=likes,
             dislikes=dislikes,
             usual=f"{to_five(persona.rating.mean, space):.0f}",
+            words=self.catalog.words,
         )
 
     def item_lines(self, item_ids: list[int], priors: Mapping[int, float]) -> list[str]:
@@ -210,6 +211,7 @@ class LLMBrain:
             items=state["items"],
             priors=bool(request.priors),
             rate=self.rates,
+            words=self.catalog.words,
         )
         return self.chat(persona, request.space, user)
 
@@ -237,7 +239,12 @@ class LLMBrain:
     ) -> np.ndarray:
         """The list task: 1 for each item the persona says it would watch, else 0."""
         priors = self.list_priors(persona, item_ids)
-        user = render("list_task", items=self.item_lines(item_ids, priors), priors=bool(priors))
+        user = render(
+            "list_task",
+            items=self.item_lines(item_ids, priors),
+            priors=bool(priors),
+            words=self.catalog.words,
+        )
         messages = self.chat(persona, space, user)
         tag = CallTag(purpose="list_task", persona_id=persona.id)
         # Room for every id on the list, quoted and separated.
@@ -252,7 +259,7 @@ class LLMBrain:
         self, persona: Persona, item_ids: list[int], space: ActionSpace, *, seed: int
     ) -> list[float]:
         """The ratings the persona would give these items, on the dataset's scale."""
-        user = render("rate_items", items=self.item_lines(item_ids, {}))
+        user = render("rate_items", items=self.item_lines(item_ids, {}), words=self.catalog.words)
         messages = self.chat(persona, space, user)
         tag = CallTag(purpose="rate_items", persona_id=persona.id)
         schema = ratings_schema(len(item_ids))

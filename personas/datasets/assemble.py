@@ -1,0 +1,148 @@
+"""Cross-file checks and the final frames: what every reader does last, in one place.
+
+Every reader (the three MovieLens formats and the interaction-log reader) turns
+its files into three frames of typed columns with a ``line`` column (where each
+row came from), and hands them here: every rating's item and user must be
+defined, ids unique, no row repeated; then the frames take the one shape
+:class:`Dataset` promises.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from personas.datasets.dataset import FILM_WORDS, Dataset, Format, RatingScale, Words
+from personas.datasets.errors import DatasetError, at
+from personas.datasets.split import canonical_sort
+
+_ITEM_SCHEMA = pl.Schema(
+    {
+        "item_id": pl.Int64(),
+        "title": pl.String(),
+        "year": pl.Int32(),
+        "genres": pl.List(pl.String()),
+    }
+)
+_RATING_SCHEMA = pl.Schema(
+    {
+        "user_id": pl.Int64(),
+        "item_id": pl.Int64(),
+        "rating": pl.Float64(),
+        "timestamp": pl.Int64(),
+    }
+)
+_USER_SCHEMA = pl.Schema(
+    {"user_id": pl.Int64(), "age": pl.Int32(), "gender": pl.String(), "occupation": pl.String()}
+)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """A reader's three frames and the files they came from.
+
+    ``users_path`` is None when the users are not listed in a file of their own
+    (they are then whoever rated something, and cannot be missing).
+    """
+
+    items: pl.DataFrame
+    ratings: pl.DataFrame
+    users: pl.DataFrame
+    items_path: Path
+    ratings_path: Path
+    users_path: Path | None
+    row_word: str = "line"  # how the `line` column is spoken of in messages
+
+
+def assemble(
+    name: str,
+    folder: Path,
+    fmt: Format,
+    sha256: str,
+    tables: Tables,
+    genres: tuple[str, ...],
+    scale: RatingScale,
+    words: Words = FILM_WORDS,
+    keys: dict[str, pl.DataFrame] | None = None,
+) -> Dataset:
+    """Check the frames against each other and build the dataset.
+
+    Raises:
+        DatasetError: At the first rating whose item or user is not defined, a
+            duplicate id, or a row given twice.
+    """
+    items, ratings, users = tables.items, tables.ratings, tables.users
+    if ratings.height == 0:
+        raise DatasetError(f"{tables.ratings_path}: no ratings: a dataset needs at least one")
+    _check_unique(items, tables.items_path, "item_id", tables.row_word)
+    _check_no_repeated_rows(ratings, tables.ratings_path, tables.row_word)
+    if tables.users_path is not None:
+        _check_unique(users, tables.users_path, "user_id", tables.row_word)
+
+    for column, path in (("item_id", tables.items_path), ("user_id", tables.users_path)):
+        frame = items if column == "item_id" else users
+        missing = ratings.filter(~pl.col(column).is_in(frame[column].implode()))
+        if missing.height and path is not None:
+            what = column.removesuffix("_id")
+            raise _at(
+                tables.ratings_path,
+                f"{what} {missing[column][0]} is not in {path}",
+                missing["line"][0],
+                tables.row_word,
+            )
+
+    rated = ratings["user_id"].unique().implode()
+    return Dataset(
+        name=name,
+        path=folder,
+        format=fmt,
+        sha256=sha256,
+        items=_typed(items.sort("item_id"), _ITEM_SCHEMA),
+        ratings=canonical_sort(_typed(ratings, _RATING_SCHEMA)),
+        users=_typed(users.filter(pl.col("user_id").is_in(rated)).sort("user_id"), _USER_SCHEMA),
+        genres=genres,
+        rating_scale=scale,
+        words=words,
+        keys=keys or {},
+    )
+
+
+def _at(path: Path, reason: str, line: object, row_word: str) -> DatasetError:
+    if line is None:
+        return at(path, reason)
+    if row_word == "line":
+        return at(path, reason, int(str(line)))
+    return DatasetError(f"{path}, {row_word} {line}: {reason}")
+
+
+def _check_unique(frame: pl.DataFrame, path: Path, column: str, row_word: str) -> None:
+    dup = frame.filter(pl.col(column).is_duplicated()).sort("line")
+    if dup.height:
+        # Report the second occurrence: the first one is where the id was defined.
+        first = dup.filter(pl.col(column) == dup[column][0])
+        raise _at(path, f"duplicate {column} {dup[column][0]}", first["line"][1], row_word)
+
+
+def _check_no_repeated_rows(ratings: pl.DataFrame, path: Path, row_word: str) -> None:
+    # A re-rating (another time or value) is real; the same row twice is a file joined to itself.
+    same = ("user_id", "item_id", "rating", "timestamp")
+    again = (
+        ratings.with_columns(first=pl.col("line").min().over(same))
+        .filter(pl.col("line") != pl.col("first"))
+        .sort("line")
+    )
+    if again.height:
+        row = again.row(0, named=True)
+        raise _at(
+            path,
+            f"the same rating again (user {row['user_id']}, item {row['item_id']}, "
+            f"first on {row_word} {row['first']}): is the file repeated?",
+            row["line"],
+            row_word,
+        )
+
+
+def _typed(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    return frame.select([pl.col(c).cast(t) for c, t in schema.items()])
