@@ -18,6 +18,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analysis.frames import load_events
+from personas.validation import first_error
 
 MESSAGES_SCHEMA = {
     "dialogue_id": pl.String,
@@ -83,11 +84,6 @@ class _Dialogue(BaseModel):
     eval_score: int | None = Field(default=None, ge=1, le=5, strict=True)
 
 
-def _where(error: dict[str, object]) -> str:
-    loc = ".".join(str(part) for part in error["loc"])  # type: ignore[attr-defined]
-    return f", field {loc}" if loc else ""  # no field when the dialogue itself is not an object
-
-
 def _convai2_file(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -95,6 +91,13 @@ def _convai2_file(path: Path) -> tuple[list[dict[str, object]], list[dict[str, o
         raise DialogueError(f"{path}: cannot read ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise DialogueError(f"{path}: not JSON ({exc})") from exc
+    return convai2_rows(path, data)
+
+
+def convai2_rows(
+    path: Path, data: object
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Message and dialogue rows of one ConvAI2 file's parsed JSON (`path` names it in errors)."""
     if not isinstance(data, list):
         raise DialogueError(f"{path}: expected a list of dialogues, found {type(data).__name__}")
     messages: list[dict[str, object]] = []
@@ -103,10 +106,9 @@ def _convai2_file(path: Path) -> tuple[list[dict[str, object]], list[dict[str, o
         try:
             dialogue = _Dialogue.model_validate(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            raise DialogueError(
-                f"{path}: dialogue {index}{_where(dict(first))}: {first['msg']}"
-            ) from None
+            field, reason = first_error(exc)
+            at = f", field {field}" if field else ""  # none when the dialogue is not an object
+            raise DialogueError(f"{path}: dialogue {index}{at}: {reason}") from None
         dialogue_id = f"{path.stem}:{index}"
         dialogues.append(
             {
@@ -124,6 +126,23 @@ def _convai2_file(path: Path) -> tuple[list[dict[str, object]], list[dict[str, o
     return messages, dialogues
 
 
+def dialogue_files(path: Path, patterns: tuple[str, ...], what: str) -> list[Path]:
+    """`path` itself if a file, else its files matching `patterns`, sorted.
+
+    Raises:
+        DialogueError: When the path is missing, or a folder with no such files.
+    """
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise DialogueError(f"{path}: no such file or folder")
+    files = sorted(f for pattern in patterns for f in path.glob(pattern))
+    if not files:
+        shown = " or ".join(patterns)
+        raise DialogueError(f"{path}: no {shown} files of {what} in this folder")
+    return files
+
+
 def load_convai2(path: str | Path) -> DialogueSet:
     """ConvAI2 chats from a JSON file, or from every `*.json` in a folder.
 
@@ -134,15 +153,7 @@ def load_convai2(path: str | Path) -> DialogueSet:
     Raises:
         DialogueError: naming the file, the dialogue and the field, if one does not fit.
     """
-    path = Path(path)
-    if path.is_dir():
-        files = sorted(path.glob("*.json"))
-        if not files:
-            raise DialogueError(f"{path}: no *.json files of ConvAI2 dialogues in this folder")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise DialogueError(f"{path}: no such file or folder")
+    files = dialogue_files(Path(path), ("*.json",), "ConvAI2 dialogues")
     messages: list[dict[str, object]] = []
     dialogues: list[dict[str, object]] = []
     for file in files:

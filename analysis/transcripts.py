@@ -22,8 +22,15 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analysis.dialogues import DIALOGUES_SCHEMA, MESSAGES_SCHEMA, DialogueError, DialogueSet
-from analysis.dialogues import load_convai2 as _load_convai2
+from analysis.dialogues import (
+    DIALOGUES_SCHEMA,
+    MESSAGES_SCHEMA,
+    DialogueError,
+    DialogueSet,
+    convai2_rows,
+    dialogue_files,
+)
+from personas.validation import first_error
 
 Format = Literal["auto", "convai2", "sharegpt", "openai"]
 FORMATS: tuple[str, ...] = ("auto", "convai2", "sharegpt", "openai")
@@ -79,15 +86,7 @@ def load_transcripts(path: str | Path, format: Format = "auto") -> DialogueSet:
     """
     if format not in FORMATS:
         raise DialogueError(f"--format {format!r}: choose one of {', '.join(FORMATS)}")
-    path = Path(path)
-    if path.is_dir():
-        files = sorted([*path.glob("*.json"), *path.glob("*.jsonl")])
-        if not files:
-            raise DialogueError(f"{path}: no *.json or *.jsonl files of dialogues in this folder")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise DialogueError(f"{path}: no such file or folder")
+    files = dialogue_files(Path(path), ("*.json", "*.jsonl"), "dialogues")
     sets = [_load_file(file, format) for file in files]
     return DialogueSet(
         messages=pl.concat([s.messages for s in sets]),
@@ -101,7 +100,11 @@ def _load_file(path: Path, format: Format) -> DialogueSet:
     if kind == "convai2":
         if where[0].startswith("line"):
             raise DialogueError(f"{path}: ConvAI2 dialogues are one JSON list, not JSON lines")
-        return _load_convai2(path)
+        rows, heads = convai2_rows(path, records)
+        return DialogueSet(
+            messages=pl.DataFrame(rows, schema=MESSAGES_SCHEMA, orient="row"),
+            dialogues=pl.DataFrame(heads, schema=DIALOGUES_SCHEMA, orient="row"),
+        )
     messages: list[dict[str, object]] = []
     dialogues: list[dict[str, object]] = []
     for index, (record, place) in enumerate(zip(records, where, strict=True)):
@@ -173,10 +176,9 @@ def _turns(path: Path, place: str, record: Any, kind: str) -> list[tuple[str, st
             return [(_ROLES[t.from_], t.value) for t in chat.conversations if t.from_ != "system"]
         messages = _OpenAI.model_validate(record).messages
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]).replace("from_", "from")
-        at = f", field {field}" if field else ""
-        raise DialogueError(f"{path}: {place}{at}: {first['msg']} (read as {kind})") from None
+        field, message = first_error(exc)
+        at = f", field {field.replace('from_', 'from')}" if field else ""
+        raise DialogueError(f"{path}: {place}{at}: {message} (read as {kind})") from None
     turns = []
     for m in messages:
         if m.role not in _ROLES:

@@ -14,17 +14,11 @@ from pydantic import BaseModel, ValidationError
 
 from personas.atomic import write_text_atomically
 from personas.schema import PERSONA_SCHEMA_VERSION, Persona
+from personas.validation import first_error
 
 
 class PersonaFileError(ValueError):
     """A persona file that cannot be read; the message says where and why."""
-
-
-def _field_path(loc: Sequence[int | str]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -49,9 +43,8 @@ def validate_records(
         try:
             out.append(model.model_validate_json(text, strict=True))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = _field_path([section, index, *first["loc"]])
-            raise error(f"{path}: {field}: {first['msg']}") from exc
+            field, message = first_error(exc, prefix=(section, index))
+            raise error(f"{path}: {field}: {message}") from exc
     return out
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from personas.validation import first_error
 from simulator.core.refs import NotPython, import_file
 from simulator.domains import DOMAINS
 
@@ -42,9 +43,8 @@ def load_scenario(name_or_path: str) -> ModuleType:
         where = f"line {exc.lineno}: " if exc.lineno else ""
         raise ScenarioError(f"{path}: {where}not valid Python ({exc.msg})") from None
     except ValidationError as exc:  # a config the script builds with a bad field
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or exc.title
-        raise ScenarioError(f"{path}: {exc.title}.{field}: {first['msg']}") from None
+        place, message = first_error(exc)
+        raise ScenarioError(f"{path}: {exc.title}.{place or exc.title}: {message}") from None
     except (ValueError, OSError) as exc:
         if str(path) in str(exc) or getattr(exc, "filename", None):
             raise  # simfolk's own errors (a missing file, a dataset) name what is wrong

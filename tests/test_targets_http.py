@@ -288,7 +288,7 @@ def test_a_slow_or_malformed_answer_is_a_target_error(scripted):
     assert slow.value.reason == "timeout"
     script.slow, script.items = 0.0, ["1", 2]
     target = HttpRecommender(url + "?retries=0")
-    with pytest.raises(TargetError, match=r"not a RecommendAnswer \(items\.0") as bad:
+    with pytest.raises(TargetError, match=r"not a RecommendAnswer \(items\[0\]") as bad:
         target.recommend("u", 3, _CONTEXT)
     assert bad.value.reason == "bad_answer"
 

@@ -123,14 +123,14 @@ def test_the_metrics_floor_and_ratio_are_those_of_convai2(tmp_path, convai2_chat
             '{"messages": []}\n{"messages": [{"role": "robot"}]}',
             "x.jsonl",
             "auto",
-            r"line 2, field messages\.0\.role",
+            r"line 2, field messages\[0\]\.role",
         ),
         ('{"messages": []}\nnot json', "x.jsonl", "auto", "line 2: not JSON"),
         (
             '[{"conversations": [{"from": "human", "value": 3}]}]',
             "x.json",
             "auto",
-            r"dialogue 0, field conversations\.0\.value",
+            r"dialogue 0, field conversations\[0\]\.value",
         ),
         (
             '[{"messages": [{"role": "user", "content": "hi"}]}]',

@@ -31,6 +31,7 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 
 from personas.atomic import replace_atomically, temporary_path
+from personas.validation import first_error
 from simulator.core.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from simulator.core.manifest import MANIFEST_VERSION, file_sha256, read_manifest, write_manifest
 from simulator.core.redact import redact_tree
@@ -250,6 +251,6 @@ def read_run_file(path: Path, model: type[M], what: str, hint: str = "") -> M:
     try:
         return model.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the top level"
-        raise ValueError(f"{path}: not a {what} ({where}: {first['msg']}){tail}") from None
+        place, message = first_error(exc)
+        where = place or "the top level"
+        raise ValueError(f"{path}: not a {what} ({where}: {message}){tail}") from None

@@ -25,6 +25,7 @@ import polars as pl
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from personas.validation import first_error
 from simulator.core.redact import redact
 from simulator.domains.recsys.interfaces import Interaction, RecContext, TargetError
 from simulator.domains.recsys.targets.http.protocol import (
@@ -274,10 +275,10 @@ class HttpRecommender:
         try:
             return answer.model_validate_json(response.content)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or answer.__name__
+            place, message = first_error(exc)
             raise TargetError(
-                f"{method} {path}: the answer is not a {answer.__name__} ({where}: {first['msg']})",
+                f"{method} {path}: the answer is not a {answer.__name__} "
+                f"({place or answer.__name__}: {message})",
                 "bad_answer",
             ) from None
 

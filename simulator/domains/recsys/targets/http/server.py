@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from personas.validation import first_error
 from simulator.core import statecodec
 from simulator.domains.recsys.interfaces import (
     INTERACTIONS_SCHEMA,
@@ -208,9 +209,9 @@ async def _parse(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or model.__name__
-        raise _Refused(422, _error(f"not a {model.__name__}: {where}: {first['msg']}")) from None
+        place, message = first_error(exc)
+        where = place or model.__name__
+        raise _Refused(422, _error(f"not a {model.__name__}: {where}: {message}")) from None
 
 
 def _error(text: str) -> BaseModel:
