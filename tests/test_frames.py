@@ -11,7 +11,7 @@ import pytest
 
 from analysis.behaviour import behaviour_from_events
 from analysis.frames import TraceError, load_events
-from simulator.trace.schema import EVENT_SCHEMA, SCHEMA_VERSION
+from simulator.trace.schema import EVENT_SCHEMA, SCHEMA_VERSION, EventKind
 
 
 def event(seq: int, t: float, kind: str, **fields: Any) -> dict[str, Any]:
@@ -174,3 +174,18 @@ def test_behaviour_from_events_checks_its_arguments(tmp_path: Path) -> None:
         behaviour_from_events(events, horizon_days=0.0, users=["z"])
     with pytest.raises(ValueError, match="outside the population"):
         behaviour_from_events(events, horizon_days=1.0, users=["a"])
+
+
+def test_every_trace_column_is_described_in_the_part_files_and_the_readme(tmp_path):
+    from simulator.trace.schema import COLUMNS
+    from simulator.trace.writer import TraceWriter
+
+    writer = TraceWriter(tmp_path, run_id="r")
+    writer.emit(0.0, EventKind.REFIT, target="x")
+    writer.flush()
+    schema = pq.read_schema(next((tmp_path / "events").glob("part-*.parquet")))
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert schema.names == list(COLUMNS)
+    for name, (kind, nullable, words) in COLUMNS.items():
+        assert schema.field(name).metadata == {b"description": words.encode()}
+        assert f"| `{name}` | {kind}{'' if nullable else ', never null'} | {words} |" in readme

@@ -33,27 +33,33 @@ class EventKind(StrEnum):
     DIALOGUE_END = "dialogue_end"  # reason: a StopReason; turn: messages exchanged
 
 
+# Each column: its type, and what it holds. The words are written into every part file
+# (Arrow field metadata, key b"description") and the README's trace table repeats them.
+COLUMNS: dict[str, tuple[pa.DataType, bool, str]] = {
+    "seq": (pa.int64(), False, "global order of writing, from 0"),
+    "t": (pa.float64(), False, "simulated seconds since the run started"),
+    "event": (pa.string(), False, "what happened: an EventKind value"),
+    "persona_id": (pa.string(), True, "whose event (null for the target's refits)"),
+    "session": (pa.int32(), True, "the persona's session (chat: dialogue), from 0"),
+    "page": (pa.int16(), True, "the page of the session, from 0"),
+    "position": (pa.int16(), True, "the slot on the page, from 0"),
+    "item_id": (pa.int64(), True, "the item shown, clicked or rated"),
+    "examined": (pa.bool_(), True, "impressions: whether perception looked at the item"),
+    "rating": (pa.float32(), True, "rate: the rating; assessment: satisfaction 1-5"),
+    "reason": (pa.string(), True, "why: a leave or stop reason, an error code, a goal"),
+    "target": (pa.string(), True, "the system under test, by name"),
+    "text": (pa.string(), True, "language: a review, a message, a goal, a failure's detail"),
+    "role": (pa.string(), True, "messages: user (the persona) or assistant (the target)"),
+    "turn": (pa.int16(), True, "messages: index in the dialogue, from 0"),
+    "tokens": (pa.int32(), True, "messages: tokens the speaker produced"),
+    "latency": (pa.float64(), True, "messages: simulated seconds the speaker took"),
+    "channel": (pa.string(), True, "the door the item came by: recommender, intent, social, trending"),
+}
+
 EVENT_SCHEMA = pa.schema(
     [
-        pa.field("seq", pa.int64(), nullable=False),  # global order of writing
-        pa.field("t", pa.float64(), nullable=False),  # simulated seconds since run start
-        pa.field("event", pa.string(), nullable=False),
-        pa.field("persona_id", pa.string()),
-        pa.field("session", pa.int32()),  # per persona, from 0
-        pa.field("page", pa.int16()),  # per session, from 0
-        pa.field("position", pa.int16()),  # slot on the page, from 0
-        pa.field("item_id", pa.int64()),
-        pa.field("examined", pa.bool_()),  # impressions: did perception look at it
-        pa.field("rating", pa.float32()),
-        pa.field("reason", pa.string()),
-        pa.field("target", pa.string()),
-        pa.field("text", pa.string()),  # language: a review, a rationale, a failure's detail
-        pa.field("role", pa.string()),  # messages: "user" (the persona) or "assistant" (target)
-        pa.field("turn", pa.int16()),  # messages: index in the dialogue, from 0
-        pa.field("tokens", pa.int32()),  # messages: tokens the speaker produced
-        pa.field("latency", pa.float64()),  # messages: simulated seconds the speaker took
-        # impressions, clicks, ratings: the door the item came by (recsys exposure.CHANNELS)
-        pa.field("channel", pa.string()),
+        pa.field(name, kind, nullable=nullable, metadata={b"description": words.encode()})
+        for name, (kind, nullable, words) in COLUMNS.items()
     ],
     metadata={b"simfolk.trace.schema_version": str(SCHEMA_VERSION).encode()},
 )
