@@ -53,7 +53,11 @@ COLUMNS: dict[str, tuple[pa.DataType, bool, str]] = {
     "turn": (pa.int16(), True, "messages: index in the dialogue, from 0"),
     "tokens": (pa.int32(), True, "messages: tokens the speaker produced"),
     "latency": (pa.float64(), True, "messages: simulated seconds the speaker took"),
-    "channel": (pa.string(), True, "the door the item came by: recommender, intent, social, trending"),
+    "channel": (
+        pa.string(),
+        True,
+        "the door the item came by: recommender, intent, social, trending",
+    ),
 }
 
 EVENT_SCHEMA = pa.schema(
