@@ -15,7 +15,7 @@ import numpy as np
 
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, temporal_split
-from personas.io import load_personas
+from personas.io import PersonaFileError, load_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
 from simulator.core.manifest import file_sha256, read_manifest
@@ -92,11 +92,53 @@ def sample_users(split: Split, n: int, streams: Streams) -> list[int]:
 def build_run_personas(
     config: PopulationSettings, prep: Population, streams: Streams
 ) -> list[Persona]:
-    """The personas a run with `config` builds: its sampled users, from their train rows."""
+    """The personas a run with `config` builds: its sampled users, from their train rows.
+
+    With a `personas_file`, they are that file's instead (see :func:`personas_from_file`).
+    """
+    path = getattr(config, "personas_file", None)
+    if path is not None:
+        return personas_from_file(Path(path), prep)
     users = sample_users(prep.split, config.personas, streams)
     return build_personas(
         prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
     )
+
+
+def personas_from_file(path: Path, prep: Population) -> list[Persona]:
+    """Personas saved earlier (with LLM backstories, say), checked to belong to this run.
+
+    Each must have been built from this dataset's data (``Dataset.content_sha256``) in
+    this taste space, from a user the train split has: a persona from other data would
+    be simulated against the wrong catalogue and taste.
+
+    Raises:
+        PersonaFileError: The file does not parse, or a persona belongs elsewhere (the
+            message names the file, the persona and what differs).
+    """
+    people = load_personas(path)
+    if not people:
+        raise PersonaFileError(f"{path}: no personas")
+    users = set(np.unique(prep.split.train["user_id"].to_numpy()).tolist())
+    digest = prep.dataset.content_sha256
+    for person in people:
+        where = f"{path}: persona {person.id!r}"
+        source = person.provenance
+        if source.dataset_sha256 != digest:
+            raise PersonaFileError(
+                f"{where} was built from other data (dataset digest "
+                f"{(source.dataset_sha256 or 'none')[:12]}…, this run's {digest[:12]}…); "
+                f"build the file from the run's dataset ({prep.dataset.name})"
+            )
+        if person.taste.factor_space != prep.space.id:
+            raise PersonaFileError(
+                f"{where} lives in taste space {person.taste.factor_space}, this run's is "
+                f"{prep.space.id}: build the file with the run's taste_dims, holdout and "
+                "min_train"
+            )
+        if source.user_id not in users:
+            raise PersonaFileError(f"{where}: user {source.user_id} is not in the train split")
+    return people
 
 
 def run_personas(out: Path) -> list[Persona]:

@@ -410,3 +410,39 @@ def test_cli_writes_personas_and_report(tmp_path: Path, monkeypatch: pytest.Monk
     report = BackstoryReport.model_validate_json((tmp_path / "people.report.json").read_text())
     assert (report.n, report.checked, report.calls) == (3, 3, 6)
     assert [r.persona_id for r in report.results] == [p.id for p in people]
+
+
+def test_a_backstories_file_feeds_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from personas.io import save_personas
+    from simulator.cli import app as main_app
+    from simulator.cli.personas import app
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-fake")
+    out = tmp_path / "people.yaml"
+    with FakeLLMServer(content=ANSWER) as server:
+        args = ["backstories", "--personas", "3", "--seed", "2", "--out", str(out)]
+        args += ["--model", "openai/fake", "--api-base", server.api_base, "--no-cache"]
+        assert CliRunner().invoke(app, args).exit_code == 0
+    week = Path(__file__).parents[1] / "scenarios" / "movielens_week.py"
+    run = ["run", str(week), "--personas-file", str(out), "--days", "1", "--seed", "2"]
+    result = CliRunner().invoke(main_app, [*run, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    used = json.loads((tmp_path / "run" / "personas.json").read_text())["personas"]
+    assert [p["backstory"] for p in used] == [ANSWER] * 3
+    assert [p["id"] for p in used] == [p.id for p in load_personas(out)]
+    # A persona of other data, or of another taste space, is refused with the reason.
+    people = load_personas(out)
+    moved = people[0].model_copy(
+        update={"provenance": people[0].provenance.model_copy(update={"dataset_sha256": "0" * 64})}
+    )
+    save_personas([moved, *people[1:]], tmp_path / "other.yaml")
+    refused = CliRunner().invoke(
+        main_app, ["run", str(week), "--personas-file", str(tmp_path / "other.yaml"),
+                   "--days", "1", "--out", str(tmp_path / "r2")]
+    )  # fmt: skip
+    assert refused.exit_code != 0
+    assert f"persona {people[0].id!r} was built from other data" in str(refused.exception or "")

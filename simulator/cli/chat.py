@@ -74,7 +74,8 @@ class ChatCommands:
         from simulator.domains.chat.config import ChatConfig
 
         base = config.model_dump()
-        update = {k: options[k] for k in ("dataset", "personas", "seed") if k in options}
+        fields = ("dataset", "personas", "personas_file", "seed")
+        update = {k: options[k] for k in fields if k in options}
         bot = {field: options[k] for k, field in BOT_OPTIONS.items() if k in options}
         return ChatConfig.model_validate(
             {

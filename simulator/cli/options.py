@@ -28,7 +28,7 @@ PageShareOption = Annotated[
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 # Options of `simfolk run` every domain takes, and those of its language model.
-COMMON = frozenset({"dataset", "personas", "seed"})
+COMMON = frozenset({"dataset", "personas", "personas_file", "seed"})
 LLM_OPTIONS = ("model", "api_base", "budget_tokens", "budget_usd", "cache")
 
 

@@ -69,7 +69,7 @@ class RecsysCommands:
         from simulator.domains.recsys.config import RunConfig
         from simulator.domains.recsys.exposure.config import with_doors
 
-        fields = ("dataset", "personas", "days", "seed", "target", "brain")
+        fields = ("dataset", "personas", "personas_file", "days", "seed", "target", "brain")
         update = {k: options[k] for k in fields if k in options}
         llm = llm_overrides(config, options)
         fitted = RunConfig.model_validate({**config.model_dump(), **update, "llm": llm})

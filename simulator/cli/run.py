@@ -21,6 +21,13 @@ def run(
     scenario: Annotated[str, typer.Argument(help="a scenario file, or a name in ./scenarios/")],
     dataset: Annotated[str | None, typer.Option(help="a dataset name or path")] = None,
     personas: Annotated[int | None, typer.Option(help="how many users become personas")] = None,
+    personas_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="use these personas (e.g. from `simfolk personas backstories --out`) instead "
+            "of building them; they must come from the run's dataset and taste space"
+        ),
+    ] = None,
     days: Annotated[int | None, typer.Option(help="simulated days")] = None,
     seed: Annotated[int | None, typer.Option(help="root seed")] = None,
     target: Annotated[
@@ -83,6 +90,7 @@ def run(
     options = dict(
         dataset=dataset,
         personas=personas,
+        personas_file=str(personas_file.resolve()) if personas_file else None,
         days=days,
         seed=seed,
         target=target,

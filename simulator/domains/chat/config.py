@@ -30,6 +30,12 @@ class ChatConfig(BaseModel):
         default="ml-latest-small", description="whose users become the chat personas"
     )
     personas: int = Field(default=20, ge=1, description="one dialogue each")
+    personas_file: str | None = Field(
+        default=None,
+        description="the personas to use, from a file (e.g. `simfolk personas backstories "
+        "--out`), instead of building them; they must come from this dataset and taste space, "
+        "and `personas` is then their count",
+    )
     seed: int = Field(default=0, ge=0)
     goals: str | None = Field(
         default=None, description="a goal file (YAML/JSON); None: the scenario's goals"

@@ -33,6 +33,12 @@ class RunConfig(BaseModel):
     scenario: str = "movielens_week"
     dataset: str = "ml-latest-small"
     personas: int = Field(default=100, ge=1, description="how many dataset users become personas")
+    personas_file: str | None = Field(
+        default=None,
+        description="the personas to use, from a file (e.g. `simfolk personas backstories "
+        "--out`), instead of building them; they must come from this dataset and taste space, "
+        "and `personas` is then their count",
+    )
     days: int = Field(default=7, ge=1, le=3650)
     seed: int = Field(default=0, ge=0)
     target: str = "itemknn"
