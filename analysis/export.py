@@ -28,10 +28,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from analysis.card import card_path, card_text, may_write_card
 from analysis.dedup import DEDUP_MODES, Dedup, deduplicate
 from analysis.dialogues import dialogues_from_run
 from analysis.diversity import diversity
 from analysis.pii import PLACEHOLDERS, scrub
+from analysis.splits import personas_for_test, split_file
 from personas.atomic import replace_atomically, temporary_path, write_text_atomically
 from simulator.core.rundir import read_run_file
 
@@ -68,8 +70,10 @@ class ExportSummary:
     """What an export wrote and what it left out.
 
     Attributes:
-        path: The file written.
+        path: The file written (with a split: the train file).
         format: "openai", "sharegpt" or "hf".
+        files: Split name ("train", and "test" with a split) → the file written.
+        card: The dataset card written (README.md), or None.
         dialogues_in: Dialogues in the run.
         written: Records written.
         exact_duplicates: Dropped as exact duplicates of an earlier dialogue.
@@ -81,6 +85,8 @@ class ExportSummary:
 
     path: Path
     format: str
+    files: dict[str, Path]
+    card: Path | None
     dialogues_in: int
     written: int
     exact_duplicates: int
@@ -276,6 +282,17 @@ def _write_report(report: dict[str, float], path: Path) -> None:
 # --- the export ---------------------------------------------------------------------------
 
 
+def _split(records: list[_Record], seed: int, test_share: float | None) -> dict[str, list[_Record]]:
+    """One file, or train and test by persona (`analysis.splits`)."""
+    if test_share is None:
+        return {"train": records}
+    test = personas_for_test((r.metadata["persona_id"] for r in records), seed, test_share)
+    return {
+        "train": [r for r in records if r.metadata["persona_id"] not in test],
+        "test": [r for r in records if r.metadata["persona_id"] in test],
+    }
+
+
 def export_dialogues(
     run_dir: str | Path,
     fmt: Format,
@@ -285,6 +302,8 @@ def export_dialogues(
     near_threshold: float = 0.9,
     scrub_pii: bool = False,
     diversity_report: Path | None = None,
+    test_share: float | None = None,
+    card: bool = False,
 ) -> ExportSummary:
     """Write a chat run's dialogues to `out` as a dataset, atomically.
 
@@ -302,6 +321,11 @@ def export_dialogues(
             keys in messages and persona summaries with placeholders.
         diversity_report: Where to write the diversity of the records written
             (see `analysis.diversity.diversity`) as JSON; nan is written as null.
+        test_share: Split by persona: about this share of the personas, all their
+            dialogues, go to ``<stem>-test<suffix>`` and the rest to ``<stem>-train<suffix>``
+            (keyed on the run's seed and the persona's id; None: one file, `out`).
+        card: Also write the dataset card, README.md beside `out` (`analysis.card`);
+            a README.md there that simfolk did not write is refused, never overwritten.
 
     Returns:
         Counts of what was read, written and dropped, and the diversity report.
@@ -316,7 +340,14 @@ def export_dialogues(
         raise ValueError(f"unknown dedup {dedup!r}; choose one of {', '.join(DEDUP_MODES)}")
     if not 0 < near_threshold <= 1:
         raise ValueError(f"near_threshold must be in (0, 1], got {near_threshold}")
+    if test_share is not None and not 0 < test_share < 1:
+        raise ValueError(f"test_share must be in (0, 1), got {test_share}")
     run_dir, out = Path(run_dir), Path(out)
+    if card and not may_write_card(card_path(out)):
+        raise ValueError(
+            f"{card_path(out)}: a README.md simfolk did not write is there; export into "
+            "another folder, or move it"
+        )
     manifest = _read_model(run_dir / "manifest.json", _Manifest, "manifest")
     if manifest.kind != "chat":
         raise ValueError(
@@ -329,7 +360,23 @@ def export_dialogues(
     total, records, empty, counts = _records(run_dir, manifest, users, scrub_pii)
     kept, exact, near = deduplicate(records, dedup, near_threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _WRITERS[fmt](kept, out)
+    splits = _split(kept, manifest.root_seed, test_share)
+    files = {name: split_file(out, name) if test_share is not None else out for name in splits}
+    for name, part in splits.items():
+        _WRITERS[fmt](part, files[name])
+    written_card = None
+    if card:
+        written_card = card_path(out)
+        raw = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+        summaries = {r.metadata["persona_id"]: r.metadata["persona_summary"] for r in kept}
+        text = card_text(
+            raw,
+            {name: path.name for name, path in files.items()},
+            {name: len(part) for name, part in splits.items()},
+            [r.metadata for r in kept],
+            list(summaries.values()),
+        )
+        write_text_atomically(written_card, text)
 
     report = None
     if diversity_report is not None:
@@ -339,8 +386,10 @@ def export_dialogues(
         )
         _write_report(report, Path(diversity_report))
     return ExportSummary(
-        path=out,
+        path=files["train"],
         format=fmt,
+        files=files,
+        card=written_card,
         dialogues_in=total,
         written=len(kept),
         exact_duplicates=exact,

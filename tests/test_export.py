@@ -425,3 +425,53 @@ def test_unknown_format_and_mode_name_the_choices(run_dir: Path, tmp_path: Path)
         export_dialogues(run_dir, "hf", tmp_path / "o", dedup="fuzzy")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"\(0, 1\]"):
         export_dialogues(run_dir, "hf", tmp_path / "o", near_threshold=0)
+
+
+# --- dataset card and split by persona ----------------------------------------------------
+
+
+def test_a_split_by_persona_with_a_card_loads_as_a_dataset(tmp_path: Path, hf_cache: str) -> None:
+    import yaml
+
+    prompt = "You are Tram, the city's travel helper. Be brief."
+    manifest = {**MANIFEST, "run_id": "abc123", "dataset": {"name": "ml-100k", "sha256": "f" * 64}}
+    manifest["config"] = {
+        **MANIFEST["config"],
+        "chatbot": {"kind": "local", "system_prompt": prompt},
+    }
+    run = _write_run(tmp_path / "run", manifest=manifest)
+    out = tmp_path / "data" / "chats.jsonl"
+    summary = export_dialogues(run, "openai", out, dedup="none", test_share=0.4, card=True)
+    train, test = summary.files["train"], summary.files["test"]
+    assert (train.name, test.name) == ("chats-train.jsonl", "chats-test.jsonl")
+    assert not out.exists()
+
+    def personas(path: Path) -> list[str]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line)["metadata"]["persona_id"] for line in lines]
+
+    sides = personas(train), personas(test)
+    assert not set(sides[0]) & set(sides[1]) and sides[0] and sides[1]
+    assert sorted(sides[0] + sides[1]) == sorted(i.split("/")[0] for i in NON_EMPTY)
+    assert "carol" in sides[0] or sides[1].count("carol") == 2  # both of carol's on one side
+    again = export_dialogues(run, "openai", tmp_path / "again" / "chats.jsonl", dedup="none",
+                             test_share=0.4)  # fmt: skip
+    assert personas(again.files["test"]) == sides[1]  # keyed: the same split every time
+
+    text = summary.card.read_text(encoding="utf-8") if summary.card else ""
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["license"] == "other" and "simfolk" in header["tags"]
+    files = {f["split"]: f["path"] for f in header["configs"][0]["data_files"]}
+    assert files == {"train": train.name, "test": test.name}
+    assert prompt in text and "abc123" in text and "no redistribution of the ratings" in text
+    import datasets
+
+    loaded = datasets.load_dataset(str(out.parent), cache_dir=hf_cache)
+    assert (loaded["train"].num_rows, loaded["test"].num_rows) == tuple(map(len, sides))
+
+    # A README.md simfolk did not write is never overwritten.
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "README.md").write_text("# my notes\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"theirs/README\.md: a README\.md simfolk did not"):
+        export_dialogues(run, "openai", tmp_path / "theirs" / "c.jsonl", card=True)
+    assert (tmp_path / "theirs" / "README.md").read_text(encoding="utf-8") == "# my notes\n"

@@ -72,6 +72,21 @@ def export_dialogues_command(
     diversity_report: Annotated[
         Path | None, typer.Option(help="write distinct-n and embedding spread here (JSON)")
     ] = None,
+    test_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="split by persona: this share of personas to OUT-test, the rest to OUT-train",
+        ),
+    ] = None,
+    card: Annotated[
+        bool,
+        typer.Option(
+            "--card/--no-card",
+            help="write a dataset card (README.md with the `datasets` YAML header) beside OUT",
+        ),
+    ] = False,
 ) -> None:
     """Export a chat run's dialogues as a dataset, with persona and run provenance."""
     from analysis.export import export_dialogues
@@ -84,12 +99,17 @@ def export_dialogues_command(
         near_threshold=near_threshold,
         scrub_pii=scrub_pii,
         diversity_report=diversity_report,
+        test_share=test_share,
+        card=card,
     )
+    where = ", ".join(f"{name} {path}" for name, path in summary.files.items())
     console.print(
-        f"{summary.written} of {summary.dialogues_in} dialogues → {summary.path} "
+        f"{summary.written} of {summary.dialogues_in} dialogues → {where} "
         f"(dropped: {summary.exact_duplicates} exact and {summary.near_duplicates} near "
         f"duplicates, {summary.empty} without an exchange)"
     )
+    if summary.card is not None:
+        console.print(f"dataset card: {summary.card}")
     if summary.pii_replacements:
         console.print(f"PII masked: {dict(summary.pii_replacements)}")
     if summary.diversity is not None:
