@@ -32,7 +32,7 @@ browser:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: lint browser
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow" --durations=15
 
 test-slow: $(BIN)/.installed
 	$(BIN)/pytest -q -m slow
