@@ -74,12 +74,13 @@ def assemble(
             duplicate id, or a row given twice.
     """
     items, ratings, users = tables.items, tables.ratings, tables.users
+    keys = keys or {}
     if ratings.height == 0:
         raise DatasetError(f"{tables.ratings_path}: no ratings: a dataset needs at least one")
-    _check_unique(items, tables.items_path, "item_id", tables.row_word)
-    _check_no_repeated_rows(ratings, tables.ratings_path, tables.row_word)
+    _check_unique(items, tables.items_path, "item_id", tables.row_word, keys)
+    _check_no_repeated_rows(ratings, tables.ratings_path, tables.row_word, keys)
     if tables.users_path is not None:
-        _check_unique(users, tables.users_path, "user_id", tables.row_word)
+        _check_unique(users, tables.users_path, "user_id", tables.row_word, keys)
 
     for column, path in (("item_id", tables.items_path), ("user_id", tables.users_path)):
         frame = items if column == "item_id" else users
@@ -88,7 +89,7 @@ def assemble(
             what = column.removesuffix("_id")
             raise _at(
                 tables.ratings_path,
-                f"{what} {missing[column][0]} is not in {path}",
+                f"{what} {_shown(keys, what, missing[column][0])} is not in {path}",
                 missing["line"][0],
                 tables.row_word,
             )
@@ -105,8 +106,17 @@ def assemble(
         genres=genres,
         rating_scale=scale,
         words=words,
-        keys=keys or {},
+        keys=keys,
     )
+
+
+def _shown(keys: dict[str, pl.DataFrame], what: str, value: object) -> str:
+    """An id as the data gave it: its key where the reader numbered the ids."""
+    table = keys.get(what)
+    if table is None:
+        return str(value)
+    found = table.filter(pl.col(f"{what}_id") == value)["key"]
+    return repr(found[0]) if found.len() else str(value)
 
 
 def _at(path: Path, reason: str, line: object, row_word: str) -> DatasetError:
@@ -117,15 +127,20 @@ def _at(path: Path, reason: str, line: object, row_word: str) -> DatasetError:
     return DatasetError(f"{path}, {row_word} {line}: {reason}")
 
 
-def _check_unique(frame: pl.DataFrame, path: Path, column: str, row_word: str) -> None:
+def _check_unique(
+    frame: pl.DataFrame, path: Path, column: str, row_word: str, keys: dict[str, pl.DataFrame]
+) -> None:
     dup = frame.filter(pl.col(column).is_duplicated()).sort("line")
     if dup.height:
         # Report the second occurrence: the first one is where the id was defined.
         first = dup.filter(pl.col(column) == dup[column][0])
-        raise _at(path, f"duplicate {column} {dup[column][0]}", first["line"][1], row_word)
+        shown = _shown(keys, column.removesuffix("_id"), dup[column][0])
+        raise _at(path, f"duplicate {column} {shown}", first["line"][1], row_word)
 
 
-def _check_no_repeated_rows(ratings: pl.DataFrame, path: Path, row_word: str) -> None:
+def _check_no_repeated_rows(
+    ratings: pl.DataFrame, path: Path, row_word: str, keys: dict[str, pl.DataFrame]
+) -> None:
     # A re-rating (another time or value) is real; the same row twice is a file joined to itself.
     same = ("user_id", "item_id", "rating", "timestamp")
     again = (
@@ -137,7 +152,8 @@ def _check_no_repeated_rows(ratings: pl.DataFrame, path: Path, row_word: str) ->
         row = again.row(0, named=True)
         raise _at(
             path,
-            f"the same rating again (user {row['user_id']}, item {row['item_id']}, "
+            f"the same rating again (user {_shown(keys, 'user', row['user_id'])}, "
+            f"item {_shown(keys, 'item', row['item_id'])}, "
             f"first on {row_word} {row['first']}): is the file repeated?",
             row["line"],
             row_word,

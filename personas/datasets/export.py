@@ -8,13 +8,14 @@ that is how the log reader is checked against the MovieLens readers.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
 import yaml
 
 from personas.datasets.dataset import Dataset
-from personas.datasets.mapping import MAPPING_FILE, TableFormat
+from personas.datasets.mapping import MAPPING_FILE, NAME_PATTERN, TableFormat
 
 # The column names written unless others are asked for.
 COLUMNS = {
@@ -55,19 +56,19 @@ def write_log(
     names = COLUMNS | (columns or {})
     suffix = fmt
     interactions = dataset.ratings.select(
-        pl.col("user_id").alias(names["user"]),
-        pl.col("item_id").alias(names["item"]),
+        _ids(dataset, "user").alias(names["user"]),
+        _ids(dataset, "item").alias(names["item"]),
         pl.col("timestamp").alias(names["time"]),
         pl.col("rating").alias(names["rating"]),
     )
     items = dataset.items.select(
-        pl.col("item_id").alias(names["item"]),
+        _ids(dataset, "item").alias(names["item"]),
         pl.col("title").alias(names["title"]),
         pl.col("year").alias(names["year"]),
         pl.col("genres").alias(names["categories"]),
     )
     users = dataset.users.select(
-        pl.col("user_id").alias(names["user"]),
+        _ids(dataset, "user").alias(names["user"]),
         pl.col("age").alias(names["age"]),
         pl.col("gender").alias(names["gender"]),
         pl.col("occupation").alias(names["occupation"]),
@@ -85,9 +86,11 @@ def write_log(
         categories["vocabulary"] = list(dataset.genres)
     if separator:
         categories["separator"] = separator
-    mapping = {
+    name = name or dataset.name
+    mapping: dict[str, object] = {
         "version": 1,
-        "name": name or dataset.name,
+        # A folder name a mapping cannot carry ("ml small (copy)") is left to the folder.
+        **({"name": name} if re.fullmatch(NAME_PATTERN, name) else {}),
         "interactions": {
             "file": f"interactions.{suffix}",
             "user": names["user"],
@@ -123,6 +126,16 @@ def write_log(
     }
     (out / MAPPING_FILE).write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
     return out
+
+
+def _ids(dataset: Dataset, what: str) -> pl.Expr:
+    """The ids as the data gave them: the keys where the reader numbered them."""
+    column = pl.col(f"{what}_id")
+    table = dataset.keys.get(what)
+    if table is None:
+        return column
+    lookup = dict(zip(table[f"{what}_id"].to_list(), table["key"].to_list(), strict=True))
+    return column.replace_strict(lookup, return_dtype=pl.String)
 
 
 def _write(table: pl.DataFrame, path: Path, fmt: TableFormat) -> None:

@@ -44,6 +44,7 @@ from personas.io import PersonaFileError, read_data
 from personas.validation import first_error
 
 MAPPING_FILE = "simfolk-data.yaml"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 MAPPING_VERSION = 1
 TableFormat = Literal["csv", "tsv", "parquet", "jsonl"]
 SUFFIXES: dict[str, TableFormat] = {
@@ -70,14 +71,20 @@ class RatingColumn(_Strict):
     """An explicit rating and the scale it is on: ``low`` to ``high`` in steps of ``step``."""
 
     column: str
-    low: float
-    high: float
-    step: float = Field(gt=0)
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+    step: float = Field(gt=0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> RatingColumn:
         if self.high <= self.low:
             raise ValueError(f"high ({self.high:g}) must be above low ({self.low:g})")
+        steps = (self.high - self.low) / self.step
+        if abs(steps - round(steps)) > 1e-9:
+            raise ValueError(
+                f"step ({self.step:g}) must divide high - low ({self.high - self.low:g}) "
+                "into whole steps"
+            )
         return self
 
 
@@ -172,7 +179,7 @@ class Mapping(_Strict):
     """A whole ``simfolk-data.yaml``."""
 
     version: Literal[1]
-    name: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str | None = Field(default=None, min_length=1, pattern=NAME_PATTERN)
     # Where the tables are: beside the mapping unless given; may start with ${SIMFOLK_DATA}.
     folder: str | None = Field(default=None, min_length=1)
     interactions: Interactions
@@ -187,6 +194,10 @@ DATA_VARIABLE = "${SIMFOLK_DATA}"
 def data_folder(mapping: Mapping, path: Path, data_root: Path | None) -> Path:
     """The folder the tables are in: the mapping's own, or its ``folder`` key.
 
+    The mapping is trusted as a config is: it says where your data is, anywhere you
+    can read. Its tables must be files of that folder (no ``..``, no absolute paths),
+    which keeps a mapping and the data it reads together.
+
     Args:
         mapping: The mapping.
         path: The mapping file.
@@ -199,6 +210,9 @@ def data_folder(mapping: Mapping, path: Path, data_root: Path | None) -> Path:
     if mapping.folder is None:
         return path.parent
     text = mapping.folder
+    rest = text[len(DATA_VARIABLE) :] if text.startswith(DATA_VARIABLE) else None
+    if rest is not None and rest and not rest.startswith("/"):
+        raise DatasetError(f"{path}, key folder: {DATA_VARIABLE} must be followed by / or nothing")
     if text.startswith(DATA_VARIABLE):
         if data_root is None:
             raise DatasetError(

@@ -55,6 +55,19 @@ def read_table(path: Path, raw: bytes, spec: Table, columns: dict[str, str]) -> 
             f"{path}: no column {name!r} (the mapping's {key}); the file has: {shown or 'none'}"
         )
     wanted = list(dict.fromkeys(columns.values()))
+    for key, name in columns.items():
+        dtype = frame.schema[name]
+        lists_allowed = key == "items.categories.column"
+        if isinstance(dtype, (pl.List, pl.Array)) and not lists_allowed:
+            raise DatasetError(
+                f"{path}, column {name!r}: holds lists; the mapping's {key} needs one value a row"
+            )
+        if isinstance(dtype, (pl.List, pl.Array)) and isinstance(dtype.inner, (pl.List, pl.Struct)):
+            raise DatasetError(f"{path}, column {name!r}: holds nested lists; give categories flat")
+        if isinstance(dtype, pl.Struct):
+            raise DatasetError(
+                f"{path}, column {name!r}: holds objects; the mapping's {key} needs one value a row"
+            )
     if ROW_INDEX in frame.columns:
         raise DatasetError(
             f"{path}: a column is named {ROW_INDEX!r}, which simfolk keeps for itself"
@@ -84,16 +97,24 @@ def _parse(raw: bytes, fmt: TableFormat, spec: Table) -> pl.DataFrame:
 
 def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
     dtype = frame.schema[name]
+    column = pl.col(name)
     if isinstance(dtype, pl.List):
-        return pl.col(name).cast(pl.List(pl.String))
+        return column.cast(pl.List(pl.String))
     if dtype == pl.String:
-        return pl.col(name)
+        return column
     if dtype.is_float():
-        # 5.0 reads back as "5.0", an integer id stored as a float as "12.0": both parse.
-        return pl.col(name).cast(pl.String)
+        # Parquet from pandas stores integer ids, years and ages as floats once a value is
+        # missing: whole numbers read back as integers ("12"), others as they are ("4.5").
+        values = frame[name].drop_nulls().drop_nans()
+        whole = bool(values.len()) and bool((values == values.round(0)).all())
+        if whole and bool((values.abs() < 2**53).all()):
+            return column.cast(pl.Int64, strict=False).cast(pl.String)
+        return column.cast(pl.String)
     if isinstance(dtype, pl.Datetime):
-        return pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%S%.f%z")
-    return pl.col(name).cast(pl.String, strict=False)
+        # A time without a zone is UTC, as in text; the ISO reader then takes it.
+        zoned = column.dt.replace_time_zone("UTC") if dtype.time_zone is None else column
+        return zoned.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.f%z")
+    return column.cast(pl.String, strict=False)
 
 
 def first_bad(frame: pl.DataFrame, bad: pl.Expr, column: str) -> tuple[int, str] | None:
