@@ -10,12 +10,17 @@ counts, never from the environment.
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from analysis.pii import scrub
+from personas.atomic import write_text_atomically
 
 MARKER = "<!-- simfolk dataset card: rewritten by `simfolk export dialogues --card` -->"
 
@@ -103,7 +108,10 @@ def card_text(
             f"The chatbot is code (`{chatbot.get('ref')}`): simfolk knows no prompt of it."
         )
     else:
-        lines += ["```text", str(chatbot.get("system_prompt", "")), "```"]
+        prompt = str(chatbot.get("system_prompt", ""))
+        # A fence longer than any run of backticks in the prompt: the prompt cannot close it.
+        fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", prompt)), default=0))
+        lines += [f"{fence}text", prompt, fence]
     reasons = Counter(str(r.get("stop_reason")) for r in records)
     rated = [float(r["satisfaction"]) for r in records if r.get("satisfaction") is not None]
     lines += ["", "## Personas", ""]
@@ -129,6 +137,38 @@ def card_text(
         lines.append(f"- The stop model was fitted on human chats: {CONVAI2_TERMS}.")
     lines.append("- The models' own licences apply to what they wrote.")
     return "\n".join(lines) + "\n"
+
+
+def write_card(
+    manifest_path: Path,
+    path: Path,
+    files: Mapping[str, tuple[Path, int]],
+    records: Sequence[Mapping[str, Any]],
+    scrub_pii: bool,
+) -> Path:
+    """Write the card of an export to `path` (see :func:`card_text`); return it.
+
+    Args:
+        manifest_path: The chat run's manifest.json.
+        path: Where the card goes (README.md beside the data files).
+        files: Split name → (the file written, dialogues in it).
+        records: The metadata of every record written.
+        scrub_pii: Mask personal data in the system prompt too, as in the dialogues.
+    """
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    bot = (manifest.get("config") or {}).get("chatbot") or {}
+    if scrub_pii and isinstance(bot.get("system_prompt"), str):
+        bot["system_prompt"] = scrub(bot["system_prompt"])[0]
+    summaries = {r["persona_id"]: r["persona_summary"] for r in records}
+    text = card_text(
+        manifest,
+        {name: file.name for name, (file, _) in files.items()},
+        {name: count for name, (_, count) in files.items()},
+        records,
+        list(summaries.values()),
+    )
+    write_text_atomically(path, text)
+    return path
 
 
 def card_path(out: Path) -> Path:

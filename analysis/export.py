@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
-from analysis.card import card_path, card_text, may_write_card
+from analysis.card import card_path, may_write_card, write_card
 from analysis.dedup import DEDUP_MODES, Dedup, deduplicate
 from analysis.dialogues import dialogues_from_run
 from analysis.diversity import diversity
@@ -366,17 +366,13 @@ def export_dialogues(
         _WRITERS[fmt](part, files[name])
     written_card = None
     if card:
-        written_card = card_path(out)
-        raw = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-        summaries = {r.metadata["persona_id"]: r.metadata["persona_summary"] for r in kept}
-        text = card_text(
-            raw,
-            {name: path.name for name, path in files.items()},
-            {name: len(part) for name, part in splits.items()},
+        written_card = write_card(
+            run_dir / "manifest.json",
+            card_path(out),
+            {name: (path, len(splits[name])) for name, path in files.items()},
             [r.metadata for r in kept],
-            list(summaries.values()),
+            scrub_pii,
         )
-        write_text_atomically(written_card, text)
 
     report = None
     if diversity_report is not None:

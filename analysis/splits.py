@@ -7,21 +7,33 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
-def personas_for_test(personas: Iterable[str], seed: int, share: float) -> set[str]:
-    """The personas that go to test: about `share` of them, at least one, never all.
+def _draw(seed: int, persona: str) -> float:
+    """A uniform number in [0, 1) fixed by the seed and the persona's id."""
+    digest = hashlib.sha256(f"{seed}:split:{persona}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
-    Who goes where depends only on the seed and each persona's id (a hash order),
-    so the same export gives the same split and adding a persona moves no other.
+
+def personas_for_test(personas: Iterable[str], seed: int, share: float) -> set[str]:
+    """The personas that go to test: each whose draw is under `share`.
+
+    A persona's side depends only on the seed and its own id, so the same export
+    gives the same split and adding a persona moves no other. Two rules then hold
+    the split open: at least one persona in test (the lowest draw) and at least
+    one in train (the highest).
+
+    Raises:
+        ValueError: With fewer than two personas, which cannot be split.
     """
     people = sorted(set(personas))
     if len(people) < 2:
-        return set()
-
-    def key(persona: str) -> str:
-        return hashlib.sha256(f"{seed}:split:{persona}".encode()).hexdigest()
-
-    n_test = min(max(round(share * len(people)), 1), len(people) - 1)
-    return set(sorted(people, key=key)[:n_test])
+        raise ValueError(f"a split by persona needs two personas or more; there are {len(people)}")
+    draws = {persona: _draw(seed, persona) for persona in people}
+    test = {persona for persona, draw in draws.items() if draw < share}
+    if not test:
+        test = {min(people, key=draws.__getitem__)}
+    if len(test) == len(people):
+        test.discard(max(people, key=draws.__getitem__))
+    return test
 
 
 def split_file(out: Path, split: str) -> Path:

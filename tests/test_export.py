@@ -475,3 +475,19 @@ def test_a_split_by_persona_with_a_card_loads_as_a_dataset(tmp_path: Path, hf_ca
     with pytest.raises(ValueError, match=r"theirs/README\.md: a README\.md simfolk did not"):
         export_dialogues(run, "openai", tmp_path / "theirs" / "c.jsonl", card=True)
     assert (tmp_path / "theirs" / "README.md").read_text(encoding="utf-8") == "# my notes\n"
+
+
+def test_a_persona_keeps_its_side_when_others_join() -> None:
+    from analysis.splits import personas_for_test
+
+    people = [f"p{i}" for i in range(60)]
+    before = personas_for_test(people[:40], 7, 0.2)
+    after = personas_for_test(people, 7, 0.2)
+    assert before == after & set(people[:40])  # nobody moved; only newcomers were placed
+    assert 0 < len(after) < len(people)
+    assert personas_for_test(["a", "b"], 7, 0.01) and personas_for_test(["a", "b"], 7, 0.99) != {
+        "a",
+        "b",
+    }
+    with pytest.raises(ValueError, match="needs two personas or more"):
+        personas_for_test(["a"], 7, 0.5)
