@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
+from pydantic import BaseModel
 
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, temporal_split
-from personas.io import PersonaFileError, load_personas
+from personas.io import PersonaFileError, load_personas, save_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
 from simulator.core.manifest import file_sha256, read_manifest
@@ -103,6 +104,40 @@ def build_run_personas(
     return build_personas(
         prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
     )
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def with_personas_file(config: C) -> C:
+    """`config` with `personas` set to its file's count, read before anything is written.
+
+    A file that does not parse is refused here, before the run claims its folder.
+    """
+    path = getattr(config, "personas_file", None)
+    if path is None:
+        return config
+    people = load_personas(Path(path))
+    if not people:
+        raise PersonaFileError(f"{path}: no personas")
+    return config.model_copy(update={"personas": len(people)})
+
+
+def start_personas(
+    config: PopulationSettings, prep: Population, streams: Streams, out: Path
+) -> list[Persona]:
+    """Build (or read) a fresh start's personas and save them as the run's persona file.
+
+    Personas of a file that belong to other data are refused, and the starting
+    manifest is taken back: nothing ran, so the folder is free for the next try.
+    """
+    try:
+        personas = build_run_personas(config, prep, streams)
+    except PersonaFileError:
+        (Path(out) / "manifest.json").unlink(missing_ok=True)
+        raise
+    save_personas(personas, Path(out) / PERSONAS_FILE)
+    return personas
 
 
 def personas_from_file(path: Path, prep: Population) -> list[Persona]:

@@ -446,3 +446,8 @@ def test_a_backstories_file_feeds_a_run(tmp_path: Path, monkeypatch: pytest.Monk
     )  # fmt: skip
     assert refused.exit_code != 0
     assert f"persona {people[0].id!r} was built from other data" in str(refused.exception or "")
+    # Nothing ran: the folder is free for the next try, and the run's count is the file's.
+    fixed = CliRunner().invoke(main_app, [*run, "--out", str(tmp_path / "r2")])
+    assert fixed.exit_code == 0, fixed.output
+    manifest = json.loads((tmp_path / "r2" / "manifest.json").read_text())
+    assert manifest["config"]["personas"] == manifest["personas"]["count"] == 3

@@ -104,7 +104,7 @@ def test_bad_goal_files_name_the_file_and_field(tmp_path):
 
 
 def test_chat_users_are_keyed_and_patience_is_uniform(prepared, small_config):
-    from simulator.domains.recsys.run import build_run_personas
+    from simulator.population import build_run_personas
 
     personas = build_run_personas(small_config, prepared, Streams(7))
     users = draw_chat_users(personas, GOALS, Streams(7))

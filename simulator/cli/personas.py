@@ -36,7 +36,8 @@ def _personas() -> None:
 def run_personas(config: RunConfig) -> tuple[Prepared, list[Persona]]:
     """The personas a run with `config` would build: same data, split, users and builder."""
     from simulator.core.rng import Streams
-    from simulator.domains.recsys.run import build_run_personas, prepare
+    from simulator.domains.recsys.run import prepare
+    from simulator.population import build_run_personas
 
     prep = prepare(config)
     return prep, build_run_personas(config, prep, Streams(config.seed))

@@ -25,7 +25,6 @@ from personas.conversation import (
     load_goals,
     save_chat_users,
 )
-from personas.io import save_personas
 from simulator.core.loops import in_thread, outside_running_loop
 from simulator.core.manifest import (
     MANIFEST_VERSION,
@@ -51,7 +50,12 @@ from simulator.domains.chat.interfaces import Chatbot
 from simulator.domains.chat.stop import StopModel, fit_stop_model_from
 from simulator.domains.chat.world import ChatWorld
 from simulator.llm.session import language_model, llm_manifest, llm_usage
-from simulator.population import build_run_personas, fit_population, run_personas
+from simulator.population import (
+    fit_population,
+    run_personas,
+    start_personas,
+    with_personas_file,
+)
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 
 CHAT_USERS_FILE = "chat_users.json"
@@ -169,6 +173,7 @@ def simulate_chat(
     """
     started = time.perf_counter()
     out = Path(out)
+    config = with_personas_file(config)
     if chatbot is None:
         check_chatbot_name(config.chatbot.kind)
     with claim(out, config, resume) as resume:  # from here on: whether it continues
@@ -178,8 +183,7 @@ def simulate_chat(
             personas = run_personas(out)
             users = load_chat_users(out / CHAT_USERS_FILE)
         else:
-            personas = build_run_personas(config, prep, streams)
-            save_personas(personas, out / PERSONAS_FILE)
+            personas = start_personas(config, prep, streams, out)
             users = draw_chat_users(personas, _goals(config, goals), streams)
             save_chat_users(users, out / CHAT_USERS_FILE)
         stop = _stop_model(config, out, resume)

@@ -20,7 +20,6 @@ import polars as pl
 from analysis.frames import RunFrames
 from personas.atomic import write_text_atomically
 from personas.datasets import Split, load_dataset, temporal_split
-from personas.io import save_personas
 from personas.schema import Persona
 from simulator.core.loops import in_thread, outside_running_loop
 from simulator.core.manifest import (
@@ -55,9 +54,10 @@ from simulator.llm.session import language_model, llm_manifest, llm_usage
 from simulator.population import (
     Population,
     PopulationSettings,
-    build_run_personas,
     fit_population,
     run_personas,
+    start_personas,
+    with_personas_file,
 )
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 
@@ -245,6 +245,7 @@ def simulate(
     """
     started = time.perf_counter()
     out = Path(out)
+    config = with_personas_file(config)
     # Names first: a typo should not cost a dataset load.
     if target is None:
         check_target(config.target)
@@ -252,12 +253,9 @@ def simulate(
     with claim(out, config, resume) as resume:  # from here on: whether it continues
         streams = Streams(config.seed)
         prep = prepared or prepare(config)
-        personas: list[Persona]
-        if resume:
-            personas = run_personas(out)
-        else:
-            personas = build_run_personas(config, prep, streams)
-            save_personas(personas, out / PERSONAS_FILE)
+        personas: list[Persona] = (
+            run_personas(out) if resume else start_personas(config, prep, streams, out)
+        )
         calibration = _calibration(config, prep, personas, out, resume)
         effective = fitted_config(config, calibration)
         thinks = config.brain in LLM_BRAINS
