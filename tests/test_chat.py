@@ -452,6 +452,7 @@ def polite_bot(messages: list[dict[str, str]]) -> str:
     return f"Thank you. Could you tell me more about that? ({len(messages)} messages so far)"
 
 
+@pytest.mark.slow  # ~135 s; the recsys kill -9 test covers the shared checkpoint path in CI
 def test_a_killed_chat_run_resumes_to_the_same_events(tmp_path, event_digests):
     import os
     import signal

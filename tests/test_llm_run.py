@@ -99,6 +99,7 @@ def test_llm_run_is_a_valid_trace_with_words(warm_pair):
     assert manifest["llm"]["model"].startswith("smollm2")
 
 
+@pytest.mark.slow  # ~90 s of real model calls; the hybrid fidelity bench still runs in CI
 def test_hybrid_asks_only_where_something_tempts(tmp_path, cache_dir, small_config):
     result = simulate(_config(small_config, "hybrid"), tmp_path / "run")
     events = load_events(result.run_dir)
