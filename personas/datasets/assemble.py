@@ -120,11 +120,7 @@ def _shown(keys: dict[str, pl.DataFrame], what: str, value: object) -> str:
 
 
 def _at(path: Path, reason: str, line: object, row_word: str) -> DatasetError:
-    if line is None:
-        return at(path, reason)
-    if row_word == "line":
-        return at(path, reason, int(str(line)))
-    return DatasetError(f"{path}, {row_word} {line}: {reason}")
+    return at(path, reason, None if line is None else int(str(line)), unit=row_word)
 
 
 def _check_unique(

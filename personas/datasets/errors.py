@@ -13,7 +13,15 @@ class DatasetError(ValueError):
     """
 
 
-def at(path: Path, reason: str, line: int | None = None, field: str | None = None) -> DatasetError:
+def at(
+    path: Path,
+    reason: str,
+    line: int | None = None,
+    field: str | None = None,
+    *,
+    unit: str = "line",
+    part: str = "field",
+) -> DatasetError:
     """Build a DatasetError located at a file, line and field.
 
     Args:
@@ -21,13 +29,20 @@ def at(path: Path, reason: str, line: int | None = None, field: str | None = Non
         reason: What is wrong, in words.
         line: The 1-based line number in the file, if known.
         field: The name of the field (as the file format calls it), if known.
+        unit: What `line` counts ("line"; "row" for the data rows of a table).
+        part: What `field` names ("field"; "column" for a table's columns).
 
     Returns:
         The error, ready to raise.
     """
     where = str(path)
     if line is not None:
-        where += f", line {line}"
+        where += f", {unit} {line}"
     if field is not None:
-        where += f", field {field!r}"
+        where += f", {part} {field!r}"
     return DatasetError(f"{where}: {reason}")
+
+
+def shown(value: str) -> str:
+    """A value from a file, quoted and cut to 40 characters, for a message."""
+    return repr(value if len(value) <= 40 else value[:40] + "...")

@@ -48,25 +48,6 @@ MARKERS: tuple[tuple[str, Format], ...] = (
 )
 
 _YEAR_IN_TITLE = r"\(([0-9]{4})\)\s*$"
-_ITEM_SCHEMA = pl.Schema(
-    {
-        "item_id": pl.Int64(),
-        "title": pl.String(),
-        "year": pl.Int32(),
-        "genres": pl.List(pl.String()),
-    }
-)
-_RATING_SCHEMA = pl.Schema(
-    {
-        "user_id": pl.Int64(),
-        "item_id": pl.Int64(),
-        "rating": pl.Float64(),
-        "timestamp": pl.Int64(),
-    }
-)
-_USER_SCHEMA = pl.Schema(
-    {"user_id": pl.Int64(), "age": pl.Int32(), "gender": pl.String(), "occupation": pl.String()}
-)
 
 
 def detect_format(folder: Path) -> Format:

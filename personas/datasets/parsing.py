@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from personas.datasets.dataset import NO_GENRE, RatingScale
-from personas.datasets.errors import DatasetError, at
+from personas.datasets.errors import DatasetError, at, shown
 
 # Unix seconds at 2100-01-01: a later timestamp is milliseconds, or not a time at all.
 LATEST_TIMESTAMP = 4_102_444_800
@@ -157,10 +157,6 @@ def _first_bad(frame: pl.DataFrame, bad: pl.Expr, column: str) -> tuple[int, str
     return int(rows["line"][0]), str(rows[column][0])
 
 
-def _show(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:40] + "...")
-
-
 def as_int(column: str, strict: bool = True) -> pl.Expr:
     """A string column stripped and cast to Int64 (null where it is none, if not strict)."""
     return pl.col(column).str.strip_chars().cast(pl.Int64, strict=strict)
@@ -170,7 +166,7 @@ def check_int(frame: pl.DataFrame, path: Path, column: str) -> None:
     """Raise at the first value of `column` that is not an integer."""
     bad = _first_bad(frame, as_int(column, strict=False).is_null(), column)
     if bad:
-        raise at(path, f"not an integer: {_show(bad[1])}", bad[0], column)
+        raise at(path, f"not an integer: {shown(bad[1])}", bad[0], column)
 
 
 def check_in(
@@ -179,7 +175,7 @@ def check_in(
     """Raise, giving `reason`, at the first value of `column` not in `allowed`."""
     bad = _first_bad(frame, ~pl.col(column).is_in(list(allowed)), column)
     if bad:
-        raise at(path, f"{reason}: {_show(bad[1])}", bad[0], column)
+        raise at(path, f"{reason}: {shown(bad[1])}", bad[0], column)
 
 
 def typed_ratings(
@@ -192,7 +188,7 @@ def typed_ratings(
     parsed = pl.col(rating).str.strip_chars().cast(pl.Float64, strict=False)
     bad = _first_bad(fields, parsed.is_null(), rating)
     if bad:
-        raise at(path, f"not a number: {_show(bad[1])}", bad[0], rating)
+        raise at(path, f"not a number: {shown(bad[1])}", bad[0], rating)
     typed = fields.select(
         "line",
         as_int(user).alias("user_id"),
@@ -237,6 +233,6 @@ def split_genres(frame: pl.DataFrame, path: Path, column: str, vocab: Sequence[s
     known = [*vocab, *NO_GENRE]
     bad = _first_bad(exploded, ~pl.col("genres").is_in(known), "genres")
     if bad:
-        raise at(path, f"unknown genre {_show(bad[1])} (known: {', '.join(vocab)})", bad[0], column)
+        raise at(path, f"unknown genre {shown(bad[1])} (known: {', '.join(vocab)})", bad[0], column)
     placeholders = list(NO_GENRE)
     return lists["genres"].list.eval(pl.element().filter(~pl.element().is_in(placeholders)))

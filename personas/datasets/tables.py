@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from personas.datasets.errors import DatasetError
+from personas.datasets.errors import DatasetError, at, shown
 from personas.datasets.mapping import Table, TableFormat
 from personas.datasets.parsing import LATEST_TIMESTAMP
 
@@ -128,16 +128,7 @@ def first_bad(frame: pl.DataFrame, bad: pl.Expr, column: str) -> tuple[int, str]
 
 def at_row(path: Path, row: int | None, column: str | None, reason: str) -> DatasetError:
     """An error located at a file, data row and column."""
-    where = str(path)
-    if row is not None:
-        where += f", {ROW} {row}"
-    if column is not None:
-        where += f", column {column!r}"
-    return DatasetError(f"{where}: {reason}")
-
-
-def _show(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:40] + "...")
+    return at(path, reason, row, column, unit=ROW, part="column")
 
 
 def text_ids(frame: pl.DataFrame, path: Path, column: str) -> pl.Expr:
@@ -154,7 +145,7 @@ def numbers(frame: pl.DataFrame, path: Path, column: str) -> pl.Expr:
     parsed = pl.col(column).str.strip_chars().cast(pl.Float64, strict=False)
     bad = first_bad(frame, parsed.is_null() | ~parsed.is_finite(), column)
     if bad:
-        raise at_row(path, bad[0], column, f"not a number: {_show(bad[1])}")
+        raise at_row(path, bad[0], column, f"not a number: {shown(bad[1])}")
     return parsed
 
 
@@ -168,7 +159,7 @@ def unix_seconds(frame: pl.DataFrame, path: Path, column: str, unit: str) -> pl.
                 path,
                 bad[0],
                 column,
-                f"not an ISO 8601 time: {_show(bad[1])} (e.g. 2024-05-01T18:30:00Z)",
+                f"not an ISO 8601 time: {shown(bad[1])} (e.g. 2024-05-01T18:30:00Z)",
             )
         seconds = parsed
     else:
@@ -178,11 +169,11 @@ def unix_seconds(frame: pl.DataFrame, path: Path, column: str, unit: str) -> pl.
     checked = frame.select(ROW_INDEX, seconds.cast(pl.Float64).alias(_SECONDS), pl.col(column))
     bad = first_bad(checked, pl.col(_SECONDS) < 0, column)
     if bad:
-        raise at_row(path, bad[0], column, f"a time before 1970: {_show(bad[1])}")
+        raise at_row(path, bad[0], column, f"a time before 1970: {shown(bad[1])}")
     bad = first_bad(checked, pl.col(_SECONDS) > LATEST_TIMESTAMP, column)
     if bad:
         hint = " (is it milliseconds? say unit: milliseconds)" if unit == "seconds" else ""
-        raise at_row(path, bad[0], column, f"a time after the year 2100: {_show(bad[1])}{hint}")
+        raise at_row(path, bad[0], column, f"a time after the year 2100: {shown(bad[1])}{hint}")
     return seconds.cast(pl.Int64)
 
 
