@@ -132,10 +132,7 @@ def load_goals(path: str | os.PathLike[str]) -> list[Goal]:
     path = Path(path)
     if not path.is_file():
         raise GoalFileError(f"{path}: no such goal file")
-    try:
-        data = read_data(path, what="goal file")
-    except PersonaFileError as exc:
-        raise GoalFileError(str(exc)) from None
+    data = read_data(path, what="goal file", error=GoalFileError)
     if isinstance(data, dict):
         data = data.get("goals")
     if not isinstance(data, list) or not data:

@@ -48,31 +48,32 @@ def validate_records(
     return out
 
 
-def read_data(path: Path, what: str = "persona file") -> Any:
+def read_data(
+    path: Path, what: str = "persona file", error: type[ValueError] = PersonaFileError
+) -> Any:
     """The data of a YAML or JSON file, read safely (no tags, no aliases, bounded depth).
 
     Args:
         path: The file (.yaml, .yml or .json).
         what: What the file is meant to be, for the messages.
+        error: The error to raise (each file kind has its own).
 
     Raises:
-        PersonaFileError: When it is not UTF-8, not valid YAML/JSON, or nests too deep.
+        error: When it is not UTF-8, not valid YAML/JSON, or nests too deep.
     """
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise PersonaFileError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
+        raise error(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
     if "\0" in text:
-        raise PersonaFileError(f"{path}: holds NUL bytes: a binary file, not YAML or JSON")
+        raise error(f"{path}: holds NUL bytes: a binary file, not YAML or JSON")
     if path.suffix == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PersonaFileError(
-                f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})"
-            ) from exc
+            raise error(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from exc
         except RecursionError:
             data = _TOO_DEEP
     elif path.suffix in (".yaml", ".yml"):
@@ -81,14 +82,14 @@ def read_data(path: Path, what: str = "persona file") -> Any:
             # Checked first, from the event stream: building a deep tree overflows the C stack.
             refusal = _yaml_refusal(text, loader, what)
             if refusal is not None:
-                raise PersonaFileError(f"{path}: {refusal}")
+                raise error(f"{path}: {refusal}")
             data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
-            raise PersonaFileError(f"{path}: not valid YAML ({exc})") from exc
+            raise error(f"{path}: not valid YAML ({exc})") from exc
     else:
-        raise PersonaFileError(f"{path}: unknown {what} type; use .yaml, .yml or .json")
+        raise error(f"{path}: unknown {what} type; use .yaml, .yml or .json")
     if data is _TOO_DEEP or _depth(data) > MAX_DEPTH:
-        raise PersonaFileError(f"{path}: nested more than {MAX_DEPTH} deep: not a {what}")
+        raise error(f"{path}: nested more than {MAX_DEPTH} deep: not a {what}")
     return data
 
 

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from personas.datasets.dataset import FILM_WORDS, Words
 from personas.datasets.errors import DatasetError
-from personas.io import PersonaFileError, read_data
+from personas.io import read_data
 from personas.validation import first_error
 
 MAPPING_FILE = "simfolk-data.yaml"
@@ -236,10 +236,7 @@ def read_mapping(path: Path) -> Mapping:
     """
     if not path.is_file():
         raise DatasetError(f"{path}: mapping file not found")
-    try:
-        data = read_data(path, what="mapping file")
-    except PersonaFileError as exc:
-        raise DatasetError(str(exc)) from None
+    data = read_data(path, what="mapping file", error=DatasetError)
     if not isinstance(data, dict):
         raise DatasetError(f"{path}: a mapping file is a YAML mapping (keys: version, ...)")
     try:
