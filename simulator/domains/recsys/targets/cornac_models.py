@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.interfaces import Interaction, RecContext
-from simulator.domains.recsys.targets.history import UserHistory, top_k
+from simulator.domains.recsys.targets.history import UserHistory, fitted_row, top_k
 
 _MODELS = {"mf": "MF", "nmf": "NMF"}
 _INSTALL = "pip install 'simfolk[cornac]'"
@@ -133,12 +133,12 @@ class CornacRecommender:
     def recommend(self, user: str, k: int, context: RecContext) -> list[int]:
         """Rank unseen items by predicted rating (popularity for a user the fit never saw)."""
         seen = self.history.of(user)
-        row = int(np.searchsorted(self.users, user))
-        if row < len(self.users) and self.users[row] == user:
+        row = fitted_row(self.users, user)
+        if row is None:
+            scores = self.popularity
+        else:
             scores = self.item_factors @ self.user_factors[row] + self.item_bias
             scores = scores + self.user_bias[row]
-        else:
-            scores = self.popularity
         return top_k(scores, self.catalog, seen | context.exclude, k)
 
     def feedback(self, event: Interaction) -> None:

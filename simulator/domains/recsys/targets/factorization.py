@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.interfaces import Interaction, RecContext
-from simulator.domains.recsys.targets.history import UserHistory, top_k
+from simulator.domains.recsys.targets.history import UserHistory, fitted_row, top_k
 
 _MODELS: dict[str, Any] = {
     "als": AlternatingLeastSquares,
@@ -114,10 +114,8 @@ class ImplicitRecommender:
         if self.folds_in:
             with threadpool_limits(1, "blas"):
                 return np.asarray(self.model.recalculate_user(0, self._user_row(seen))).ravel()
-        row = int(np.searchsorted(self.users, user))
-        if row < len(self.users) and self.users[row] == user:
-            return np.asarray(self.model.user_factors[row]).ravel()
-        return None  # not in the last fit
+        row = fitted_row(self.users, user)
+        return None if row is None else np.asarray(self.model.user_factors[row]).ravel()
 
     def recommend(self, user: str, k: int, context: RecContext) -> list[int]:
         """Rank unseen items by predicted preference (popularity for a user the fit never saw)."""

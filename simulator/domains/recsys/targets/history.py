@@ -40,6 +40,12 @@ class UserHistory:
         self.items = {user: set(items) for user, items in state.items()}
 
 
+def fitted_row(users: np.ndarray, user: str) -> int | None:
+    """The user's row among a fit's sorted `users`, or None for a user the fit never saw."""
+    row = int(np.searchsorted(users, user))
+    return row if row < len(users) and users[row] == user else None
+
+
 def top_k(scores: np.ndarray, catalog: Catalog, exclude: Iterable[int], k: int) -> list[int]:
     """The k best-scoring item ids not excluded; ties go to the lower item id."""
     scores = np.array(scores, dtype=np.float64)
