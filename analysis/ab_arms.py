@@ -15,7 +15,7 @@ from scipy import sparse
 
 from analysis.bootstrap import FloatArray
 from analysis.frames import load_events, run_personas
-from personas.datasets import load_dataset, temporal_split
+from personas.datasets import load_dataset, split_ratings
 from simulator.core.manifest import read_manifest
 from simulator.trace.schema import EventKind
 
@@ -124,7 +124,7 @@ def _catalogue(location: str, sha256: str | None, holdout: float, min_train: int
         for i, g in zip(items["item_id"].to_list(), items["genres"].to_list(), strict=True)
     }
     # The train split is what the recommender saw, so popularity means the same to both.
-    train = temporal_split(dataset.ratings, holdout=holdout, min_train=min_train).train
+    train = split_ratings(dataset.ratings, holdout, min_train, timed=dataset.timed).train
     counts = train.group_by("item_id").agg(pl.len().alias("n"))
     total = max(1, train.height)
     self_info = {

@@ -36,8 +36,11 @@ RATINGS_SCHEMA = pl.Schema(
         "rating": pl.Float64,
         "t": pl.Float64,
         "session": pl.Int32,
+        "count": pl.Int64,
     }
 )
+# Implicit feedback's column: frames of ratings may leave it out (then it is null).
+_OPTIONAL = {"count": pl.Int64}
 SESSIONS_SCHEMA = pl.Schema(
     {"user_id": pl.String, "session": pl.Int32, "start": pl.Float64, "n_items": pl.Int32}
 )
@@ -45,6 +48,11 @@ WINDOWS_SCHEMA = pl.Schema({"user_id": pl.String, "days": pl.Float64})
 
 
 def _conform(frame: pl.DataFrame, schema: pl.Schema, name: str) -> pl.DataFrame:
+    frame = frame.with_columns(
+        pl.lit(None, dtype).alias(col)
+        for col, dtype in _OPTIONAL.items()
+        if col in schema and col not in frame.columns
+    )
     missing = [col for col in schema.names() if col not in frame.columns]
     if missing:
         raise ValueError(f"Behaviour.{name} lacks columns {missing}")
@@ -57,7 +65,9 @@ class Behaviour:
 
     Attributes:
         ratings: One row per rating: ``user_id`` (String), ``item_id`` (Int64),
-            ``rating`` (Float64), ``t`` (Float64 seconds), ``session`` (Int32).
+            ``rating`` (Float64), ``t`` (Float64 seconds), ``session`` (Int32),
+            ``count`` (Int64: for implicit feedback how many times, the rating
+            null; null for a rating).
         sessions: One row per session: ``user_id``, ``session``, ``start``
             (Float64 seconds) and ``n_items`` (Int32, ratings in it). Frames
             built by :func:`behaviour_from_log` never hold a session with 0
@@ -101,7 +111,13 @@ class Behaviour:
 
 
 LOG_SCHEMA = pl.Schema(
-    {"user_id": pl.String, "item_id": pl.Int64, "rating": pl.Float64, "t": pl.Float64}
+    {
+        "user_id": pl.String,
+        "item_id": pl.Int64,
+        "rating": pl.Float64,
+        "t": pl.Float64,
+        "count": pl.Int64,
+    }
 )
 
 
@@ -131,6 +147,8 @@ def behaviour_from_log(log: pl.DataFrame, users: Sequence[str], window_days: flo
     population = list(users)
     if len(set(population)) != len(population):
         raise ValueError("users must not repeat an id")
+    if "count" not in log.columns:  # a log of ratings
+        log = log.with_columns(pl.lit(None, pl.Int64).alias("count"))
     missing = [col for col in LOG_SCHEMA.names() if col not in log.columns]
     if missing:
         raise ValueError(f"rating log lacks columns {missing}")
@@ -139,7 +157,7 @@ def behaviour_from_log(log: pl.DataFrame, users: Sequence[str], window_days: flo
     if strangers:
         raise ValueError(f"the rating log holds users outside the population: {strangers[:5]}")
     ratings = sessionize(frame.rename({"t": "timestamp"}), SESSION_GAP_SECONDS).select(
-        "user_id", "item_id", "rating", pl.col("timestamp").alias("t"), "session"
+        "user_id", "item_id", "rating", pl.col("timestamp").alias("t"), "session", "count"
     )
     sessions = (
         ratings.group_by("user_id", "session")
@@ -158,8 +176,8 @@ def behaviour_from_events(
 ) -> Behaviour:
     """Build the common form from a simulated run's event frame.
 
-    Only ``rate`` events are read: persona, item, rating and time become a
-    rating log for :func:`behaviour_from_log`, so sessions are cut from the
+    Only ``rate`` and ``consume`` events are read: persona, item, rating (or
+    count) and time become a rating log for :func:`behaviour_from_log`, so sessions are cut from the
     ratings exactly as for real users, not taken from the simulator's own
     session numbers.
 
@@ -178,8 +196,9 @@ def behaviour_from_events(
     """
     if not horizon_days > 0:
         raise ValueError(f"horizon_days must be positive, got {horizon_days}")
-    log = events.filter(pl.col("event") == EventKind.RATE.value).select(
-        pl.col("persona_id").alias("user_id"), "item_id", "rating", "t"
+    kinds = [EventKind.RATE.value, EventKind.CONSUME.value]
+    log = events.filter(pl.col("event").is_in(kinds)).select(
+        pl.col("persona_id").alias("user_id"), "item_id", "rating", "t", "count"
     )
     return behaviour_from_log(log, users, horizon_days)
 
@@ -230,7 +249,10 @@ def behaviour_from_ratings(
         {"user_id": list(user_ids.keys()), "persona": personas},
         schema={"user_id": pl.Int64, "persona": pl.String},
     )
-    frame = ratings.select(pl.col("user_id").cast(pl.Int64), "item_id", "rating", t.alias("t"))
+    count = pl.col("count") if "count" in ratings.columns else pl.lit(None, pl.Int64)
+    frame = ratings.select(
+        pl.col("user_id").cast(pl.Int64), "item_id", "rating", t.alias("t"), count.alias("count")
+    )
     if starts is not None:
         lacking = sorted(set(user_ids) - set(starts))
         if lacking:
@@ -244,6 +266,6 @@ def behaviour_from_ratings(
             (pl.col("t") >= pl.col("start")) & (pl.col("t") < end)
         )
     log = frame.join(mapping, on="user_id", how="inner").select(
-        pl.col("persona").alias("user_id"), "item_id", "rating", "t"
+        pl.col("persona").alias("user_id"), "item_id", "rating", "t", "count"
     )
     return behaviour_from_log(log, personas, window_days)

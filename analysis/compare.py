@@ -37,6 +37,7 @@ from analysis.metrics import (
     gini,
     item_counts,
     items_per_session,
+    play_counts,
     rating_values,
     ratings_per_day,
     session_gaps_hours,
@@ -55,6 +56,7 @@ from analysis.splithalf import (
     scalar,
     split_generator,
 )
+from personas.datasets.dataset import Feedback
 
 __all__ = ["ComparisonRow", "compare"]
 
@@ -67,13 +69,33 @@ def _entropy_bits(p: FloatArray) -> float:
     return float(-np.sum(q * np.log2(q)))
 
 
-def _metrics(items: pl.DataFrame, genres: Sequence[str], n_items: int) -> list[Metric[Behaviour]]:
-    return [
-        Metric("rating", "wasserstein", rating_values, wasserstein, mean),
+def _metrics(
+    items: pl.DataFrame, genres: Sequence[str], n_items: int, feedback: Feedback, timed: bool
+) -> list[Metric[Behaviour]]:
+    liked = (
+        Metric("rating", "wasserstein", rating_values, wasserstein, mean)
+        if feedback == "explicit"
+        else Metric("plays_log", "wasserstein", play_counts, wasserstein, mean)
+    )
+    # A log without times says nothing of visits: those rows would hold one side only.
+    visits = [
         Metric("items_per_session", "wasserstein", items_per_session, wasserstein, mean),
         Metric("session_gap_hours", "ks", session_gaps_hours, ks, mean),
         Metric("sessions_per_day", "wasserstein", sessions_per_day, wasserstein, mean),
         Metric("ratings_per_day", "wasserstein", ratings_per_day, wasserstein, mean),
+    ]
+    by_genre = [
+        Metric(
+            "genre_share",
+            "jensen_shannon",
+            lambda b: genre_share(b, items, genres),
+            jensen_shannon,
+            _entropy_bits,
+        ),
+    ]
+    return [
+        liked,
+        *(visits if timed else []),
         Metric(
             "item_gini",
             "abs_diff",
@@ -83,13 +105,8 @@ def _metrics(items: pl.DataFrame, genres: Sequence[str], n_items: int) -> list[M
         ),
         Metric("item_top10_share", "abs_diff", lambda b: scalar(top_share(b, 0.1)), abs_diff, only),
         Metric("coverage", "abs_diff", lambda b: scalar(coverage(b, n_items)), abs_diff, only),
-        Metric(
-            "genre_share",
-            "jensen_shannon",
-            lambda b: genre_share(b, items, genres),
-            jensen_shannon,
-            _entropy_bits,
-        ),
+        # Items without categories (an artist log without tags) have no genre share.
+        *(by_genre if genres else []),
     ]
 
 
@@ -118,12 +135,16 @@ def compare(
     n_items: int,
     seed: int,
     n_splits: int = 5,
+    feedback: Feedback = "explicit",
+    timed: bool = True,
 ) -> list[ComparisonRow]:
     """Compare simulated with real behaviour, metric by metric.
 
     Rows, in order: rating, items_per_session, session_gap_hours,
     sessions_per_day, ratings_per_day, item_gini, item_top10_share, coverage,
-    genre_share.
+    genre_share. For implicit feedback ``plays_log`` (log(1 + count) per
+    consumption) stands in for ``rating``; without times the four visit rows
+    are left out.
 
     Args:
         sim: Simulated behaviour.
@@ -134,6 +155,8 @@ def compare(
         seed: Seed of the random user splits.
         n_splits: Number of random user splits averaged into each distance
             and floor.
+        feedback: The data's kind: ratings, or counts (implicit).
+        timed: Whether the real side has times.
 
     Returns:
         One row per metric; distance and floor are nan with fewer than two users.
@@ -143,5 +166,5 @@ def compare(
     """
     if n_splits < 1:
         raise ValueError(f"n_splits must be at least 1, got {n_splits}")
-    metrics = _metrics(items, genres, n_items)
+    metrics = _metrics(items, genres, n_items, feedback, timed)
     return compare_halves(metrics, sim, real, _halves(sim, real, seed, n_splits))

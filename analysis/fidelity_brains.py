@@ -104,7 +104,7 @@ def list_brain(
     """The population's brain for the tasks; one with a language model, as DeliberateTasks."""
     brain = make_brain(pop.config.brain, pop.prep.catalog, params, llm)
     if hasattr(brain, "watch_list"):
-        return DeliberateTasks(brain, pop.prep.dataset.rating_scale, pop.config.seed)
+        return DeliberateTasks(brain, pop.prep.dataset.scale, pop.config.seed)
     if not isinstance(brain, ListTaskBrain):
         raise ValueError(
             f"brain {pop.config.brain!r} cannot answer list tasks or predict ratings "

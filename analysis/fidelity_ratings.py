@@ -82,7 +82,7 @@ class RatingResult:
 def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> RatingResult:
     """The persona's most likely rating of each held-out item against the real rating."""
     personas = {pop.user_of(p): p for p in pop.personas}
-    scale = pop.prep.dataset.rating_scale
+    scale = pop.prep.dataset.scale
     rows = [
         (personas[user], item)
         for user, item in pop.heldout.select("user_id", "item_id").iter_rows()

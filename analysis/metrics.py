@@ -38,6 +38,15 @@ def rating_values(b: Behaviour) -> FloatArray:
     return _floats(b.ratings["rating"])
 
 
+def play_counts(b: Behaviour) -> FloatArray:
+    """log(1 + count) of every consumption counted (implicit feedback), in no order.
+
+    On the log scale, as the personas' style and the fitted count model are:
+    a count of 10,000 and one of 20,000 are one step apart, not 10,000.
+    """
+    return np.log1p(_floats(b.ratings["count"].drop_nulls()))
+
+
 def items_per_session(b: Behaviour) -> FloatArray:
     """Number of ratings in each session (0 for sessions without any).
 

@@ -25,7 +25,7 @@ from analysis.behaviour import behaviour_from_events, behaviour_from_ratings
 from analysis.compare import ComparisonRow, compare
 from analysis.frames import load_events, run_personas
 from analysis.metrics import ctr, ctr_by_position, examined_share, pages_per_session
-from personas.datasets import load_dataset, temporal_split
+from personas.datasets import load_dataset, split_ratings
 from personas.schema import Persona
 from simulator.core.manifest import read_manifest
 from simulator.core.rng import Streams
@@ -76,7 +76,8 @@ def _friends_overlap(
     graph.add_edges_from(
         zip(edges["persona_a"].to_list(), edges["persona_b"].to_list(), strict=True)
     )
-    rated = events.filter(pl.col("event") == "rate").group_by("persona_id").agg("item_id")
+    kinds = ["rate", "consume"]
+    rated = events.filter(pl.col("event").is_in(kinds)).group_by("persona_id").agg("item_id")
     sim = {pid: frozenset(items) for pid, items in rated.iter_rows()}
     window = heldout.filter(
         pl.col("timestamp")
@@ -133,8 +134,8 @@ def compare_run(
             f"{sha256[:12]}…, but {dataset.path} now has {dataset.sha256[:12]}…; "
             "point SIMFOLK_DATA at the same copy"
         )
-    split = temporal_split(
-        dataset.ratings, holdout=get("split", "holdout"), min_train=get("split", "min_train")
+    split = split_ratings(
+        dataset.ratings, get("split", "holdout"), get("split", "min_train"), timed=dataset.timed
     )
     days = float(get("config", "days"))
     personas_file = run_dir / get("personas", "file")
@@ -162,6 +163,8 @@ def compare_run(
         n_items=dataset.items.height,
         seed=get("root_seed") if seed is None else seed,
         n_splits=n_splits,
+        feedback=dataset.feedback,
+        timed=dataset.timed,
     )
     pages = pages_per_session(events)
     friends = _friends_overlap(run_dir, personas, events, heldout, mapping, starts, days, seed)

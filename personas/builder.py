@@ -14,7 +14,8 @@ import numpy as np
 import polars as pl
 
 from personas.backstory import template_backstory
-from personas.datasets import Dataset, sessionize
+from personas.datasets import Dataset, sessionize, strength
+from personas.datasets.split import split_rule
 from personas.schema import (
     ITEMS_PER_SESSION_MAX,
     Demographics,
@@ -29,6 +30,9 @@ from personas.taste import TasteSpace
 _GENRE_SHRINKAGE = 2.0  # pseudo-count pulling thin genre evidence towards 0
 _MAX_SESSIONS_PER_DAY = 24.0
 _PATIENCE_FULL_AT = 50.0  # items per session at which a persona reads whole pages
+# A log without times says nothing of visits: these priors stand in (README, "without times").
+UNTIMED_SESSIONS_PER_DAY = 1.0
+UNTIMED_ITEMS_PER_SESSION = 3.0
 
 
 def persona_id(dataset: Dataset, user_id: int) -> str:
@@ -37,13 +41,14 @@ def persona_id(dataset: Dataset, user_id: int) -> str:
 
 
 def _per_user(train: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
-    item_mean = train.group_by("item_id").agg(pl.col("rating").mean().alias("item_mean"))
+    train = train.with_columns(strength(train).alias("_s"))
+    item_mean = train.group_by("item_id").agg(pl.col("_s").mean().alias("item_mean"))
     rated = train.join(item_mean, on="item_id")
     base = rated.group_by("user_id").agg(
         pl.len().alias("n"),
-        pl.col("rating").mean().alias("mean"),
-        pl.col("rating").std(ddof=0).alias("spread"),
-        (pl.col("rating") - pl.col("item_mean")).abs().mean().alias("mad"),
+        pl.col("_s").mean().alias("mean"),
+        pl.col("_s").std(ddof=0).alias("spread"),
+        (pl.col("_s") - pl.col("item_mean")).abs().mean().alias("mad"),
         pl.col("timestamp").min().alias("first"),
         pl.col("timestamp").max().alias("last"),
     )
@@ -65,7 +70,7 @@ def _genre_table(train: pl.DataFrame, items: pl.DataFrame, means: pl.DataFrame) 
         .filter(pl.col("genres").list.len() > 0)
         .with_columns(
             (1.0 / pl.col("genres").list.len()).alias("w"),
-            (pl.col("rating") - pl.col("mean")).alias("centred"),
+            (strength(train) - pl.col("mean")).alias("centred"),
         )
         .explode("genres")
         .group_by("user_id", "genres")
@@ -74,6 +79,22 @@ def _genre_table(train: pl.DataFrame, items: pl.DataFrame, means: pl.DataFrame) 
         # group_by's output order varies between calls; sums over it must not.
         .sort("user_id", "genres")
     )
+
+
+def _top_titles(train: pl.DataFrame, items: pl.DataFrame, users: list[int]) -> dict[int, list[str]]:
+    """Each user's three strongest items' titles (ties: the lower id first)."""
+    top = (
+        train.filter(pl.col("user_id").is_in(users))
+        .with_columns(strength(train).alias("_s"))
+        .sort(["user_id", "_s", "item_id"], descending=[False, True, False])
+        .group_by("user_id", maintain_order=True)
+        .head(3)
+        .join(items.select("item_id", "title"), on="item_id", how="left", maintain_order="left")
+    )
+    titles: dict[int, list[str]] = {}
+    for uid, title in top.select("user_id", "title").iter_rows():
+        titles.setdefault(int(uid), []).append(str(title))
+    return titles
 
 
 def _entropy(weights: np.ndarray, n_genres: int) -> float:
@@ -104,7 +125,8 @@ def build_personas(
     )
     by_user = {key[0]: frame for key, frame in genres.partition_by("user_id", as_dict=True).items()}
     users = {row["user_id"]: row for row in dataset.users.iter_rows(named=True)}
-    global_mean = float(train["rating"].mean())  # type: ignore[arg-type]
+    global_mean = float(train.select(strength(train).mean()).item())
+    top_titles = {} if dataset.genres else _top_titles(train, dataset.items, wanted)
     personas = []
     for row in stats.iter_rows(named=True):
         uid = int(row["user_id"])
@@ -115,8 +137,14 @@ def build_personas(
         weights = dict(zip(table["genres"], table["weight"], strict=True))
         span_days = max((row["last"] - row["first"]) / 86400.0, 1.0)
         items_per_session = min(max(float(row["items_per_session"]), 1.0), ITEMS_PER_SESSION_MAX)
+        sessions_per_day = min(row["n_sessions"] / span_days, _MAX_SESSIONS_PER_DAY)
+        if not dataset.timed:
+            sessions_per_day, items_per_session = (
+                UNTIMED_SESSIONS_PER_DAY,
+                UNTIMED_ITEMS_PER_SESSION,
+            )
         traits = Traits(
-            sessions_per_day=min(row["n_sessions"] / span_days, _MAX_SESSIONS_PER_DAY),
+            sessions_per_day=sessions_per_day,
             items_per_session=items_per_session,
             conformity=1.0 / (1.0 + float(row["mad"])),
             diversity=_entropy(np.array(list(weights.values()) or [0.0]), len(dataset.genres)),
@@ -132,6 +160,8 @@ def build_personas(
             age=user.get("age"), gender=user.get("gender"), occupation=user.get("occupation")
         )
         favourites = sorted(weights, key=lambda g: (-weights[g], g))
+        if not dataset.genres:  # no categories: the persona's favourites are its top items
+            favourites = top_titles.get(uid, [])
         personas.append(
             Persona(
                 id=persona_id(dataset, uid),
@@ -152,7 +182,7 @@ def build_personas(
                     traits,
                     rating,
                     favourites,
-                    dataset.rating_scale.high,
+                    None if dataset.rating_scale is None else dataset.rating_scale.high,
                     dataset.words,
                 ),
                 provenance=Provenance(
@@ -160,7 +190,7 @@ def build_personas(
                     dataset=dataset.name,
                     dataset_sha256=dataset.content_sha256,
                     user_id=uid,
-                    split=split_label,
+                    split=split_rule(split_label, dataset.timed),
                     n_train=int(row["n"]),
                     train_until=int(row["last"]),
                 ),

@@ -15,6 +15,8 @@ import polars as pl
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from personas.datasets.dataset import strength
+
 RECENT_HALF_LIFE = 10.0  # items: the current interest is mostly the last few dozen
 
 
@@ -60,7 +62,9 @@ class TasteSpace:
 def _train_digest(train: pl.DataFrame) -> str:
     # Sorted first: the same ratings in another row order are the same space.
     digest = hashlib.sha256()
-    canonical = train.select("user_id", "item_id", "rating").sort("user_id", "item_id", "rating")
+    canonical = train.select("user_id", "item_id", strength(train).alias("rating")).sort(
+        "user_id", "item_id", "rating"
+    )
     for column in canonical.columns:
         digest.update(canonical[column].to_numpy().tobytes())
     return digest.hexdigest()[:16]
@@ -83,7 +87,7 @@ def fit_taste_space(
     user_ids = np.unique(train["user_id"].to_numpy()).astype(np.int64)
     rows = np.searchsorted(user_ids, train["user_id"].to_numpy())
     cols = np.searchsorted(item_ids, train["item_id"].to_numpy())
-    ratings = train["rating"].to_numpy().astype(np.float64)
+    ratings = train.select(strength(train)).to_series().to_numpy().astype(np.float64)
     user_mean = np.bincount(rows, weights=ratings, minlength=len(user_ids)) / np.maximum(
         np.bincount(rows, minlength=len(user_ids)), 1
     )

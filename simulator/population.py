@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from personas.builder import build_personas
-from personas.datasets import Dataset, Split, load_dataset, temporal_split
+from personas.datasets import Dataset, Split, load_dataset, split_ratings
 from personas.io import PersonaFileError, load_personas, save_personas
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
@@ -71,7 +71,9 @@ def fit_population(
     """Load (unless given) and split the dataset, and fit the taste space on train."""
     dataset = dataset if dataset is not None else load_dataset(config.dataset)
     if split is None:
-        split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
+        split = split_ratings(
+            dataset.ratings, config.holdout, config.min_train, timed=dataset.timed
+        )
     space = fit_taste_space(
         split.train,
         dataset.items["item_id"].to_numpy(),

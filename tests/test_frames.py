@@ -146,9 +146,11 @@ def test_loaded_trace_becomes_behaviour(tmp_path: Path) -> None:
             "rating": pl.Float64,
             "t": pl.Float64,
             "session": pl.Int32,
+            "count": pl.Int64,  # implicit feedback's; null for ratings
         }
     )
-    assert b.ratings.rows() == [
+    assert b.ratings["count"].null_count() == b.ratings.height
+    assert b.ratings.drop("count").rows() == [
         ("a", 1, 4.0, 5.0, 0),
         ("a", 2, 2.5, 9.0, 0),
         ("a", 3, 3.0, 1809.0, 0),

@@ -134,8 +134,8 @@ def _edit(mapping: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
         ("interactions.rating.high", 0, r"key interactions\.rating: .*high \(0\) must be above"),
         ("interactions.file", "listens.xlsx", r"key interactions\.file: cannot tell the format"),
         ("interactions.file", "../listens.csv", r"must be a file in the data folder"),
-        ("interactions.time", None, r"key interactions\.time: missing: this log has no times"),
-        ("interactions.rating", None, r"key interactions\.rating: missing: implicit-only"),
+        ("interactions.weight", {"column": "stars"}, r"key interactions: .*rating .* or weight"),
+        ("interactions.weight", {"col": "n"}, r"key interactions\.weight\.column: Field required"),
         ("items.categories.vocabulary", ["a", "a"], r"vocabulary lists a category twice"),
     ],
 )

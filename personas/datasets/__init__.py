@@ -1,8 +1,10 @@
 """Real rating data the personas are built from and held against.
 
-Readers for the MovieLens formats (ml-100k, ml-1m, ml-latest), name/path
+Readers for the MovieLens formats (ml-100k, ml-1m, ml-latest) and for your own
+interaction logs (explicit or implicit, with or without times), name/path
 resolution through ``SIMFOLK_DATA`` (with ml-latest-small bundled), a per-user
-temporal train/held-out split, and sessions cut at long gaps.
+train/held-out split (temporal, or hashed without times), and sessions cut at
+long gaps.
 
 Example:
     >>> from personas.datasets import load_dataset, temporal_split
@@ -12,11 +14,11 @@ Example:
 
 from __future__ import annotations
 
-from personas.datasets.dataset import FILM_WORDS, Dataset, RatingScale, Words
+from personas.datasets.dataset import FILM_WORDS, Dataset, RatingScale, Words, strength
 from personas.datasets.errors import DatasetError
 from personas.datasets.resolve import data_root, known_datasets, load_dataset
 from personas.datasets.sessions import SESSION_GAP_SECONDS, sessionize
-from personas.datasets.split import Split, temporal_split
+from personas.datasets.split import Split, hashed_split, split_ratings, temporal_split
 
 __all__ = [
     "FILM_WORDS",
@@ -27,8 +29,11 @@ __all__ = [
     "Split",
     "Words",
     "data_root",
+    "hashed_split",
     "known_datasets",
     "load_dataset",
     "sessionize",
+    "split_ratings",
+    "strength",
     "temporal_split",
 ]

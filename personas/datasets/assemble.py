@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from personas.datasets.dataset import FILM_WORDS, Dataset, Format, RatingScale, Words
+from personas.datasets.dataset import FILM_WORDS, Dataset, Feedback, Format, RatingScale, Words
 from personas.datasets.errors import DatasetError, at
 from personas.datasets.split import canonical_sort
 
@@ -63,9 +63,11 @@ def assemble(
     sha256: str,
     tables: Tables,
     genres: tuple[str, ...],
-    scale: RatingScale,
+    scale: RatingScale | None,
     words: Words = FILM_WORDS,
     keys: dict[str, pl.DataFrame] | None = None,
+    feedback: Feedback = "explicit",
+    timed: bool = True,
 ) -> Dataset:
     """Check the frames against each other and build the dataset.
 
@@ -95,18 +97,23 @@ def assemble(
             )
 
     rated = ratings["user_id"].unique().implode()
+    schema = _RATING_SCHEMA
+    if feedback == "implicit":  # how many times, in place of a rating
+        schema = pl.Schema({**_RATING_SCHEMA, "count": pl.Int64()})
     return Dataset(
         name=name,
         path=folder,
         format=fmt,
         sha256=sha256,
         items=_typed(items.sort("item_id"), _ITEM_SCHEMA),
-        ratings=canonical_sort(_typed(ratings, _RATING_SCHEMA)),
+        ratings=canonical_sort(_typed(ratings, schema)),
         users=_typed(users.filter(pl.col("user_id").is_in(rated)).sort("user_id"), _USER_SCHEMA),
         genres=genres,
         rating_scale=scale,
         words=words,
         keys=keys,
+        feedback=feedback,
+        timed=timed,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Literal
 import polars as pl
 
 Format = Literal["ml-100k", "ml-1m", "ml-latest", "log"]
+Feedback = Literal["explicit", "implicit"]
 
 # Item-genre placeholders: an item carrying only these has no genre.
 NO_GENRE = frozenset({"unknown", "(no genres listed)"})
@@ -184,15 +185,19 @@ class Dataset:
         sha256: Hex digest over the files read, in a fixed order (file name, size, bytes).
         items: ``item_id:Int64, title:String, year:Int32, genres:List(String)``, by item_id.
         ratings: ``user_id:Int64, item_id:Int64, rating:Float64, timestamp:Int64``
-            (unix seconds), sorted by user_id, timestamp, item_id.
+            (unix seconds), sorted by user_id, timestamp, item_id. For implicit
+            feedback ``rating`` is null and ``count:Int64`` says how many times
+            (plays); for a log without times ``timestamp`` is 0.
         users: ``user_id:Int64, age:Int32, gender:String, occupation:String``; one row
             per user in ratings, sorted; demographics are null where the format has none.
         genres: The genre vocabulary in the dataset's own order, without the
             placeholders ("unknown", "(no genres listed)") that stand for no genre.
-        rating_scale: The ratings the format allows.
+        rating_scale: The ratings the format allows (None: implicit feedback).
         words: What an item and consuming it are called (movies, watched for MovieLens).
         keys: For a log whose ids are not all integers: ``user`` and ``item`` frames of
             (``user_id``/``item_id``: Int64, ``key``: String), the ids the data gave.
+        feedback: ``explicit`` (ratings) or ``implicit`` (consumption counts only).
+        timed: Whether the rows carry times (a log may not; MovieLens always does).
     """
 
     name: str
@@ -203,9 +208,25 @@ class Dataset:
     ratings: pl.DataFrame
     users: pl.DataFrame
     genres: tuple[str, ...]
-    rating_scale: RatingScale
+    rating_scale: RatingScale | None
     words: Words = FILM_WORDS
     keys: dict[str, pl.DataFrame] = field(default_factory=dict)
+    feedback: Feedback = "explicit"
+    timed: bool = True
+
+    @property
+    def scale(self) -> RatingScale:
+        """The rating scale of explicit feedback.
+
+        Raises:
+            ValueError: For implicit feedback, which has none.
+        """
+        if self.rating_scale is None:
+            raise ValueError(
+                f"{self.path}: {self.name} is implicit feedback (counts, no ratings), "
+                "and this step needs ratings"
+            )
+        return self.rating_scale
 
     @cached_property
     def content_sha256(self) -> str:
@@ -229,7 +250,10 @@ class Dataset:
                     digest.update(column.to_numpy().tobytes())
                 else:
                     digest.update(json.dumps(column.to_list(), ensure_ascii=False).encode())
-        rest = [list(self.genres), asdict(self.rating_scale), asdict(self.words)]
+        scale = None if self.rating_scale is None else asdict(self.rating_scale)
+        rest: list[object] = [list(self.genres), scale, asdict(self.words)]
+        if (self.feedback, self.timed) != ("explicit", True):  # explicit digests stay as they were
+            rest.append({"feedback": self.feedback, "timed": self.timed})
         digest.update(json.dumps(rest, sort_keys=True).encode())
         return digest.hexdigest()
 
@@ -239,3 +263,17 @@ class Dataset:
             f"items={self.items.height}, ratings={self.ratings.height}, "
             f"users={self.users.height}, sha256={self.sha256[:12]}...)"
         )
+
+
+def strength(frame: pl.DataFrame) -> pl.Expr:
+    """How strongly a row says its user liked its item, for either kind of feedback.
+
+    The rating, or for implicit feedback (a ``count`` column, null ratings)
+    ``log(1 + count)``: the confidence implicit-feedback models give a play
+    count (Hu, Koren and Volinsky 2008). Personas' taste, their "rating" style
+    and the fitted strength model all read this, so one path serves both kinds,
+    and an implicit log is never given ratings.
+    """
+    if "count" in frame.columns:
+        return pl.col("count").cast(pl.Float64).log1p()
+    return pl.col("rating")

@@ -23,6 +23,7 @@ COLUMNS = {
     "item": "item",
     "time": "time",
     "rating": "rating",
+    "weight": "count",
     "title": "title",
     "categories": "categories",
     "year": "year",
@@ -55,11 +56,14 @@ def write_log(
     out.mkdir(parents=True, exist_ok=True)
     names = COLUMNS | (columns or {})
     suffix = fmt
+    scale = dataset.rating_scale
     interactions = dataset.ratings.select(
         _ids(dataset, "user").alias(names["user"]),
         _ids(dataset, "item").alias(names["item"]),
-        pl.col("timestamp").alias(names["time"]),
-        pl.col("rating").alias(names["rating"]),
+        *([pl.col("timestamp").alias(names["time"])] if dataset.timed else []),
+        pl.col("rating").alias(names["rating"])
+        if scale is not None
+        else pl.col("count").alias(names["weight"]),
     )
     items = dataset.items.select(
         _ids(dataset, "item").alias(names["item"]),
@@ -80,7 +84,6 @@ def write_log(
         items = items.with_columns(pl.col(names["categories"]).list.join(separator))
     for table, stem in ((interactions, "interactions"), (items, "items"), (users, "users")):
         _write(table, out / f"{stem}.{suffix}", fmt)
-    scale = dataset.rating_scale
     categories: dict[str, object] = {"column": names["categories"]}
     if dataset.genres:
         categories["vocabulary"] = list(dataset.genres)
@@ -95,13 +98,19 @@ def write_log(
             "file": f"interactions.{suffix}",
             "user": names["user"],
             "item": names["item"],
-            "time": {"column": names["time"], "unit": "seconds"},
-            "rating": {
-                "column": names["rating"],
-                "low": scale.low,
-                "high": scale.high,
-                "step": scale.step,
-            },
+            **({"time": {"column": names["time"], "unit": "seconds"}} if dataset.timed else {}),
+            **(
+                {"weight": {"column": names["weight"]}}
+                if scale is None
+                else {
+                    "rating": {
+                        "column": names["rating"],
+                        "low": scale.low,
+                        "high": scale.high,
+                        "step": scale.step,
+                    }
+                }
+            ),
         },
         "items": {
             "file": f"items.{suffix}",

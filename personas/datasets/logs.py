@@ -22,6 +22,7 @@ from personas.datasets.tables import (
     ROW,
     ROW_INDEX,
     at_row,
+    counts,
     first_bad,
     integer_ids,
     numbers,
@@ -56,33 +57,7 @@ def read_log(mapping_path: Path, data_root: Path | None, name: str | None = None
     files.add(mapping_path)  # the digest covers how the files were read, too
 
     path = files.path(spec.file)
-    time, rating = spec.time, spec.rating
-    if time is None or rating is None:  # read_mapping has refused this already
-        raise DatasetError(f"{mapping_path}: interactions.time and .rating are required")
-    columns = {"interactions.user": spec.user, "interactions.item": spec.item}
-    columns["interactions.time.column"] = time.column
-    columns["interactions.rating.column"] = rating.column
-    raw = read_table(path, files.data[spec.file], spec, columns)
-    if raw.height == 0:
-        raise DatasetError(f"{path}: no rows: a log needs at least one interaction")
-    scale = RatingScale(rating.low, rating.high, rating.step)
-    ratings = raw.select(
-        pl.col(ROW_INDEX).alias("line"),
-        text_ids(raw, path, spec.user).alias("user_key"),
-        text_ids(raw, path, spec.item).alias("item_key"),
-        numbers(raw, path, rating.column).alias("rating"),
-        unix_seconds(raw, path, time.column, time.unit).alias("timestamp"),
-    )
-    bad = first_bad(ratings.rename({"line": ROW_INDEX}), ~scale.expr("rating"), "rating")
-    if bad:
-        raise at_row(
-            path,
-            bad[0],
-            rating.column,
-            f"rating {bad[1]} is not on the scale {scale.low:g}..{scale.high:g} in steps of "
-            f"{scale.step:g} (interactions.rating in {mapping_path.name})",
-        )
-
+    ratings, scale = _interactions(mapping, mapping_path, path, files.data[spec.file])
     items, items_path = _items(mapping, files, ratings)
     users, users_path = _users(mapping, files)
     keys: dict[str, pl.DataFrame] = {}
@@ -109,7 +84,62 @@ def read_log(mapping_path: Path, data_root: Path | None, name: str | None = None
         scale,
         words=mapping.words.words(),
         keys=keys,
+        feedback="explicit" if spec.rating is not None else "implicit",
+        timed=spec.time is not None,
     )
+
+
+def _interactions(
+    mapping: Mapping, mapping_path: Path, path: Path, raw_bytes: bytes
+) -> tuple[pl.DataFrame, RatingScale | None]:
+    """The interaction rows (line, user_key, item_key, rating, timestamp[, count]), checked.
+
+    Implicit rows at the same time (all rows, without times) for the same user
+    and item are one row whose count is their sum: a repeat is a count, not a
+    second rating.
+    """
+    spec = mapping.interactions
+    time, rating, weight = spec.time, spec.rating, spec.weight
+    columns = {"interactions.user": spec.user, "interactions.item": spec.item}
+    if time is not None:
+        columns["interactions.time.column"] = time.column
+    if rating is not None:
+        columns["interactions.rating.column"] = rating.column
+    if weight is not None:
+        columns["interactions.weight.column"] = weight.column
+    raw = read_table(path, raw_bytes, spec, columns)
+    if raw.height == 0:
+        raise DatasetError(f"{path}: no rows: a log needs at least one interaction")
+    when = (
+        unix_seconds(raw, path, time.column, time.unit)
+        if time is not None
+        else pl.lit(0, pl.Int64)  # no times: every row at 0, split by hash (split.py)
+    )
+    rows = raw.select(
+        pl.col(ROW_INDEX).alias("line"),
+        text_ids(raw, path, spec.user).alias("user_key"),
+        text_ids(raw, path, spec.item).alias("item_key"),
+        (numbers(raw, path, rating.column) if rating else pl.lit(None, pl.Float64)).alias("rating"),
+        when.alias("timestamp"),
+        (counts(raw, path, weight.column) if weight else pl.lit(1, pl.Int64)).alias("count"),
+    )
+    if rating is None:
+        same = ("user_key", "item_key", "timestamp")
+        rows = rows.group_by(same, maintain_order=True).agg(
+            pl.col("line").min(), pl.col("rating").first(), pl.col("count").sum()
+        )
+        return rows.select("line", *same[:2], "rating", "timestamp", "count"), None
+    scale = RatingScale(rating.low, rating.high, rating.step)
+    bad = first_bad(rows.rename({"line": ROW_INDEX}), ~scale.expr("rating"), "rating")
+    if bad:
+        raise at_row(
+            path,
+            bad[0],
+            rating.column,
+            f"rating {bad[1]} is not on the scale {scale.low:g}..{scale.high:g} in steps of "
+            f"{scale.step:g} (interactions.rating in {mapping_path.name})",
+        )
+    return rows.drop("count"), scale
 
 
 def _items(mapping: Mapping, files: Files, ratings: pl.DataFrame) -> tuple[pl.DataFrame, Path]:

@@ -26,9 +26,11 @@ saying how to read them::
       occupation: job
     words: {item: episode, items: episodes, consume: listen to, consumed: listened to}
 
-``version``, ``interactions.file``, ``.user`` and ``.item`` are required, and
-today ``.time`` and ``.rating`` too (a log without them is refused with a message
-saying why); see the README's "Your own interaction logs".
+``version``, ``interactions.file``, ``.user`` and ``.item`` are required. A log
+without ``rating`` is *implicit*: each row is one consumption (a play, a click, a
+purchase), or ``weight: {column: plays}`` of them; no rating is ever invented for
+it. A log without ``time`` is split per user by a fixed hash of (user, item), and
+its visits keep the activity priors. See the README's "Your own interaction logs".
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ class RatingColumn(_Strict):
         return self
 
 
+class WeightColumn(_Strict):
+    """How many times a row's user consumed its item (plays, clicks); a whole number >= 1."""
+
+    column: str
+
+
 class CategoryColumn(_Strict):
     """An item's categories: a list column, or a string joined by ``separator``.
 
@@ -136,12 +144,21 @@ class Table(_Strict):
 
 
 class Interactions(Table):
-    """The interaction table: who, what, when, and how much they liked it."""
+    """The interaction table: who, what, when, and a rating or how many times."""
 
     user: str
     item: str
     time: TimeColumn | None = None
     rating: RatingColumn | None = None
+    weight: WeightColumn | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Interactions:
+        if self.rating is not None and self.weight is not None:
+            raise ValueError(
+                "give rating (explicit feedback) or weight (implicit: how many times), not both"
+            )
+        return self
 
 
 class Items(Table):
@@ -244,19 +261,6 @@ def read_mapping(path: Path) -> Mapping:
     except ValidationError as exc:
         place, message = first_error(exc)
         raise DatasetError(f"{path}, key {place or 'the top level'}: {message}") from None
-    if mapping.interactions.time is None:
-        raise DatasetError(
-            f"{path}, key interactions.time: missing: this log has no times, and simfolk "
-            "splits each user's history at a point in time and fits when people come back "
-            "from the gaps between their visits; a log without times cannot be simulated yet "
-            "(give interactions.time: {column: ..., unit: seconds|milliseconds|iso})"
-        )
-    if mapping.interactions.rating is None:
-        raise DatasetError(
-            f"{path}, key interactions.rating: missing: implicit-only logs (plays, clicks, "
-            "purchases without a rating) are not simulated yet, and simfolk does not invent "
-            "ratings (give interactions.rating: {column: ..., low: ..., high: ..., step: ...})"
-        )
     for key, table in (("interactions", mapping.interactions), *_optional(mapping)):
         if table.table_format() is None:
             raise DatasetError(

@@ -1,9 +1,10 @@
-"""Per-user temporal train/held-out split of a ratings frame."""
+"""Per-user train/held-out split of a ratings frame: by time, or by hash where there is none."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 ORDER = ("user_id", "timestamp", "item_id")
@@ -53,6 +54,55 @@ def canonical_sort(ratings: pl.DataFrame) -> pl.DataFrame:
         if c not in ORDER and (dtype.is_numeric() or dtype in (pl.String, pl.Boolean))
     ]
     return ratings.sort([*ORDER, *extra], maintain_order=True)
+
+
+def split_ratings(ratings: pl.DataFrame, holdout: float, min_train: int, *, timed: bool) -> Split:
+    """The split a dataset is simulated on: `temporal_split`, or `hashed_split` without times."""
+    if timed:
+        return temporal_split(ratings, holdout=holdout, min_train=min_train)
+    return hashed_split(ratings, holdout=holdout, min_train=min_train)
+
+
+def split_rule(label: str, timed: bool) -> str:
+    """A config's split label ("temporal holdout=…") as the data was really split."""
+    return label if timed else label.replace("temporal", "hashed", 1)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    # splitmix64's finaliser: a fixed, well-spread hash of 64-bit integers.
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    result: np.ndarray = x ^ (x >> np.uint64(31))
+    return result
+
+
+def hashed_split(ratings: pl.DataFrame, holdout: float = 0.2, min_train: int = 5) -> Split:
+    """Hold out a pseudo-random share of each user's items, for a log without times.
+
+    Each user's rows are ordered by a fixed hash of (user_id, item_id) in place
+    of time, then cut as `temporal_split` cuts them. The order depends on the
+    two ids alone: not on the file's row order, a seed or the library version,
+    so every run and `compare` of the data hold out the same rows.
+
+    Args:
+        ratings: A ratings frame whose timestamps say nothing (all equal).
+        holdout: The share of each user's rows to hold out, in (0, 1).
+        min_train: The fewest rows a user keeps in train, at least 1.
+    """
+    with np.errstate(over="ignore"):
+        user = _mix64(ratings["user_id"].to_numpy().astype(np.int64).view(np.uint64))
+        key = _mix64(user ^ ratings["item_id"].to_numpy().astype(np.int64).view(np.uint64))
+    order = pl.Series("__order", (key >> np.uint64(1)).astype(np.int64))
+    # The hash stands in for the timestamp while cutting, then the frame is as it was.
+    shuffled = ratings.with_columns(order.alias("timestamp"), pl.col("timestamp").alias("__t"))
+    cut = temporal_split(shuffled, holdout=holdout, min_train=min_train)
+
+    def back(frame: pl.DataFrame) -> pl.DataFrame:
+        return canonical_sort(frame.with_columns(pl.col("__t").alias("timestamp")).drop("__t"))
+
+    return Split(back(cut.train), back(cut.heldout), cut.holdout, cut.min_train)
 
 
 def temporal_split(ratings: pl.DataFrame, holdout: float = 0.2, min_train: int = 5) -> Split:

@@ -149,6 +149,18 @@ def numbers(frame: pl.DataFrame, path: Path, column: str) -> pl.Expr:
     return parsed
 
 
+def counts(frame: pl.DataFrame, path: Path, column: str) -> pl.Expr:
+    """A column of whole numbers >= 1 (how many times), or an error at the first that is not."""
+    value = numbers(frame, path, column)
+    checked = frame.select(ROW_INDEX, value.alias(_SECONDS), pl.col(column))
+    bad = first_bad(checked, (pl.col(_SECONDS) < 1) | (pl.col(_SECONDS) > 2**53), column)
+    if bad is None:
+        bad = first_bad(checked, pl.col(_SECONDS) != pl.col(_SECONDS).floor(), column)
+    if bad:
+        raise at_row(path, bad[0], column, f"a count must be a whole number >= 1: {shown(bad[1])}")
+    return value.cast(pl.Int64)
+
+
 def unix_seconds(frame: pl.DataFrame, path: Path, column: str, unit: str) -> pl.Expr:
     """A time column as whole unix seconds, from seconds, milliseconds or ISO 8601."""
     if unit == "iso":

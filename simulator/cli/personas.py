@@ -116,7 +116,7 @@ def backstories(
                     people,
                     seed=seed,
                     genres=prep.dataset.genres,
-                    scale=prep.dataset.rating_scale,
+                    scale=prep.dataset.scale,
                     words=prep.dataset.words,
                 )
             )

@@ -10,7 +10,8 @@ from enum import StrEnum
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 4  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues. 4: channel
+SCHEMA_VERSION = 5  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues. 4: channel.
+# 5: consume and `count` (implicit feedback)
 
 
 class EventKind(StrEnum):
@@ -20,6 +21,7 @@ class EventKind(StrEnum):
     IMPRESSION = "impression"  # an item was put on the page (examined or not)
     CLICK = "click"
     RATE = "rate"
+    CONSUME = "consume"  # implicit feedback: how many times the clicked item was consumed
     LEAVE = "leave"  # the persona chose to end the session (reason says why)
     SESSION_END = "session_end"
     REFIT = "refit"  # the target retrained on what it has seen so far
@@ -53,6 +55,7 @@ COLUMNS: dict[str, tuple[pa.DataType, bool, str]] = {
     "turn": (pa.int16(), True, "messages: index in the dialogue, from 0"),
     "tokens": (pa.int32(), True, "messages: tokens the speaker produced"),
     "latency": (pa.float64(), True, "messages: simulated seconds the speaker took"),
+    "count": (pa.int32(), True, "consume: how many times (plays) the persona consumed the item"),
     "channel": (
         pa.string(),
         True,

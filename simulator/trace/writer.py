@@ -43,6 +43,7 @@ class TraceWriter(PartWriter):
         turn: int | None = None,
         tokens: int | None = None,
         latency: float | None = None,
+        count: int | None = None,
         channel: str | None = None,
     ) -> None:
         """Append one event; writes a part when the buffer is full."""
@@ -64,5 +65,6 @@ class TraceWriter(PartWriter):
         b["turn"].append(turn)
         b["tokens"].append(tokens)
         b["latency"].append(latency)
+        b["count"].append(count)
         b["channel"].append(channel)
         self._added()

@@ -43,6 +43,15 @@ class Rate(_Action):
 
 
 @state_type
+class Consume(_Action):
+    """How many times the persona consumed an item it clicked (plays): implicit feedback."""
+
+    kind: Literal["consume"] = "consume"
+    item_id: int
+    count: int = Field(ge=1)
+
+
+@state_type
 class Leave(_Action):
     """End the session."""
 
@@ -50,7 +59,8 @@ class Leave(_Action):
     reason: Literal["satisfied", "bored", "fatigued"]
 
 
-Action = Annotated[Click | Rate | Leave, Field(discriminator="kind")]
+Action = Annotated[Click | Rate | Consume | Leave, Field(discriminator="kind")]
+Act = Click | Rate | Consume | Leave
 
 
 class InvalidAction(ValueError):
@@ -60,15 +70,19 @@ class InvalidAction(ValueError):
 @state_type
 @dataclass(frozen=True)
 class ActionSpace:
-    """What a persona may do on one page: click what is shown, rate on the scale, leave."""
+    """What a persona may do on one page: click what is shown, rate on the scale, leave.
+
+    Without a rating scale (implicit feedback) a click is followed by a Consume
+    (how many times), never a Rate.
+    """
 
     item_ids: tuple[int, ...]
-    rating_scale: RatingScale
+    rating_scale: RatingScale | None
 
-    def validate(self, action: Click | Rate | Leave) -> Click | Rate | Leave:
+    def validate(self, action: Act) -> Act:
         """Return the action unchanged, or raise InvalidAction saying why."""
-        if not isinstance(action, Click | Rate | Leave):
-            raise InvalidAction(f"{action!r} is not an action (Click, Rate or Leave)")
+        if not isinstance(action, Click | Rate | Consume | Leave):
+            raise InvalidAction(f"{action!r} is not an action (Click, Rate, Consume or Leave)")
         if isinstance(action, Click):
             if (
                 action.position >= len(self.item_ids)
@@ -81,25 +95,37 @@ class ActionSpace:
         elif isinstance(action, Rate):
             if action.item_id not in self.item_ids:
                 raise InvalidAction(f"rate of item {action.item_id}: it is not on the page")
-            if not self.rating_scale.contains(action.rating):
-                scale = self.rating_scale
+            scale = self.rating_scale
+            if scale is None:
+                raise InvalidAction(
+                    f"rate of item {action.item_id}: this data has no ratings (implicit "
+                    "feedback); consume it instead"
+                )
+            if not scale.contains(action.rating):
                 raise InvalidAction(
                     f"rating {action.rating} of item {action.item_id} is off the scale "
                     f"{scale.low}..{scale.high} step {scale.step}"
                 )
+        elif isinstance(action, Consume):
+            if action.item_id not in self.item_ids:
+                raise InvalidAction(f"consume of item {action.item_id}: it is not on the page")
+            if self.rating_scale is not None:
+                raise InvalidAction(
+                    f"consume of item {action.item_id}: this data has ratings; rate it instead"
+                )
         return action
 
-    def validate_sequence(
-        self, actions: Sequence[Click | Rate | Leave]
-    ) -> list[Click | Rate | Leave]:
-        """Check every action and their order: a Rate follows its Click, a Leave comes last."""
+    def validate_sequence(self, actions: Sequence[Act]) -> list[Act]:
+        """Check every action and their order: a Rate or Consume after its Click, Leave last."""
         clicked: set[int] = set()
         for index, action in enumerate(actions):
             self.validate(action)
             if isinstance(action, Click):
                 clicked.add(action.item_id)
-            elif isinstance(action, Rate) and action.item_id not in clicked:
-                raise InvalidAction(f"rate of item {action.item_id} before any click on it")
+            elif isinstance(action, Rate | Consume) and action.item_id not in clicked:
+                raise InvalidAction(
+                    f"{action.kind} of item {action.item_id} before any click on it"
+                )
             elif isinstance(action, Leave) and index != len(actions) - 1:
                 raise InvalidAction(f"leave at step {index} is followed by more actions")
         return list(actions)

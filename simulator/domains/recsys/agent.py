@@ -8,6 +8,7 @@ on, and what the persona does goes to the trace and to the target.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +17,7 @@ from personas.schema import Persona
 from simulator.core.agent import ClockAgent
 from simulator.core.rng import Streams
 from simulator.core.statecodec import state_type
-from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.actions import Act, ActionSpace, Click, Consume, Leave, Rate
 from simulator.domains.recsys.brains.utility import gap_factor, sessions_per_day
 from simulator.domains.recsys.interfaces import (
     Brain,
@@ -55,7 +56,7 @@ class AgentState:
     ratings: int = 0  # in this session, with the sum of their z-scores: what the return hears
     liked: float = 0.0
     shown: list[int] = field(default_factory=list)
-    pending: list[tuple[float, Click | Rate | Leave, int]] = field(default_factory=list)
+    pending: list[tuple[float, Act, int]] = field(default_factory=list)
     reviews: dict[int, str] = field(default_factory=dict)  # item id -> words, emitted on Rate
     request: DecisionRequest | None = None  # waiting for the broker (phase "decide")
     outcome: Decision | Failure | None = None  # the broker's answer, not yet acted on
@@ -252,13 +253,13 @@ class PersonaAgent(ClockAgent):
         s.phase, s.pending = "idle", []
         s.next_at = self._gap(after_session=True)
 
-    def _schedule(self, actions: list[Click | Rate | Leave], space: ActionSpace, t: float) -> None:
+    def _schedule(self, actions: list[Act], space: ActionSpace, t: float) -> None:
         s, timing = self.state, self.world.config.timing
         when = t
         for action in space.validate_sequence(actions):
             if isinstance(action, Click):
                 when += float(self.rngs["timing"].exponential(timing.examine))
-            elif isinstance(action, Rate):
+            elif isinstance(action, Rate | Consume):
                 when += float(self.rngs["timing"].exponential(timing.consume))
             s.pending.append((when, action, s.page))
         self._continue()
@@ -312,13 +313,28 @@ class PersonaAgent(ClockAgent):
                 )
             )
             world.record_rating(user, action.item_id, action.rating, t)
-            style = self.persona.rating
-            s.ratings += 1
-            s.liked += (action.rating - style.mean) / style.spread
             review = s.reviews.pop(action.item_id, None)
             if review is not None:
                 self.emit(EventKind.REVIEW, t, page=page, item_id=action.item_id, text=review)
-            self._remember(action, t, review)
+            genres = ", ".join(world.catalog.genres[world.catalog.index([action.item_id])[0]])
+            said = f" {review}" if review else ""
+            note = f"({genres}) and rated it {action.rating:g}.{said}"
+            self._liked(action.item_id, action.rating, t, note)
+        elif isinstance(action, Consume):
+            # Implicit feedback: the target heard the click; the count is the persona's.
+            world.counters["consumptions"] += 1
+            self.emit(
+                EventKind.CONSUME,
+                t,
+                page=page,
+                item_id=action.item_id,
+                count=action.count,
+                channel=s.door,
+            )
+            heard = None
+            world.record_rating(user, action.item_id, None, t)
+            times = "once" if action.count == 1 else f"{action.count} times"
+            self._liked(action.item_id, math.log1p(action.count), t, f"{times}.")
         else:
             self.emit(EventKind.LEAVE, t, page=page, reason=action.reason)
             self.emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
@@ -338,29 +354,24 @@ class PersonaAgent(ClockAgent):
             return error
         return None
 
-    def _remember(self, action: Rate, t: float, review: str | None = None) -> None:
-        style = self.persona.rating
+    def _liked(self, item_id: int, value: float, t: float, note: str) -> None:
+        """What the return model and memory hear of a rating, or of log(1 + count)."""
+        s, style = self.state, self.persona.rating
+        s.ratings, s.liked = s.ratings + 1, s.liked + (value - style.mean) / style.spread
         # Strong opinions stick: importance grows with distance from the persona's mean.
-        importance = float(min(abs(action.rating - style.mean) / (2.0 * style.spread), 1.0))
-        row = self.world.catalog.index([action.item_id])[0]
+        importance = float(min(abs(value - style.mean) / (2.0 * style.spread), 1.0))
+        catalog = self.world.catalog
+        row = catalog.index([item_id])[0]
         if self.mind is not None:
-            catalog = self.world.catalog
-            said = f" {review}" if review else ""
             self.mind.store(
-                f"I {catalog.words.consumed} {catalog.titles[row]} "
-                f"({', '.join(catalog.genres[row])}) "
-                f"and rated it {action.rating:g}.{said}",
+                f"I {catalog.words.consumed} {catalog.titles[row]} {note}",
                 t=t,
                 importance=importance,
             )
-        features = tuple(float(x) for x in self.world.catalog.genre_matrix[row])
+        features = tuple(float(x) for x in catalog.genre_matrix[row])
         self.memory.store(
             MemoryEntry(
-                t=t,
-                item_id=action.item_id,
-                rating=action.rating,
-                importance=importance,
-                features=features,
+                t=t, item_id=item_id, rating=value, importance=importance, features=features
             ),
             now=t,
         )

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.linear_model import LogisticRegression, PoissonRegressor, Ridge
 
 from personas.builder import build_personas
-from personas.datasets import SESSION_GAP_SECONDS, Dataset, sessionize, temporal_split
+from personas.datasets import SESSION_GAP_SECONDS, Dataset, sessionize, split_ratings, strength
 from personas.schema import Persona
 from personas.taste import fit_taste_space
 from simulator.core.rng import Streams
@@ -137,8 +137,9 @@ def fit_return_model(
         when fewer than 50 gaps of users with two or more of them say anything.
     """
     # z-scores as personas have them: the user's mean and population spread (at least 0.1).
-    spread = pl.col("rating").std(ddof=0).over("user_id").fill_null(0.0).clip(lower_bound=0.1)
-    z = (pl.col("rating") - pl.col("rating").mean().over("user_id")) / spread
+    liked = strength(train)
+    spread = liked.std(ddof=0).over("user_id").fill_null(0.0).clip(lower_bound=0.1)
+    z = (liked - liked.mean().over("user_id")) / spread
     sessions = (
         sessionize(train)
         .with_columns(z.alias("z"))
@@ -234,7 +235,7 @@ def calibrate(
             on the same later items (unweighted, whatever `user_weights` says).
     """
     streams = Streams(seed)
-    inner = temporal_split(train, holdout=_INNER_HOLDOUT, min_train=min_train)
+    inner = split_ratings(train, _INNER_HOLDOUT, min_train, timed=dataset.timed)
     space = fit_taste_space(
         inner.train, dataset.items["item_id"].to_numpy(), dims=dims, user_weights=user_weights
     )
@@ -273,7 +274,9 @@ def calibrate(
         x_choice.append(features)
         y_choice.append(np.r_[np.ones(len(positives)), np.zeros(len(negative_ids))])
         x_rating.append(brain.rating_features(positives, features[: len(positives)]))
-        y_rating.append(future["rating"].to_numpy() - persona.rating.mean)
+        y_rating.append(
+            future.select(strength(future)).to_series().to_numpy() - persona.rating.mean
+        )
         w_choice.append(np.full(len(rows), float(weight[uid])))
         w_rating.append(np.full(len(positives), float(weight[uid])))
     # Unit weights are left out, so the plain fit stays exactly what it was.
@@ -295,8 +298,8 @@ def calibrate(
         residual_sd = float(np.sqrt(np.average(residuals**2, weights=wr)))
         mean_spread = float(np.average(spreads, weights=per_user))
     rates, counts, exposures, kept = _activity_rows(personas, train)
-    # Too little evidence of returns (or none at all) leaves the activity prior in place.
-    activity_fitted = len(rates) >= _MIN_ACTIVITY_USERS and counts.sum() > 0
+    # Too little evidence of returns (or none at all, or no times) leaves the prior in place.
+    activity_fitted = dataset.timed and len(rates) >= _MIN_ACTIVITY_USERS and counts.sum() > 0
     if activity_fitted:
         activity = PoissonRegressor(alpha=0.0, max_iter=1000).fit(
             np.log(rates)[:, None],
@@ -319,13 +322,18 @@ def calibrate(
         }
     # The return model reads whole train histories, so the excluded users leave them too.
     kept_train = train.filter(~pl.col("user_id").is_in(sorted(exclude_users)))
-    engagement, satisfaction, gaps = fit_return_model(kept_train, user_weights)
+    engagement, satisfaction, gaps = (
+        fit_return_model(kept_train, user_weights) if dataset.timed else (0.0, 0.0, 0)
+    )
     doors = None
     if exposure is not None and exposure.enabled:
         doors = _fit_doors(catalog, personas, later, kept_train, exposure, streams)
     fitted |= {"return_engagement": engagement, "return_satisfaction": satisfaction}
     inner_kept = inner.heldout.filter(pl.col("user_id").is_in(users))
-    fitted["continue_share"] = continue_share(inner.train, inner_kept, weight)
+    # Without times no split cuts a visit in two.
+    fitted["continue_share"] = (
+        continue_share(inner.train, inner_kept, weight) if dataset.timed else 0.0
+    )
     if not all(math.isfinite(v) for v in fitted.values()):
         raise ValueError(f"calibration produced non-finite coefficients: {fitted}")
     return Calibration(

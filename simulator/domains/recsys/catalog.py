@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from personas.datasets import FILM_WORDS, Words
+from personas.datasets import FILM_WORDS, Words, strength
 from personas.schema import Persona
 from personas.taste import TasteSpace
 
@@ -59,7 +59,7 @@ class Catalog:
         log_counts = np.log1p(counts)
         popularity = (log_counts - log_counts.mean()) / (log_counts.std() or 1.0)
         rows = np.searchsorted(item_ids, train["item_id"].to_numpy())
-        ratings = train["rating"].to_numpy().astype(np.float64)
+        ratings = train.select(strength(train)).to_series().to_numpy().astype(np.float64)
         sums = np.bincount(rows, weights=ratings - ratings.mean(), minlength=len(item_ids))
         times = train["timestamp"].to_numpy().astype(np.int64)
         return cls(

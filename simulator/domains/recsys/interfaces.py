@@ -11,7 +11,7 @@ import polars as pl
 from personas.schema import Persona
 from simulator.core.protocols import Failure, Stateful
 from simulator.core.statecodec import state_type
-from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.actions import Act, ActionSpace
 from simulator.domains.recsys.perception import Observation
 from simulator.minds.memory import Recall
 
@@ -106,7 +106,7 @@ class Brain(Protocol):
         session: SessionState,
         space: ActionSpace,
         rng: np.random.Generator,
-    ) -> list[Click | Rate | Leave]:
+    ) -> list[Act]:
         """Actions in the order they happen; a Leave, if any, comes last."""
         ...
 
@@ -116,7 +116,7 @@ class Brain(Protocol):
 class Decision:
     """What a deliberate brain decided for one page, plus the words it said about items."""
 
-    actions: list[Click | Rate | Leave]
+    actions: list[Act]
     reviews: dict[int, str]  # item id -> what the persona wrote about it
     failures: tuple[Failure, ...] = ()  # side calls that failed (a reflection), not the choice
 
@@ -138,7 +138,7 @@ class DecisionRequest:
     seed: int  # for the model's sampling: keyed, like every other draw
     priors: dict[int, float]  # item id -> P(click) from the utility brain ({} if none)
     expected: dict[int, float]  # item id -> calibrated rating ({} if none)
-    fallback: list[Click | Rate | Leave]  # what the utility brain would do (the hybrid's routine)
+    fallback: list[Act]  # what the utility brain would do (the hybrid's routine)
 
 
 class DeliberateBrain(Protocol):
@@ -156,7 +156,7 @@ class DeliberateBrain(Protocol):
         session: SessionState,
         space: ActionSpace,
         rng: np.random.Generator,
-    ) -> list[Click | Rate | Leave] | DecisionRequest:
+    ) -> list[Act] | DecisionRequest:
         """Actions now, or a request for the broker."""
         ...
 

@@ -19,7 +19,8 @@ import polars as pl
 
 from analysis.frames import RunFrames
 from personas.atomic import write_text_atomically
-from personas.datasets import Split, load_dataset, temporal_split
+from personas.datasets import Split, load_dataset, split_ratings
+from personas.datasets.split import split_rule
 from personas.schema import Persona
 from simulator.core.loops import in_thread, outside_running_loop
 from simulator.core.manifest import (
@@ -108,7 +109,7 @@ def member_weights(config: Any, split: Split) -> dict[int, int] | None:
 def prepare(config: PopulationSettings) -> Prepared:
     """Load the dataset, split it, fit the taste space (per member) and the catalogue."""
     dataset = load_dataset(config.dataset)
-    split = temporal_split(dataset.ratings, holdout=config.holdout, min_train=config.min_train)
+    split = split_ratings(dataset.ratings, config.holdout, config.min_train, timed=dataset.timed)
     population = fit_population(config, dataset, split, user_weights=member_weights(config, split))
     catalog = Catalog.build(
         dataset.items, dataset.genres, split.train, population.space, dataset.words
@@ -136,7 +137,7 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
         "split": {
             "holdout": config.holdout,
             "min_train": config.min_train,
-            "rule": config.split_label,
+            "rule": split_rule(config.split_label, prep.dataset.timed),
         },
         "taste_space": prep.space.id,
         "personas": {"file": PERSONAS_FILE, "count": n, "sha256": personas_sha},
@@ -253,6 +254,12 @@ def simulate(
     with claim(out, config, resume) as resume:  # from here on: whether it continues
         streams = Streams(config.seed)
         prep = prepared or prepare(config)
+        if prep.dataset.feedback == "implicit" and config.brain == "llm":
+            raise ValueError(
+                f"brain 'llm' rates what it picks, and {prep.dataset.name} has no ratings "
+                "(implicit feedback: counts); use --brain hybrid or utility, whose fitted "
+                "count model says how many times"
+            )
         personas: list[Persona] = (
             run_personas(out) if resume else start_personas(config, prep, streams, out)
         )

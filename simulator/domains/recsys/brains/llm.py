@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from personas.schema import Persona
 from simulator.core.protocols import Failure
-from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.actions import Act, ActionSpace, Click, Leave
 from simulator.domains.recsys.brains.schemas import (
     from_five,
     list_schema,
@@ -110,7 +110,7 @@ class LLMBrain:
         session: SessionState,
         space: ActionSpace,
         rng: np.random.Generator,
-    ) -> list[Click | Rate | Leave] | DecisionRequest:
+    ) -> list[Act] | DecisionRequest:
         """A request for every page but the last one a session may have."""
         if session.page + 1 >= self.params.max_pages:
             return [Leave(reason="fatigued")]
@@ -125,7 +125,7 @@ class LLMBrain:
         rng: np.random.Generator,
         priors: dict[int, float],
         ratings: dict[int, float],
-        fallback: list[Click | Rate | Leave],
+        fallback: list[Act],
     ) -> DecisionRequest:
         return DecisionRequest(
             persona_id=persona.id,
@@ -181,7 +181,8 @@ class LLMBrain:
             backstory=persona.backstory[:BACKSTORY_CHARS],
             likes=likes,
             dislikes=dislikes,
-            usual=f"{to_five(persona.rating.mean, space):.0f}",
+            # Implicit feedback has no rating to speak of: the line is left out.
+            usual=f"{to_five(persona.rating.mean, space):.0f}" if space.rating_scale else "",
             words=self.catalog.words,
         )
 
@@ -269,13 +270,14 @@ class LLMBrain:
     def actions(self, request: DecisionRequest, answer: BaseModel) -> Decision:
         """The typed actions an answer means."""
         values = answer.model_dump()
-        actions: list[Click | Rate | Leave] = []
+        actions: list[Act] = []
         reviews: dict[int, str] = {}
         watched = values["watch"] != "none"
         if watched:
             item = int(values["watch"])
             actions.append(Click(item_id=item, position=request.space.item_ids.index(item)))
-            actions.append(Rate(item_id=item, rating=self.rating(request, item, values)))
+            value = self.rating(request, item, values)
+            actions.append(UtilityBrain.after_click(item, value, request.space))
             if values["review"].strip():
                 reviews[item] = values["review"].strip()
         if values["leave"]:
@@ -284,6 +286,11 @@ class LLMBrain:
 
     def rating(self, request: DecisionRequest, item: int, values: dict[str, Any]) -> float:
         """The model's 1–5 rating, on the dataset's scale."""
+        if request.space.rating_scale is None:
+            raise ValueError(
+                "the llm brain rates what it picks, and this data has no ratings (implicit "
+                "feedback): run it with --brain hybrid or utility, whose fitted model counts"
+            )
         return from_five(values["rating"], request.space)
 
     async def reflect(self, state: Thought) -> dict[str, Any]:
@@ -327,7 +334,7 @@ class HybridBrain(LLMBrain):
         session: SessionState,
         space: ActionSpace,
         rng: np.random.Generator,
-    ) -> list[Click | Rate | Leave] | DecisionRequest:
+    ) -> list[Act] | DecisionRequest:
         """The utility brain's actions when it clicks nothing; else a request with its priors."""
         routine = self.utility.decide(persona, observation, recall, session, space, rng)
         if not any(isinstance(a, Click) for a in routine):
@@ -358,6 +365,8 @@ class HybridBrain(LLMBrain):
     ) -> list[float]:
         """Ratings stay the calibrated model's: routine, not language."""
         scale = space.rating_scale
+        if scale is None:
+            raise ValueError("the list task's ratings need rated data; this data is implicit")
         return [self.utility.predicted_rating(persona, item, scale) for item in item_ids]
 
     def actions(self, request: DecisionRequest, answer: BaseModel) -> Decision:

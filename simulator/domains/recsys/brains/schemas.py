@@ -50,10 +50,12 @@ def ratings_schema(n: int) -> type[BaseModel]:
 def to_five(value: float, space: ActionSpace) -> float:
     """A value on the dataset's scale in stars, 1–5 (unsnapped: the persona's usual rating)."""
     scale = space.rating_scale
+    assert scale is not None, "implicit feedback has no stars"
     return 1.0 + 4.0 * (value - scale.low) / max(scale.high - scale.low, 1e-9)
 
 
 def from_five(stars: int, space: ActionSpace) -> float:
     """A 1–5 answer on the dataset's scale (the inverse of `to_five`, snapped)."""
     scale = space.rating_scale
+    assert scale is not None, "implicit feedback has no stars"
     return scale.snap(scale.low + (stars - 1) / 4.0 * (scale.high - scale.low))

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from personas.datasets import RatingScale
 from personas.schema import Persona
-from simulator.domains.recsys.actions import ActionSpace, Click, Leave, Rate
+from simulator.domains.recsys.actions import Act, ActionSpace, Click, Consume, Leave, Rate
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.interfaces import SessionState
 from simulator.domains.recsys.perception import Observation
@@ -37,6 +37,7 @@ FEATURES = (
 )
 RATING_FEATURES = ("taste", "item_bias", "genre")
 _TASTE, _GENRE = FEATURES.index("taste"), FEATURES.index("genre")
+_MAX_LOG_COUNT = 20.0  # log(1 + count) above this (5e8 plays) is a fit gone wrong: capped
 
 
 class UtilityParams(BaseModel):
@@ -221,9 +222,22 @@ class UtilityBrain:
         return logits, expected
 
     def rate(self, persona: Persona, expected: float, space: ActionSpace, draw: float) -> float:
-        """A rating on the scale: the expected rating plus the persona's noise."""
-        noise = draw * self.params.rating_noise * persona.rating.spread
-        return space.rating_scale.snap(expected + noise)
+        """A rating on the scale, the expected one plus the persona's noise.
+
+        For implicit feedback (no scale) the persona's style and the expectation
+        are of log(1 + count): the value is how many times, a whole number >= 1.
+        """
+        value = expected + draw * self.params.rating_noise * persona.rating.spread
+        if space.rating_scale is None:
+            return float(max(1, round(math.expm1(min(value, _MAX_LOG_COUNT)))))
+        return space.rating_scale.snap(value)
+
+    @staticmethod
+    def after_click(item_id: int, value: float, space: ActionSpace) -> Rate | Consume:
+        """What follows a click: the rating, or (implicit feedback) how many times."""
+        if space.rating_scale is None:
+            return Consume(item_id=item_id, count=int(value))
+        return Rate(item_id=item_id, rating=value)
 
     def decide(
         self,
@@ -233,8 +247,8 @@ class UtilityBrain:
         session: SessionState,
         space: ActionSpace,
         rng: np.random.Generator,
-    ) -> list[Click | Rate | Leave]:
-        """Clicks and ratings in page order; maybe a Leave at the end."""
+    ) -> list[Act]:
+        """Clicks and ratings (or counts) in page order; maybe a Leave at the end."""
         p = self.params
         views = observation.examined_items()
         logits, expected = self.scores(persona, observation, recall, session.clicks)
@@ -243,14 +257,14 @@ class UtilityBrain:
         noise = rng.standard_normal(len(views))
         hazard = 1.0 / persona.traits.items_per_session
         clicks = session.clicks
-        actions: list[Click | Rate | Leave] = []
+        actions: list[Act] = []
         for i, view in enumerate(views):
             logit = logits[i] - p.fatigue * (clicks - session.clicks)
             if draws[i, 0] >= 1.0 / (1.0 + math.exp(-logit)):
                 continue
             actions.append(Click(item_id=view.item_id, position=view.position))
-            rating = self.rate(persona, float(expected[i]), space, float(noise[i]))
-            actions.append(Rate(item_id=view.item_id, rating=rating))
+            value = self.rate(persona, float(expected[i]), space, float(noise[i]))
+            actions.append(self.after_click(view.item_id, value, space))
             clicks += 1
             if draws[i, 1] < hazard:
                 actions.append(Leave(reason="satisfied"))

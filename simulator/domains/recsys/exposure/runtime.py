@@ -156,7 +156,7 @@ class Exposure:
         row = int(self.catalog.index([item_id])[0])
         self.ledger.add(user, row, self.origin + t)
 
-    def replay(self, simulated: Sequence[tuple[str, int, float, float]]) -> None:
+    def replay(self, simulated: Sequence[tuple[str, int, float | None, float]]) -> None:
         """Rebuild the ledger after a checkpoint: train, then every simulated rating."""
         self.ledger = Ledger.from_frame(self._train, self.catalog)
         self._windows()
