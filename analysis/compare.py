@@ -84,7 +84,7 @@ def _metrics(
         Metric("sessions_per_day", "wasserstein", sessions_per_day, wasserstein, mean),
         Metric("ratings_per_day", "wasserstein", ratings_per_day, wasserstein, mean),
     ]
-    by_genre = [
+    by_genre: list[Metric[Behaviour]] = [
         Metric(
             "genre_share",
             "jensen_shannon",
