@@ -91,9 +91,8 @@ def hashed_split(ratings: pl.DataFrame, holdout: float = 0.2, min_train: int = 5
         holdout: The share of each user's rows to hold out, in (0, 1).
         min_train: The fewest rows a user keeps in train, at least 1.
     """
-    with np.errstate(over="ignore"):
-        user = _mix64(ratings["user_id"].to_numpy().astype(np.int64).view(np.uint64))
-        key = _mix64(user ^ ratings["item_id"].to_numpy().astype(np.int64).view(np.uint64))
+    user = _mix64(ratings["user_id"].to_numpy().astype(np.int64).view(np.uint64))
+    key = _mix64(user ^ ratings["item_id"].to_numpy().astype(np.int64).view(np.uint64))
     order = pl.Series("__order", (key >> np.uint64(1)).astype(np.int64))
     # The hash stands in for the timestamp while cutting, then the frame is as it was.
     shuffled = ratings.with_columns(order.alias("timestamp"), pl.col("timestamp").alias("__t"))

@@ -316,10 +316,7 @@ class PersonaAgent(ClockAgent):
             review = s.reviews.pop(action.item_id, None)
             if review is not None:
                 self.emit(EventKind.REVIEW, t, page=page, item_id=action.item_id, text=review)
-            genres = ", ".join(world.catalog.genres[world.catalog.index([action.item_id])[0]])
-            said = f" {review}" if review else ""
-            note = f"({genres}) and rated it {action.rating:g}.{said}"
-            self._liked(action.item_id, action.rating, t, note)
+            self._liked(action, action.rating, t, review)
         elif isinstance(action, Consume):
             # Implicit feedback: the target heard the click; the count is the persona's.
             world.counters["consumptions"] += 1
@@ -333,8 +330,7 @@ class PersonaAgent(ClockAgent):
             )
             heard = None
             world.record_rating(user, action.item_id, None, t)
-            times = "once" if action.count == 1 else f"{action.count} times"
-            self._liked(action.item_id, math.log1p(action.count), t, f"{times}.")
+            self._liked(action, math.log1p(action.count), t)
         else:
             self.emit(EventKind.LEAVE, t, page=page, reason=action.reason)
             self.emit(EventKind.SESSION_END, t, page=page, reason=action.reason)
@@ -354,20 +350,24 @@ class PersonaAgent(ClockAgent):
             return error
         return None
 
-    def _liked(self, item_id: int, value: float, t: float, note: str) -> None:
-        """What the return model and memory hear of a rating, or of log(1 + count)."""
+    def _liked(
+        self, action: Rate | Consume, value: float, t: float, review: str | None = None
+    ) -> None:
+        """What the return model and memory hear of a rating, or of log(1 + count) (`value`)."""
         s, style = self.state, self.persona.rating
         s.ratings, s.liked = s.ratings + 1, s.liked + (value - style.mean) / style.spread
         # Strong opinions stick: importance grows with distance from the persona's mean.
         importance = float(min(abs(value - style.mean) / (2.0 * style.spread), 1.0))
-        catalog = self.world.catalog
+        catalog, item_id = self.world.catalog, action.item_id
         row = catalog.index([item_id])[0]
         if self.mind is not None:
-            self.mind.store(
-                f"I {catalog.words.consumed} {catalog.titles[row]} {note}",
-                t=t,
-                importance=importance,
-            )
+            if isinstance(action, Rate):
+                said = f" {review}" if review else ""
+                how = f"({', '.join(catalog.genres[row])}) and rated it {action.rating:g}.{said}"
+            else:
+                how = "once." if action.count == 1 else f"{action.count} times."
+            text = f"I {catalog.words.consumed} {catalog.titles[row]} {how}"
+            self.mind.store(text, t=t, importance=importance)
         features = tuple(float(x) for x in catalog.genre_matrix[row])
         self.memory.store(
             MemoryEntry(
