@@ -165,3 +165,44 @@ def test_a_folder_reads_every_file_and_an_empty_one_is_refused(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DialogueError, match=r"no \*\.json or \*\.jsonl files"):
         load_transcripts(tmp_path / "empty")
+
+
+def test_the_own_transcripts_scenario_compares_a_run_with_an_assistants_export(
+    tmp_path, convai2_chats, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+    from simulator.scenario import load_scenario
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    module = load_scenario(str(Path(__file__).parents[1] / "scenarios" / "own_transcripts.py"))
+    people = convai2_chats[:60]
+    convai2 = _write(tmp_path / "convai2", "x.json", _convai2(people))
+    export = module.write_as_your_transcripts(convai2, tmp_path / "ours.jsonl")
+    records = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == len(people)
+    assert {r["messages"][0]["role"] for r in records} == {"system"}
+    config = module.CONFIG.model_copy(update={"personas": 3, "max_turns": 2})
+    result = module.run(config, tmp_path / "run")
+    assert result.complete and result.dialogues == 3
+
+    # The CLI reads the export as exactly the same chats written as ConvAI2 (same file stem,
+    # same order, so the same ids and the same random halves for the floor).
+    turns = [[(m["role"], m["content"]) for m in r["messages"][1:]] for r in records]
+    (tmp_path / "ref").mkdir()
+    reference_file = tmp_path / "ref" / "ours.json"
+    reference_file.write_text(_convai2(turns), encoding="utf-8")
+    runner = CliRunner()
+    answers = []
+    for against, fmt in [(export, "auto"), (export, "openai"), (reference_file, "convai2")]:
+        args = ["compare", str(result.run_dir), "--against", str(against), "--json"]
+        done = runner.invoke(app, [*args, "--format", fmt])
+        assert done.exit_code == 0, done.output
+        answers.append(json.loads(done.output))
+    ours, stated, reference = answers
+    assert ours["real_dialogues"] == reference["real_dialogues"] > 0
+    assert ours["rows"] == stated["rows"] == reference["rows"]
+    read = load_transcripts(export).conversations().values()
+    assert sorted(read) == sorted(load_convai2(convai2).conversations().values())
+    assert module.compare_with(result.run_dir, export).as_dict()["rows"] == ours["rows"]
