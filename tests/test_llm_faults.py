@@ -210,7 +210,7 @@ def test_a_429_waits_as_long_as_its_retry_after_says(
 def test_retry_after_reads_seconds() -> None:
     from types import SimpleNamespace
 
-    from simulator.llm.transport import MAX_RETRY_AFTER_S, retry_after
+    from simulator.core.retry_after import MAX_RETRY_AFTER_S, retry_after
 
     def failure(value: str, name: str = "retry-after") -> Exception:
         exc = Exception("429")
@@ -223,6 +223,7 @@ def test_retry_after_reads_seconds() -> None:
     # An HTTP date would need the wall clock: the backoff decides instead.
     assert retry_after(failure("Wed, 21 Oct 2026 07:28:00 GMT")) is None
     assert retry_after(Exception("x")) is None
+    assert retry_after(failure("nan")) is None
 
 
 def test_backoff_starts_at_backoff_s_and_doubles(loop: asyncio.AbstractEventLoop) -> None:

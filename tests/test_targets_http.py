@@ -215,6 +215,8 @@ class _Script:
         self.fail_next = 0
         self.slow = 0.0
         self.items: Any = [1, 2, 3]
+        self.busy_status = 503
+        self.retry_after: str | None = None  # the Retry-After a busy answer carries
 
     def app(self) -> Starlette:
         async def info(request: Request) -> Response:
@@ -232,7 +234,8 @@ class _Script:
             self.calls.append("recommend")
             if self.fail_next:
                 self.fail_next -= 1
-                return JSONResponse({"error": "busy"}, status_code=503)
+                headers = {"Retry-After": self.retry_after} if self.retry_after else None
+                return JSONResponse({"error": "busy"}, self.busy_status, headers=headers)
             if self.slow:
                 await asyncio.sleep(self.slow)
             return JSONResponse({"items": self.items})
@@ -278,6 +281,16 @@ def test_transient_failures_are_retried_with_backoff_then_reported(scripted):
     with pytest.raises(TargetError, match="HTTP 503") as failed:
         target.recommend("u", 3, _CONTEXT)
     assert failed.value.reason == "http_503"
+
+
+def test_a_busy_service_is_left_alone_as_long_as_its_retry_after_asks(scripted):
+    script, url = scripted
+    target = HttpRecommender(url + "?retries=1")
+    script.fail_next, script.busy_status, script.retry_after = 1, 429, "1"
+    started = time.perf_counter()
+    assert target.recommend("u", 3, _CONTEXT) == [1, 2, 3]
+    assert time.perf_counter() - started >= 1.0  # the backoff alone retries after 0.05 s
+    assert script.calls == ["recommend"] * 2
 
 
 def test_a_slow_or_malformed_answer_is_a_target_error(scripted):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from simulator.core.retry_after import honour_retry_after, retry_after
 from simulator.llm.accounts import Accounts
 from simulator.llm.answers import (
     CallTag,
@@ -43,8 +44,6 @@ from simulator.llm.transport import (
     classify,
     complete,
     drain,
-    honour_retry_after,
-    retry_after,
 )
 
 __all__ = ["LLM", "CallTag", "Reply", "Structured", "classify", "response_format_for"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import litellm
@@ -28,49 +27,6 @@ class Transient(Exception):
         self.reason = reason
         self.detail = detail
         self.wait_s = wait_s  # what the server asked for (Retry-After), if it did
-
-
-MAX_RETRY_AFTER_S = 300.0  # a server asking for longer is waited on this long, then retried
-
-
-def retry_after(exc: BaseException) -> float | None:
-    """Seconds the server's Retry-After header asked for, from the exception's response."""
-    link: BaseException | None = exc
-    for _ in range(16):
-        if link is None:
-            return None
-        response = getattr(link, "response", None)
-        headers = getattr(response, "headers", None) or getattr(
-            link, "litellm_response_headers", None
-        )
-        if headers is not None and headers.get("retry-after-ms") is not None:
-            return _seconds(str(headers.get("retry-after-ms")), per_second=1000)
-        value = headers.get("retry-after") if headers is not None else None
-        if value is not None:
-            return _seconds(str(value))
-        link = link.__cause__ or link.__context__
-    return None
-
-
-def honour_retry_after(base: Callable[[Any], float]) -> Callable[[Any], float]:
-    """A tenacity wait: `base`'s backoff, or longer if the server asked for longer."""
-
-    def wait(state: Any) -> float:
-        failed = state.outcome.exception() if state.outcome is not None else None
-        asked = getattr(failed, "wait_s", None)
-        return max(base(state), asked or 0.0)
-
-    return wait
-
-
-def _seconds(value: str, per_second: float = 1.0) -> float | None:
-    # Seconds only: the HTTP-date form would need the wall clock, which the engine never
-    # reads; such a 429 falls back to the exponential backoff.
-    try:
-        seconds = float(value) / per_second
-    except ValueError:
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
 class Malformed(Exception):

@@ -2,7 +2,8 @@
 
 Each call is one request of the protocol (`protocol.py`), made with httpx:
 timeouts, bounded retries with exponential backoff for transport failures,
-5xx and 429, and one connection per run (the simulation asks one page at a
+5xx and 429 (at least as long as a `Retry-After` asks, up to 30 s), and one
+connection per run (the simulation asks one page at a
 time, so a run never has more than one request in flight). A request that
 still fails, or an answer that does not parse, raises `TargetError`: the
 persona's session ends with a `target_error` event and the run goes on.
@@ -27,6 +28,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from personas.validation import first_error
 from simulator.core.redact import redact
+from simulator.core.retry_after import honour_retry_after
 from simulator.domains.recsys.interfaces import Interaction, RecContext, TargetError
 from simulator.domains.recsys.targets.http.protocol import (
     PROTOCOL,
@@ -73,6 +75,9 @@ def service_url(spec: str) -> tuple[httpx.URL, dict[str, float]]:
     return url.copy_with(query=None, fragment=None), settings
 
 
+RETRY_AFTER_CAP_S = 30.0  # a page waits at most this long for a service that asks to wait
+
+
 def _transient(error: BaseException) -> bool:
     if isinstance(error, httpx.TransportError):
         return True
@@ -92,7 +97,9 @@ class HttpRecommender:
         self._timeout, self._fit_timeout = settings["timeout"], settings["fit_timeout"]
         self._retrying = Retrying(
             stop=stop_after_attempt(int(settings["retries"]) + 1),
-            wait=wait_exponential(multiplier=0.05, max=2.0),
+            wait=honour_retry_after(
+                wait_exponential(multiplier=0.05, max=2.0), cap=RETRY_AFTER_CAP_S
+            ),
             retry=retry_if_exception(_transient),
             reraise=True,
         )
