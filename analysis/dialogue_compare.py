@@ -28,27 +28,25 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from analysis.dialogues import DialogueSet, dialogues_from_run, user_turns
 from analysis.distance import wasserstein
 from analysis.splithalf import (
     ComparisonRow,
     FloatArray,
-    Halves,
     Metric,
     abs_diff,
     compare_halves,
+    independent_halves,
     mean,
     only,
     scalar,
-    split_generator,
 )
 from analysis.transcripts import load_transcripts
 
@@ -196,32 +194,6 @@ METRICS: list[Metric[list[_Dialogue]]] = [
 ]
 
 
-def _pick(ds: list[_Dialogue], indices: npt.NDArray[np.intp]) -> list[_Dialogue]:
-    # Back into id order: lexical diversity reads the dialogues one after another.
-    return [ds[i] for i in sorted(indices.tolist())]
-
-
-def _halves(
-    sim: list[_Dialogue], real: list[_Dialogue], seed: int, n_splits: int
-) -> Iterator[Halves[list[_Dialogue]]]:
-    """Each side halved on its own, cut to equal sizes (see the module docstring)."""
-    if len(sim) < 2 or len(real) < 2:
-        return
-    rng = split_generator(seed)
-    for _ in range(n_splits):
-        real_order, sim_order = rng.permutation(len(real)), rng.permutation(len(sim))
-        r_a, r_b = real_order[: len(real) // 2], real_order[len(real) // 2 :]
-        s_a, s_b = sim_order[: len(sim) // 2], sim_order[len(sim) // 2 :]
-        n = min(s_a.size, r_a.size)
-        yield Halves(
-            sim_a=_pick(sim, s_a[:n]),
-            sim_b=_pick(sim, s_b[:n]),
-            real_a=_pick(real, r_a),
-            real_b=_pick(real, r_b),
-            real_floor=_pick(real, r_a[:n]),
-        )
-
-
 def _stop_reasons(sim: DialogueSet) -> dict[str, float]:
     reasons = sim.dialogues["stop_reason"].drop_nulls().to_list()
     counts = Counter(reasons)
@@ -260,7 +232,7 @@ def compare_dialogues(
     if n_splits < 1:
         raise ValueError(f"n_splits must be at least 1, got {n_splits}")
     sim_dialogues, real_dialogues = _profiles(sim), _profiles(real)
-    splits = _halves(sim_dialogues, real_dialogues, seed, n_splits)
+    splits = independent_halves(sim_dialogues, real_dialogues, seed, n_splits)
     rows = compare_halves(METRICS, sim_dialogues, real_dialogues, splits)
     return DialogueComparison(
         rows=rows,

@@ -14,13 +14,14 @@ so the simulated side is always held against real people it does not share.
 The row's ``distance`` and ``floor`` are the means over splits (an undefined,
 nan, distance left out) and ``ratio`` their quotient. How the halves are drawn
 is the domain's: by shared user in a browsing run (`analysis.compare`), each
-side on its own for dialogues (`analysis.dialogue_compare`).
+side on its own (`independent_halves`) for dialogues (`analysis.dialogue_compare`)
+and search sessions (`analysis.search_compare`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Generic, TypeVar
 
@@ -29,6 +30,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 S = TypeVar("S")  # a sample of one side: a Behaviour, a list of dialogues
+T = TypeVar("T")  # one person's record on a side halved on its own: a dialogue, a session
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,20 @@ class ComparisonRow:
     ratio: float
     simulated: float
     real: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, float | str | None]) -> ComparisonRow:
+        """The row `as_dict` wrote (None back to nan)."""
+
+        def number(key: str) -> float:
+            value = data[key]
+            return math.nan if value is None else float(value)
+
+        return cls(
+            metric=str(data["metric"]),
+            distance_name=str(data["distance_name"]),
+            **{k: number(k) for k in ("distance", "floor", "ratio", "simulated", "real")},
+        )
 
     def as_dict(self) -> dict[str, float | str | None]:
         """The row as a JSON-safe dict; non-finite numbers become None."""
@@ -121,6 +137,36 @@ def ratio(distance: float, floor: float) -> float:
 def split_generator(seed: int) -> np.random.Generator:
     """The one generator of a comparison's splits: split k is its k-th draw."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+
+
+def _pick(sample: list[T], indices: npt.NDArray[np.intp]) -> list[T]:
+    # Back into the side's own order: some metrics read a sample one item after another.
+    return [sample[i] for i in sorted(indices.tolist())]
+
+
+def independent_halves(
+    sim: list[T], real: list[T], seed: int, n_splits: int
+) -> Iterator[Halves[list[T]]]:
+    """Each side halved on its own (sessions, dialogues: no person on both), cut to equal sizes.
+
+    The floor's real sample is cut to the simulated half's size, so a small
+    simulated side is not held to a larger real one's steadiness.
+    """
+    if len(sim) < 2 or len(real) < 2:
+        return
+    rng = split_generator(seed)
+    for _ in range(n_splits):
+        real_order, sim_order = rng.permutation(len(real)), rng.permutation(len(sim))
+        r_a, r_b = real_order[: len(real) // 2], real_order[len(real) // 2 :]
+        s_a, s_b = sim_order[: len(sim) // 2], sim_order[len(sim) // 2 :]
+        n = min(s_a.size, r_a.size)
+        yield Halves(
+            sim_a=_pick(sim, s_a[:n]),
+            sim_b=_pick(sim, s_b[:n]),
+            real_a=_pick(real, r_a),
+            real_b=_pick(real, r_b),
+            real_floor=_pick(real, r_a[:n]),
+        )
 
 
 def compare_halves(
