@@ -41,6 +41,7 @@ ALLOWED = {
         "simulator/experiments/llm_load.py",
         "simulator/experiments/validity.py",  # the bench's own wall times
         "simulator/experiments/social.py",  # the bench's own wall time
+        "simulator/experiments/search_bench.py",  # the bench's own wall times
         "simulator/experiments/service.py",  # how long a service may take to start
         "simulator/llm/client.py",  # request latency, for the ledger
         "simulator/llm/server.py",  # start time and the health-check deadline

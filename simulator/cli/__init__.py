@@ -4,7 +4,18 @@ Each module imports the engine only inside its commands, so `simfolk --help`
 and light commands answer without loading the numeric stack.
 """
 
-from simulator.cli import ab, analyse, bench, bench_population, lists, llm, personas, run, serve
+from simulator.cli import (
+    ab,
+    analyse,
+    bench,
+    bench_population,
+    bench_search,
+    lists,
+    llm,
+    personas,
+    run,
+    serve,
+)
 from simulator.cli.app import app, console, main
 
 __all__ = [
@@ -13,6 +24,7 @@ __all__ = [
     "app",
     "bench",
     "bench_population",
+    "bench_search",
     "console",
     "lists",
     "llm",

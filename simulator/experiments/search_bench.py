@@ -1,0 +1,76 @@
+"""`simfolk bench search`: simulated searchers against the real TREC 2013 sessions.
+
+The sessions' topics are split in two halves by a keyed draw, so no held-out
+need was seen in fitting. The searcher (`simulator.domains.search.model`) is
+fitted on the first half; every session of the second half is lived again
+`replicates` times on its need, against the engine under test over the
+collection of every document the real sessions were shown. The table is the
+split-half comparison of `analysis.search_compare`, and the per-step tasks are
+scored on the real held-out sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from analysis.search_compare import compare_sessions, step_tasks
+from personas.datasets.trec import load_trec_sessions
+from simulator.core.rng import Streams
+from simulator.domains.search.collection import Collection
+from simulator.domains.search.engines import ENGINES
+from simulator.domains.search.model import fit_searcher, simulate_session
+
+NAME = "trec-session-2013"
+# USimAgent (Zhang et al., 2024), its per-step tasks on its own sessions.
+USIMAGENT = {"click_accuracy": 0.689, "click_f1": 0.478, "stop_accuracy": 0.603}
+
+
+def bench_search(
+    sessions: str = NAME, *, engine: str = "bm25", replicates: int = 3, seed: int = 0
+) -> dict[str, Any]:
+    """Fit on half the topics, simulate the other half's needs, compare; plain data."""
+    if replicates < 1:
+        raise ValueError(f"--replicates must be at least 1, got {replicates}")
+    ENGINES.check(engine)
+    started = time.perf_counter()
+    log = load_trec_sessions(sessions)
+    streams = Streams(seed)
+    topics = sorted({s.topic for s in log.sessions})
+    order = streams.generator("bench", "search:topics").permutation(len(topics))
+    fitted_topics = {topics[i] for i in order[: len(topics) // 2]}
+    fit = [s for s in log.sessions if s.topic in fitted_topics]
+    heldout = [s for s in log.sessions if s.topic not in fitted_topics]
+    model = fit_searcher(fit)
+    collection = Collection.from_sessions(log)
+    target = ENGINES.make(engine, collection, streams)
+    sim_started = time.perf_counter()
+    simulated = [
+        simulate_session(
+            model,
+            f"{s.id}-{r}",
+            s.topic,
+            s.need,
+            target,
+            streams.generator(f"{s.id}-{r}", "search"),
+        )
+        for s in heldout
+        for r in range(replicates)
+    ]
+    sim_seconds = time.perf_counter() - sim_started
+    rows = compare_sessions(simulated, heldout, seed=seed)
+    return {
+        "sessions": str(log.path),
+        "engine": engine,
+        "seed": seed,
+        "fitted_sessions": len(fit),
+        "heldout_sessions": len(heldout),
+        "topics": {"fitted": len(fitted_topics), "heldout": len(topics) - len(fitted_topics)},
+        "documents": len(collection),
+        "simulated_sessions": len(simulated),
+        "rows": [row.as_dict() for row in rows],
+        "step_tasks": step_tasks(model, fit, heldout).as_dict(),
+        "usimagent_published": USIMAGENT,
+        "model": model.model_dump(),
+        "seconds": {"total": time.perf_counter() - started, "simulation": sim_seconds},
+    }
