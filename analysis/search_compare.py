@@ -3,6 +3,8 @@
 Both sides are TREC-shaped sessions (`personas.datasets.trec.SearchSession`),
 halved each on its own (`analysis.splithalf.independent_halves`). Times are
 compared in log10 seconds, where their heavy tails do not swamp the distance.
+Clicks count on the first page only (ranks ≤ PAGE), the one a simulated
+searcher is shown: 13 % of TREC 2013's clicks are on later pages.
 
 The per-step tasks are USimAgent's (Zhang et al., 2024), on real held-out
 sessions with the fitted model as the predictor: **click** — for every result
@@ -85,11 +87,11 @@ def _entropy(p: FloatArray) -> float:
 
 
 def _clicks_per_query(sessions: list[SearchSession]) -> FloatArray:
-    return _each([len(q.clicks) for s in sessions for q in s.queries])
+    return _each([sum(c.rank <= PAGE for c in q.clicks) for s in sessions for q in s.queries])
 
 
 def _click_ranks(sessions: list[SearchSession]) -> FloatArray:
-    return _each([c.rank for s in sessions for q in s.queries for c in q.clicks])
+    return _each([c.rank for s in sessions for q in s.queries for c in q.clicks if c.rank <= PAGE])
 
 
 def _first_click(sessions: list[SearchSession]) -> FloatArray:

@@ -25,11 +25,12 @@ from simulator.cli import app
 from simulator.core.rng import Streams
 from simulator.domains.search.collection import Collection
 from simulator.domains.search.engines import ENGINES, BM25Engine, RerankedEngine
-from simulator.domains.search.interfaces import SearchContext, SearchEngine
+from simulator.domains.search.interfaces import SearchClick, SearchContext, SearchEngine
 from simulator.domains.search.model import (
     PAGE,
     content_terms,
     fit_searcher,
+    reformulate,
     reformulation,
     simulate_session,
 )
@@ -139,9 +140,46 @@ def test_a_simulated_session_is_keyed_well_formed_and_writes_as_trec(tmp_path):
     assert list(back.sessions) == many
 
 
-def test_too_few_sessions_to_fit_is_refused():
+def test_too_few_sessions_or_none_with_results_is_refused_and_thin_evidence_fits():
     with pytest.raises(ValueError, match="at least 5 sessions"):
         fit_searcher(_sessions(3))
+    bare = [SearchSession(str(i), "1", "need", (Query(1, "q", 0.0, (), ()),)) for i in range(5)]
+    with pytest.raises(ValueError, match="show results"):
+        fit_searcher(bare)
+    # One query each and no current query: nothing says when a new query is the last one.
+    single = [SearchSession(s.id, s.topic, s.need, s.queries[:1]) for s in _sessions(6)]
+    model = fit_searcher(single)
+    assert model.final.intercept == 0.0 and model.final.coefficients == (0.0,)
+    assert model.stop.p(np.array([[0.0, 0.0]]))[0] > 0.99  # every real session stopped
+
+
+def test_a_one_term_query_is_never_cut_to_nothing():
+    model = fit_searcher(_sessions(12))
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        after = reformulate(model, ["war"], {"civil": 1, "war": 1}, ["battles"], rng)
+        assert after and (after == ["war"] or reformulation(["war"], after) in ("add", "new"))
+
+
+class _Listening(BM25Engine):
+    def __init__(self, collection: Collection) -> None:
+        super().__init__(collection)
+        self.heard: list[SearchClick] = []
+
+    def feedback(self, click: SearchClick) -> None:
+        self.heard.append(click)
+
+
+def test_the_engine_hears_every_click():
+    model = fit_searcher(_sessions(12))
+    engine = _Listening(_collection())
+    sessions = [
+        simulate_session(model, str(i), "1", "the civil war", engine, np.random.default_rng(i))
+        for i in range(30)
+    ]
+    clicks = [(s.id, c.rank) for s in sessions for q in s.queries for c in q.clicks]
+    assert clicks and len(engine.heard) == len(clicks)
+    assert {h.user for h in engine.heard} <= {s.id for s in sessions}
 
 
 @needs_data
@@ -166,7 +204,10 @@ def test_the_searcher_fitted_on_trec_clicks_the_top_more_and_compares_on_every_m
     assert all(math.isfinite(r.ratio) for r in rows)
     steps = step_tasks(model, fit, held)
     assert steps.results > 1000 and steps.queries == sum(len(s.queries) for s in held)
-    assert 0 < steps.click_f1 < 1 and 0 <= steps.stop_accuracy <= 1
+    assert 0 < steps.click_f1 < 1
+    # Stop prediction is scored against the real last queries: one per session that ends
+    # without a logged current query.
+    assert steps.queries - round(steps.stop_accuracy * steps.queries) <= steps.queries // 2
 
 
 @needs_data
@@ -179,5 +220,8 @@ def test_bench_search_prints_the_table_and_the_step_tasks():
     rows = [ComparisonRow.from_dict(row) for row in data["rows"]]
     assert rows[0].as_dict() == data["rows"][0]
     assert set(data["step_tasks"]) >= {"click_accuracy", "click_f1", "stop_accuracy"}
+    table = CliRunner().invoke(app, ["bench", "search", "--replicates", "1"])
+    assert table.exit_code == 0, table.output
+    assert "click_rank" in table.output and "USimAgent" in table.output
     bad = CliRunner().invoke(app, ["bench", "search", "--sessions", str(Path("/nonexistent"))])
     assert bad.exit_code != 0 and "no such file" in bad.output

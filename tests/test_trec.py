@@ -67,25 +67,27 @@ def sessions(draw: st.DrawFn) -> list[SearchSession]:
             clock += draw(seconds)
             n = draw(st.integers(0, 4))
             results = tuple(
-                Result(rank=r + 1, doc_id=f"doc-{r}", url=f"http://x/{r}", title=draw(texts),
-                       snippet=draw(texts))
+                Result(rank=r + 1, doc_id=f"doc-{r}", url=draw(st.sampled_from(["", f"http://x/{r}"])),
+                       title=draw(texts), snippet=draw(texts))
                 for r in range(n)
             )  # fmt: skip
             clicks = tuple(
                 Click(rank=draw(st.integers(1, 50)), start=s, end=draw(st.none() | seconds))
                 for s in draw(st.lists(seconds, max_size=3))
             )
-            clicks = tuple(c for c in clicks if c.end is None or c.end >= c.start)
+            clicks = tuple(
+                c for c in clicks if c.start >= clock and (c.end is None or c.end >= c.start)
+            )
             queries.append(Query(index + 1, draw(texts), clock, results, clicks))
         final = draw(st.none() | texts)
         out.append(
             SearchSession(
                 id=str(number + 1),
                 topic=str(draw(st.integers(1, 9))),
-                need=draw(texts),
+                need=draw(st.just("") | texts),
                 queries=tuple(queries),
                 final_query=final,
-                final_start=None if final is None else clock,
+                final_start=None if final is None else draw(st.none() | st.just(clock)),
             )
         )
     return out
@@ -138,6 +140,8 @@ def test_a_damaged_file_loads_or_says_where_it_is_wrong(
         (("<desc>", "<dsc>"), "session 1, topic: no <desc>"),
         (('<session num="1"', "<session"), "a <session>: <session> has no 'num'"),
         (("<sessiontrack2013>", "<sessions>"), "the root element is <sessions>"),
+        (('starttime="6.0"', 'starttime="4.0"'), "click 1: 'starttime' 4.0 is before its query"),
+        (('interaction num="1"', 'interaction num="1_0"'), "'num' is '1_0', not a number"),
     ],
 )
 def test_a_bad_field_is_named_with_its_session_and_interaction(tmp_path, change, message):
@@ -163,7 +167,10 @@ def test_entities_are_refused_not_expanded(tmp_path):
         '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
         "<sessiontrack2013>&b;</sessiontrack2013>"
     )
-    with pytest.raises(DatasetError, match="never expanded"):
+    with pytest.raises(DatasetError, match="declares a DTD"):
+        load_trec_sessions(path)
+    path.write_text('<!DOCTYPE sessiontrack2013 SYSTEM "http://x/t.dtd"><sessiontrack2013/>')
+    with pytest.raises(DatasetError, match="declares a DTD"):
         load_trec_sessions(path)
 
 
@@ -172,3 +179,16 @@ def test_a_missing_file_or_a_folder_without_one_says_so(tmp_path):
         load_trec_sessions(tmp_path / "nope.xml")
     with pytest.raises(DatasetError, match="expected one TREC session"):
         load_trec_sessions(tmp_path)
+
+
+def test_markup_inside_a_field_is_text_and_interaction_numbers_are_unique(tmp_path):
+    two = SearchSession(
+        "1", "1", "find things", (Query(1, "x", 1.0, (), ()), Query(2, "y", 2.0, (), ()))
+    )
+    path = write_trec_sessions([two], tmp_path / "s.xml")
+    text = path.read_text()
+    path.write_text(text.replace("<query>x</query>", "<query>x<b>y</b>z</query>"))
+    assert load_trec_sessions(path).sessions[0].queries[0].text == "xyz"
+    path.write_text(text.replace('interaction num="2"', 'interaction num="1"'))
+    with pytest.raises(DatasetError, match="two interactions have the same number"):
+        load_trec_sessions(path)

@@ -31,7 +31,7 @@ from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError, SubElement, indent, tostring
 
 import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden
 
 from personas.atomic import write_text_atomically
 from personas.datasets.errors import DatasetError
@@ -146,14 +146,14 @@ def load_trec_sessions(path: str | Path) -> SessionLog:
     """
     file = _locate(Path(path))
     try:
-        root = SafeET.parse(file).getroot()
+        root = SafeET.parse(file, forbid_dtd=True).getroot()
     except ParseError as exc:
         line, column = exc.position
         raise DatasetError(f"{file}, line {line}, column {column}: not well-formed XML") from None
     except DefusedXmlException as exc:
+        what = "a DTD" if isinstance(exc, DTDForbidden) else "entities"
         raise DatasetError(
-            f"{file}: refused: the file declares {type(exc).__name__.lower()} "
-            "(entities and DTDs are never expanded)"
+            f"{file}: refused: the file declares {what} (entities and DTDs are never read)"
         ) from None
     except (OSError, LookupError, ValueError) as exc:  # unreadable; an unknown encoding
         raise DatasetError(f"{file}: cannot be read ({exc})") from None
@@ -198,8 +198,8 @@ def write_trec_sessions(log: SessionLog | Iterable[SearchSession], path: str | P
                     entry = SubElement(clicked, "click", attributes, endtime=end)
                     SubElement(entry, "rank").text = str(click.rank)
         if session.final_query is not None:
-            start = repr(session.final_start or 0.0)
-            current = SubElement(node, "currentquery", starttime=start)
+            when = {} if session.final_start is None else {"starttime": repr(session.final_start)}
+            current = SubElement(node, "currentquery", when)
             SubElement(current, "query").text = session.final_query
     indent(root, "   ")
     text = tostring(root, encoding="unicode", xml_declaration=True)
@@ -240,11 +240,14 @@ def _session(file: Path, element: Element) -> SearchSession:
     topic = element.find("topic")
     if topic is None:
         raise at.error("no <topic>")
-    need = _text(at("topic"), topic, "desc")
+    need = _text(at("topic"), topic, "desc", empty=True)
     queries = [
         _query(at(f"interaction {index + 1}"), interaction)
         for index, interaction in enumerate(element.findall("interaction"))
     ]
+    numbers = [q.number for q in queries]
+    if len(set(numbers)) != len(numbers):
+        raise at.error("two interactions have the same number")
     for before, after in itertools.pairwise(queries):
         if after.start < before.start:
             raise at(f"interaction {after.number}").error(
@@ -254,7 +257,11 @@ def _session(file: Path, element: Element) -> SearchSession:
     current = element.find("currentquery")
     if current is not None:
         final = _text(at("currentquery"), current, "query", empty=True)
-        final_start = _seconds(at("currentquery"), current, "starttime")
+        final_start = (
+            _seconds(at("currentquery"), current, "starttime")
+            if current.get("starttime") is not None
+            else None
+        )
     return SearchSession(
         id=number,
         topic=_attribute(at("topic"), topic, "num"),
@@ -276,9 +283,11 @@ def _query(at: _At, element: Element) -> Query:
         rank = int(_number(where, _attribute(where, result, "rank"), "rank", whole=True))
         if not 1 <= rank <= MAX_RANK:
             raise where.error(f"'rank' {rank} is not between 1 and {MAX_RANK}")
-        url = _text(where, result, "url")
+        url = _text(where, result, "url", empty=True)
         doc = result.find("clueweb12id")
         doc_id = (doc.text or "").strip() if doc is not None else ""
+        if not (doc_id or url):
+            raise where.error("a result needs a <url> or a <clueweb12id>")
         results.append(
             Result(
                 rank=rank,
@@ -300,6 +309,8 @@ def _query(at: _At, element: Element) -> Query:
             raise where.error(f"'rank' {rank} is not between 1 and {MAX_RANK}")
         begin = _seconds(where, click, "starttime")
         end = None if click.get("endtime") == "NA" else _seconds(where, click, "endtime")
+        if begin < start:
+            raise where.error(f"'starttime' {begin} is before its query's {start}")
         if end is not None and end < begin:
             raise where.error(f"'endtime' {end} is before 'starttime' {begin}")
         clicks.append(Click(rank=rank, start=begin, end=end))
@@ -325,7 +336,7 @@ def _text(
         if required:
             raise at.error(f"no <{tag}>")
         return ""
-    text = " ".join((child.text or "").split())
+    text = " ".join("".join(child.itertext()).split())  # markup inside is text too
     if not text and not empty:
         raise at.error(f"<{tag}> is empty")
     if len(text) > MAX_TEXT:
@@ -342,6 +353,8 @@ def _seconds(at: _At, element: Element, name: str) -> float:
 
 def _number(at: _At, value: str, name: str, *, whole: bool = False) -> float:
     try:
+        if "_" in value:  # float() reads "1_0" as 10; a log does not write that
+            raise ValueError(value)
         number = float(value)
     except ValueError:
         raise at.error(f"{name!r} is {value[:40]!r}, not a number") from None

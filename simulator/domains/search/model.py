@@ -18,7 +18,8 @@ it against any `SearchEngine`, drawing only from the generator it is given.
   clicked page, and from the last click to the next query;
 - **stop**: a logistic hazard after each query on its number and its clicks;
   and, as TREC logged them, the share of new queries that are the session's
-  last ("current") one, whose results the log does not keep.
+  last ("current") one, whose results the log does not keep (a logistic on
+  the new query's number).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.linear_model import LogisticRegression
 
 from personas.datasets.trec import Click, Query, Result, SearchSession, terms
-from simulator.domains.search.interfaces import SearchContext, SearchEngine
+from simulator.domains.search.interfaces import SearchClick, SearchContext, SearchEngine
 
 PAGE = 10  # results a page shows
 MAX_QUERY_TERMS = 12
@@ -101,12 +102,17 @@ class Logit(BaseModel):
     coefficients: tuple[float, ...]
 
     @classmethod
-    def fit(cls, x: np.ndarray, y: np.ndarray) -> Logit:
-        """scikit-learn's L2 logistic regression of 0/1 `y` on the rows of `x`."""
-        if len(set(y.tolist())) < 2:  # one outcome only: its rate, no slopes
-            rate = min(max(float(y.mean()), 1e-3), 1 - 1e-3)
-            return cls(intercept=math.log(rate / (1 - rate)), coefficients=(0.0,) * x.shape[1])
-        model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    def fit(cls, x: Sequence[Sequence[float]], y: Sequence[bool], width: int) -> Logit:
+        """scikit-learn's L2 logistic regression of 0/1 `y` on `width` features `x`.
+
+        One outcome only gives its rate and no slopes; no rows at all, even odds.
+        """
+        xs = np.asarray(x, dtype=np.float64).reshape(-1, width)
+        ys = np.asarray(y, dtype=np.float64)
+        if len(set(ys.tolist())) < 2:
+            rate = min(max(float(ys.mean()), 1e-3), 1 - 1e-3) if ys.size else 0.5
+            return cls(intercept=math.log(rate / (1 - rate)), coefficients=(0.0,) * width)
+        model = LogisticRegression(C=1.0, max_iter=1000).fit(xs, ys)
         return cls(
             intercept=float(model.intercept_[0]),
             coefficients=tuple(float(c) for c in model.coef_[0]),
@@ -175,6 +181,8 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
     """Fit every part on `sessions` (and nothing else)."""
     if len(sessions) < 5:
         raise ValueError(f"fitting a searcher needs at least 5 sessions, got {len(sessions)}")
+    if not any(q.results for s in sessions for q in s.queries):
+        raise ValueError("fitting a searcher needs sessions whose queries show results")
     lengths: Counter[int] = Counter()
     firsts, kinds, added, replaced, sources = [], Counter[str](), [], [], [0, 0]
     x_click, y_click, x_stop, y_stop, x_final, y_final = [], [], [], [], [], []
@@ -189,10 +197,11 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
         texts = [q.text for q in session.queries] + (
             [session.final_query] if session.final_query is not None else []
         )
-        if session.queries:
-            first = terms(session.queries[0].text)
-            lengths[min(len(first), MAX_QUERY_TERMS)] += 1
+        if texts:
+            first = terms(texts[0])
+            lengths[min(max(len(first), 1), MAX_QUERY_TERMS)] += 1
             firsts.append((need_counts, [t for t in first if t in need]))
+        if session.queries:
             t_first.append(session.queries[0].start)
         seen_snippets: set[str] = set()
         for index, query in enumerate(session.queries):
@@ -241,9 +250,9 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
         added_terms=float(np.mean(added)) if added else 1.0,
         replaced_terms=float(np.mean(replaced)) if replaced else 1.0,
         from_snippets=sources[0] / sum(sources) if sum(sources) else 0.0,
-        click=Logit.fit(np.array(x_click), np.array(y_click, dtype=float)),
-        stop=Logit.fit(np.array(x_stop), np.array(y_stop, dtype=float)),
-        final=Logit.fit(np.array(x_final).reshape(-1, 1), np.array(y_final, dtype=float)),
+        click=Logit.fit(x_click, y_click, 3),
+        stop=Logit.fit(x_stop, y_stop, 2),
+        final=Logit.fit(x_final, y_final, 1),
         first_query=LogNormal.fit(t_first or [30.0]),
         to_first_click=LogNormal.fit(t_first_click or [10.0]),
         to_click=LogNormal.fit(t_click or [10.0]),
@@ -271,10 +280,10 @@ def reformulate(
     rng: np.random.Generator,
 ) -> list[str]:
     """The next query from this one, by a fitted kind of change."""
-    kinds = list(model.reformulation)
-    kind = kinds[int(rng.choice(len(kinds), p=np.array(list(model.reformulation.values()))))]
-    if kind == "drop" and len(query) < 2:
-        kind = "add"
+    # A one-term query can be neither cut nor partly replaced: those kinds are not drawn.
+    kinds = [k for k in model.reformulation if len(query) > 1 or k not in ("drop", "replace")]
+    weights = np.array([model.reformulation[k] for k in kinds])
+    kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
     if kind == "repeat":
         return list(query)
     if kind == "new":
@@ -299,7 +308,7 @@ def reformulate(
         extra = 1 + int(rng.poisson(max(model.added_terms - 1.0, 0.0)))
         return (list(query) + fresh(extra))[:MAX_QUERY_TERMS] or list(query)
     # replace: some terms for as many new ones (at least one old term stays)
-    n = min(1 + int(rng.poisson(max(model.replaced_terms - 1.0, 0.0))), max(len(query) - 1, 1))
+    n = min(1 + int(rng.poisson(max(model.replaced_terms - 1.0, 0.0))), len(query) - 1)
     out = list(query)
     for term, where in zip(fresh(n), rng.permutation(len(out)), strict=False):
         out[int(where)] = term
@@ -342,6 +351,9 @@ def simulate_session(
                     dwell = model.dwell.draw(rng)
                     clicks.append(Click(rank=result.rank, start=begin, end=begin + dwell))
                     at = begin + dwell
+                    engine.feedback(
+                        SearchClick(context.user, text, result.doc_id, result.rank, begin)
+                    )
         queries.append(Query(number, text, start, tuple(results), tuple(clicks)))
         stop = model.stop.p(np.array([[math.log(number), float(len(clicks))]]))[0]
         if rng.random() < stop:
