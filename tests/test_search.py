@@ -225,3 +225,31 @@ def test_bench_search_prints_the_table_and_the_step_tasks():
     assert "click_rank" in table.output and "USimAgent" in table.output
     bad = CliRunner().invoke(app, ["bench", "search", "--sessions", str(Path("/nonexistent"))])
     assert bad.exit_code != 0 and "no such file" in bad.output
+
+
+def test_your_own_engine_by_module_and_attribute(tmp_path, monkeypatch):
+    from simulator.domains.search.engines.spec import make_engine
+
+    (tmp_path / "myengine.py").write_text(
+        "from simulator.domains.search.engines.bm25 import BM25Engine\n"
+        "class Mine(BM25Engine):\n"
+        "    name = 'mine'\n"
+        "    def __init__(self, collection, streams):\n"
+        "        super().__init__(collection)\n"
+        "class Broken:\n"
+        "    name = 'broken'\n"
+        "    def search(self, query, k):\n"
+        "        return []\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    engine = make_engine("myengine:Mine", _collection(), Streams(0))
+    assert engine.name == "mine" and engine.search("scooter", 1, CONTEXT)[0].doc_id == "d3"
+    with pytest.raises(ValueError, match="is not a search engine") as broken:
+        make_engine("myengine:Broken", _collection(), Streams(0))
+    message = str(broken.value)
+    assert "search(query: str, k: int, context: SearchContext), not search(query, k)" in message
+    assert "a method feedback(click: SearchClick)" in message
+    with pytest.raises(ValueError, match="over HTTP are not supported yet"):
+        make_engine("http://127.0.0.1:9", _collection(), Streams(0))
+    with pytest.raises(ValueError, match="choose one of: bm25, bm25-minilm"):
+        make_engine("google", _collection(), Streams(0))

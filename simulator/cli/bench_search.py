@@ -20,7 +20,10 @@ def search_command(
         typer.Option(help="the TREC Session Track file, its folder, or a name under SIMFOLK_DATA"),
     ] = "trec-session-2013",
     engine: Annotated[
-        str, typer.Option(help="the search engine under test (bm25, bm25-minilm)")
+        str,
+        typer.Option(
+            help="the search engine under test: bm25, bm25-minilm, or MODULE:ATTR (yours)"
+        ),
     ] = "bm25",
     replicates: Annotated[int, typer.Option(help="simulated sessions per held-out session")] = 3,
     seed: Annotated[int, typer.Option(help="root seed (the topic split, every draw)")] = 0,

@@ -18,7 +18,7 @@ from analysis.search_compare import compare_sessions, step_tasks
 from personas.datasets.trec import load_trec_sessions
 from simulator.core.rng import Streams
 from simulator.domains.search.collection import Collection
-from simulator.domains.search.engines import ENGINES
+from simulator.domains.search.engines.spec import make_engine
 from simulator.domains.search.model import fit_searcher, simulate_session
 
 NAME = "trec-session-2013"
@@ -32,7 +32,6 @@ def bench_search(
     """Fit on half the topics, simulate the other half's needs, compare; plain data."""
     if replicates < 1:
         raise ValueError(f"--replicates must be at least 1, got {replicates}")
-    ENGINES.check(engine)
     started = time.perf_counter()
     log = load_trec_sessions(sessions)
     streams = Streams(seed)
@@ -43,7 +42,7 @@ def bench_search(
     heldout = [s for s in log.sessions if s.topic not in fitted_topics]
     model = fit_searcher(fit)
     collection = Collection.from_sessions(log)
-    target = ENGINES.make(engine, collection, streams)
+    target = make_engine(engine, collection, streams)
     sim_started = time.perf_counter()
     simulated = [
         simulate_session(

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from simulator.core.conformance import construct, method_problems, name_problems, refuse
 from simulator.core.refs import is_ref, load_ref
 from simulator.core.rng import Streams
 from simulator.domains.recsys.catalog import Catalog
@@ -86,58 +87,28 @@ def built(
 ) -> Recommender:
     """`target` itself if it is a recommender, else what calling it with the run's parts gives."""
     if isinstance(target, type):  # what the class lacks, before it is built
-        _raise_problems(target, where, _method_problems(target, unbound=True))
-    if not _looks_built(target):
-        assert callable(target)
-        try:
-            inspect.signature(target).bind(catalog, streams)
-        except TypeError:
-            raise ValueError(
-                f"target {where!r}: must take (catalog, streams), not {inspect.signature(target)}"
-            ) from None
-        except ValueError:  # no signature to read: let the call say
-            pass
-        target = target(catalog, streams)
-    return checked_recommender(target, where)
+        _raise_problems(target, where, method_problems(target, _SIGNATURES, unbound=True))
+    built_target = construct(
+        target, (catalog, streams), "(catalog, streams)", f"target {where!r}", _looks_built
+    )
+    return checked_recommender(built_target, where)
 
 
 def checked_recommender(obj: Any, where: str) -> Recommender:
     """`obj`, if it offers every method of `Recommender` with a signature that fits."""
-    problems = []
-    name = getattr(obj, "name", None)
-    if not isinstance(name, str) or not name:
-        problems.append("a `name` attribute (a non-empty str)")
-    _raise_problems(obj, where, problems + _method_problems(obj, unbound=False))
+    problems = name_problems(obj) + method_problems(obj, _SIGNATURES, unbound=False)
+    _raise_problems(obj, where, problems)
     return obj
 
 
-def _method_problems(obj: Any, unbound: bool) -> list[str]:
-    problems = []
-    for method, params in _SIGNATURES.items():
-        fn = getattr(obj, method, None)
-        wanted = f"{method}({', '.join(params)})"
-        if not callable(fn):
-            problems.append(f"a method {wanted}")
-            continue
-        try:
-            signature = inspect.signature(fn)
-            signature.bind(*(("self", *params) if unbound else params))
-        except TypeError:
-            shown = signature.replace(parameters=list(signature.parameters.values())[unbound:])
-            problems.append(f"{wanted}, not {method}{shown}")
-        except ValueError:  # no signature to read (a builtin): trust it
-            pass
-    return problems
-
-
 def _raise_problems(obj: Any, where: str, problems: list[str]) -> None:
-    if problems:
-        kind = obj.__name__ if isinstance(obj, type) else type(obj).__name__
-        raise ValueError(
-            f"target {where!r} ({kind}) is not a recommender: it needs "
-            + "; ".join(problems)
-            + " (see simulator.domains.recsys.interfaces.Recommender)"
-        )
+    refuse(
+        obj,
+        f"target {where!r}",
+        problems,
+        "a recommender",
+        "simulator.domains.recsys.interfaces.Recommender",
+    )
 
 
 def check_slate(slate: Any, catalog: Catalog, name: str, size: int) -> list[int]:
