@@ -253,3 +253,36 @@ def test_your_own_engine_by_module_and_attribute(tmp_path, monkeypatch):
         make_engine("http://127.0.0.1:9", _collection(), Streams(0))
     with pytest.raises(ValueError, match="choose one of: bm25, bm25-minilm"):
         make_engine("google", _collection(), Streams(0))
+
+
+@needs_data
+def test_sessions_export_as_a_dataset_one_row_per_query(tmp_path):
+    import polars as pl
+
+    from analysis.search_export import export_sessions, sessions_frame
+
+    log = load_trec_sessions("trec-session-2013")
+    frame = sessions_frame(log.sessions)
+    assert frame.height == 401 + sum(s.final_query is not None for s in log.sessions)
+    assert frame.filter(pl.col("final"))["results"].list.len().sum() == 0
+    clicks = frame.select(pl.col("clicks").list.len().sum()).item()
+    assert clicks == 586
+    first = frame.row(0, named=True)
+    assert first["query"] == "US civil war causes"
+    assert first["clicks"][0]["doc_id"] == first["results"][0]["doc_id"]  # rank 1, its document
+    written = export_sessions(log.sessions, tmp_path / "out")
+    parquet = pl.read_parquet(written["sessions.parquet"])
+    assert parquet.equals(frame)
+    assert pl.read_ndjson(written["sessions.jsonl"], schema=frame.schema).equals(frame)
+
+
+@needs_data
+def test_bench_search_exports_the_simulated_sessions(tmp_path):
+    result = CliRunner().invoke(
+        app, ["bench", "search", "--replicates", "1", "--json", "--export", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert sorted(data["exported"]) == ["sessions.jsonl", "sessions.parquet", "sessions.xml"]
+    back = load_trec_sessions(tmp_path / "sessions.xml")
+    assert len(back.sessions) == data["simulated_sessions"]

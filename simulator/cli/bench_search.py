@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,6 +28,10 @@ def search_command(
     ] = "bm25",
     replicates: Annotated[int, typer.Option(help="simulated sessions per held-out session")] = 3,
     seed: Annotated[int, typer.Option(help="root seed (the topic split, every draw)")] = 0,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="write the simulated sessions here (Parquet, JSON Lines, TREC XML)"),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
     """Fit searchers on half the topics, live the other half's needs again, compare with real."""
@@ -38,7 +43,9 @@ def search_command(
 
     try:
         with working("bench search"):
-            data = bench_search(sessions, engine=engine, replicates=replicates, seed=seed)
+            data = bench_search(
+                sessions, engine=engine, replicates=replicates, seed=seed, export=export
+            )
     except DatasetError as exc:
         raise typer.BadParameter(str(exc), param_hint="--sessions") from None
     except ValueError as exc:
@@ -61,3 +68,5 @@ def search_command(
         f"{fmt(steps['majority_stop_accuracy'])}). USimAgent, on its own sessions: "
         f"{published['click_accuracy']} / {published['click_f1']} / {published['stop_accuracy']}"
     )
+    if data["exported"]:
+        console.print("simulated sessions: " + ", ".join(data["exported"].values()))

@@ -12,10 +12,12 @@ scored on the real held-out sessions.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from analysis.search_compare import compare_sessions, step_tasks
-from personas.datasets.trec import load_trec_sessions
+from analysis.search_export import export_sessions
+from personas.datasets.trec import load_trec_sessions, write_trec_sessions
 from simulator.core.rng import Streams
 from simulator.domains.search.collection import Collection
 from simulator.domains.search.engines.spec import make_engine
@@ -27,9 +29,19 @@ USIMAGENT = {"click_accuracy": 0.689, "click_f1": 0.478, "stop_accuracy": 0.603}
 
 
 def bench_search(
-    sessions: str = NAME, *, engine: str = "bm25", replicates: int = 3, seed: int = 0
+    sessions: str = NAME,
+    *,
+    engine: str = "bm25",
+    replicates: int = 3,
+    seed: int = 0,
+    export: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Fit on half the topics, simulate the other half's needs, compare; plain data."""
+    """Fit on half the topics, simulate the other half's needs, compare; plain data.
+
+    With `export`, the simulated sessions are also written there as a dataset
+    (`sessions.parquet`, `sessions.jsonl`: `analysis.search_export`) and as
+    TREC XML (`sessions.xml`).
+    """
     if replicates < 1:
         raise ValueError(f"--replicates must be at least 1, got {replicates}")
     started = time.perf_counter()
@@ -58,6 +70,12 @@ def bench_search(
     ]
     sim_seconds = time.perf_counter() - sim_started
     rows = compare_sessions(simulated, heldout, seed=seed)
+    exported = {}
+    if export is not None:
+        exported = {k: str(v) for k, v in export_sessions(simulated, export).items()}
+        exported["sessions.xml"] = str(
+            write_trec_sessions(simulated, Path(export) / "sessions.xml")
+        )
     return {
         "sessions": str(log.path),
         "engine": engine,
@@ -71,5 +89,6 @@ def bench_search(
         "step_tasks": step_tasks(model, fit, heldout).as_dict(),
         "usimagent_published": USIMAGENT,
         "model": model.model_dump(),
+        "exported": exported,
         "seconds": {"total": time.perf_counter() - started, "simulation": sim_seconds},
     }
