@@ -37,15 +37,10 @@ from simulator.domains.search.model import (
     PAGE,
     REFORMULATIONS,
     SearcherModel,
-    click_features,
-    content_terms,
+    click_rows,
     reformulation,
+    stop_features,
 )
-
-
-def _texts(session: SearchSession) -> list[str]:
-    final = [session.final_query] if session.final_query is not None else []
-    return [q.text for q in session.queries] + final
 
 
 def _each(values: list[float]) -> FloatArray:
@@ -53,17 +48,17 @@ def _each(values: list[float]) -> FloatArray:
 
 
 def _queries_per_session(sessions: list[SearchSession]) -> FloatArray:
-    return _each([len(_texts(s)) for s in sessions])
+    return _each([len(s.texts()) for s in sessions])
 
 
 def _query_terms(sessions: list[SearchSession]) -> FloatArray:
-    return _each([len(terms(t)) for s in sessions for t in _texts(s)])
+    return _each([len(terms(t)) for s in sessions for t in s.texts()])
 
 
 def _pairs(sessions: list[SearchSession]) -> list[tuple[list[str], list[str]]]:
     out = []
     for s in sessions:
-        texts = [terms(t) for t in _texts(s)]
+        texts = [terms(t) for t in s.texts()]
         out += list(itertools.pairwise(texts))
     return out
 
@@ -174,14 +169,7 @@ class StepTasks:
 def _click_data(
     model: SearcherModel, sessions: Sequence[SearchSession]
 ) -> tuple[np.ndarray, np.ndarray]:
-    x, y = [], []
-    for session in sessions:
-        need = set(content_terms(session.need))
-        for query in session.queries:
-            words = terms(query.text)
-            for result in query.results[:PAGE]:
-                x.append(click_features(words, need, result, result.rank))
-                y.append(any(c.rank == result.rank for c in query.clicks))
+    x, y = click_rows(sessions)
     if not x:
         return np.zeros(0), np.zeros(0, dtype=bool)
     return model.click.p(np.array(x)), np.array(y)
@@ -204,9 +192,9 @@ def step_tasks(
     stops, truth = [], []
     for session in heldout:
         for index, query in enumerate(session.queries):
-            x = np.array([[math.log(index + 1), float(len(query.clicks))]])
+            x = np.array([stop_features(index + 1, len(query.clicks))])
             stops.append(model.stop.p(x)[0] >= 0.5)
-            truth.append(index + 1 == len(_texts(session)))
+            truth.append(index + 1 == len(session.texts()))
     return StepTasks(
         click_accuracy=float(((p >= threshold) == y).mean()) if y.size else math.nan,
         click_f1=_f1(p, y, threshold),

@@ -76,10 +76,6 @@ class Query:
     results: tuple[Result, ...]
     clicks: tuple[Click, ...]
 
-    def terms(self) -> list[str]:
-        """The query's terms, lower-cased, in order (see :func:`terms`)."""
-        return terms(self.text)
-
 
 @dataclass(frozen=True)
 class SearchSession:
@@ -101,6 +97,11 @@ class SearchSession:
     queries: tuple[Query, ...]
     final_query: str | None = None
     final_start: float | None = None
+
+    def texts(self) -> list[str]:
+        """Every query issued, in order: the interactions', then the logged last one's."""
+        final = [self.final_query] if self.final_query is not None else []
+        return [q.text for q in self.queries] + final
 
 
 @dataclass(frozen=True)
@@ -280,9 +281,7 @@ def _query(at: _At, element: Element) -> Query:
     holder = element.find("results")
     for index, result in enumerate(holder.findall("result") if holder is not None else []):
         where = at(f"result {index + 1}")
-        rank = int(_number(where, _attribute(where, result, "rank"), "rank", whole=True))
-        if not 1 <= rank <= MAX_RANK:
-            raise where.error(f"'rank' {rank} is not between 1 and {MAX_RANK}")
+        rank = _rank(where, _attribute(where, result, "rank"))
         url = _text(where, result, "url", empty=True)
         doc = result.find("clueweb12id")
         doc_id = (doc.text or "").strip() if doc is not None else ""
@@ -304,9 +303,7 @@ def _query(at: _At, element: Element) -> Query:
     clicked = element.find("clicked")
     for index, click in enumerate(clicked.findall("click") if clicked is not None else []):
         where = at(f"click {index + 1}")
-        rank = int(_number(where, _text(where, click, "rank"), "rank", whole=True))
-        if not 1 <= rank <= MAX_RANK:
-            raise where.error(f"'rank' {rank} is not between 1 and {MAX_RANK}")
+        rank = _rank(where, _text(where, click, "rank"))
         begin = _seconds(where, click, "starttime")
         end = None if click.get("endtime") == "NA" else _seconds(where, click, "endtime")
         if begin < start:
@@ -342,6 +339,13 @@ def _text(
     if len(text) > MAX_TEXT:
         raise at.error(f"<{tag}> is longer than {MAX_TEXT} characters")
     return text
+
+
+def _rank(at: _At, value: str) -> int:
+    rank = int(_number(at, value, "rank", whole=True))
+    if not 1 <= rank <= MAX_RANK:
+        raise at.error(f"'rank' {rank} is not between 1 and {MAX_RANK}")
+    return rank
 
 
 def _seconds(at: _At, element: Element, name: str) -> float:

@@ -164,6 +164,29 @@ def term_weights(counts: Sequence[int], alpha: float, beta: float) -> np.ndarray
     return np.asarray(weights / weights.sum())
 
 
+def click_rows(sessions: Sequence[SearchSession]) -> tuple[list[list[float]], list[bool]]:
+    """The click model's rows: every first-page result shown, and whether it was clicked."""
+    x, y = [], []
+    for session in sessions:
+        need = set(_need_counts(session.need))
+        for query in session.queries:
+            words = terms(query.text)
+            for result in query.results[:PAGE]:
+                x.append(click_features(words, need, result, result.rank))
+                y.append(any(c.rank == result.rank for c in query.clicks))
+    return x, y
+
+
+def stop_features(number: int, clicks: int) -> list[float]:
+    """The stop hazard's inputs after query `number` (1 for the first) with `clicks` clicks."""
+    return [math.log(number), float(clicks)]
+
+
+def final_features(number: int) -> list[float]:
+    """The inputs of whether new query `number` is the session's logged last one."""
+    return [math.log(number)]
+
+
 def _terms_loglik(
     alpha: float, beta: float, firsts: list[tuple[dict[str, int], list[str]]]
 ) -> float:
@@ -185,7 +208,7 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
         raise ValueError("fitting a searcher needs sessions whose queries show results")
     lengths: Counter[int] = Counter()
     firsts, kinds, added, replaced, sources = [], Counter[str](), [], [], [0, 0]
-    x_click, y_click, x_stop, y_stop, x_final, y_final = [], [], [], [], [], []
+    x_stop, y_stop, x_final, y_final = [], [], [], []
     t_first: list[float] = []
     t_first_click: list[float] = []
     t_click: list[float] = []
@@ -194,9 +217,7 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
     for session in sessions:
         need_counts = _need_counts(session.need)
         need = set(need_counts)
-        texts = [q.text for q in session.queries] + (
-            [session.final_query] if session.final_query is not None else []
-        )
+        texts = session.texts()
         if texts:
             first = terms(texts[0])
             lengths[min(max(len(first), 1), MAX_QUERY_TERMS)] += 1
@@ -207,8 +228,6 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
         for index, query in enumerate(session.queries):
             words = terms(query.text)
             for result in query.results[:PAGE]:
-                x_click.append(click_features(words, need, result, result.rank))
-                y_click.append(any(c.rank == result.rank for c in query.clicks))
                 seen_snippets |= set(terms(f"{result.title} {result.snippet}"))
             clock = query.start
             for order, click in enumerate(sorted(query.clicks, key=lambda c: c.start)):
@@ -219,10 +238,10 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
                 else:
                     clock = click.start
             following = index + 1 < len(texts)
-            x_stop.append([math.log(index + 1), float(len(query.clicks))])
+            x_stop.append(stop_features(index + 1, len(query.clicks)))
             y_stop.append(not following)
             if following:
-                x_final.append([math.log(index + 2)])
+                x_final.append(final_features(index + 2))
                 y_final.append(index + 1 == len(session.queries))  # the logged current query
                 nxt = terms(texts[index + 1])
                 kind = reformulation(words, nxt)
@@ -250,7 +269,7 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
         added_terms=float(np.mean(added)) if added else 1.0,
         replaced_terms=float(np.mean(replaced)) if replaced else 1.0,
         from_snippets=sources[0] / sum(sources) if sum(sources) else 0.0,
-        click=Logit.fit(x_click, y_click, 3),
+        click=Logit.fit(*click_rows(sessions), 3),
         stop=Logit.fit(x_stop, y_stop, 2),
         final=Logit.fit(x_final, y_final, 1),
         first_query=LogNormal.fit(t_first or [30.0]),
@@ -355,12 +374,12 @@ def simulate_session(
                         SearchClick(context.user, text, result.doc_id, result.rank, begin)
                     )
         queries.append(Query(number, text, start, tuple(results), tuple(clicks)))
-        stop = model.stop.p(np.array([[math.log(number), float(len(clicks))]]))[0]
+        stop = model.stop.p(np.array([stop_features(number, len(clicks))]))[0]
         if rng.random() < stop:
             break
         clock = at + model.to_query.draw(rng)
         query = reformulate(model, query, need, list(seen), rng)
-        if rng.random() < model.final.p(np.array([[math.log(number + 1)]]))[0]:
+        if rng.random() < model.final.p(np.array([final_features(number + 1)]))[0]:
             final = " ".join(query)  # logged as TREC logs its current query: text only
             break
     return SearchSession(
