@@ -42,9 +42,7 @@ class BM25Engine:
 
     def ranked(self, query: str, k: int) -> np.ndarray:
         """Indices of the top `k` documents with a positive score, best first."""
-        scores = self.scores(query)
-        order = np.lexsort((np.arange(len(scores)), -scores))
-        return order[: min(k, int((scores > 0).sum()))]
+        return _top(self.scores(query), k)
 
     def search(self, query: str, k: int, context: SearchContext) -> list[SearchResult]:
         """The top `k` documents for `query`."""
@@ -83,7 +81,7 @@ class RerankedEngine(BM25Engine):
     def ranked(self, query: str, k: int) -> np.ndarray:
         """BM25's top `depth`, re-ranked; the top `k` of them."""
         scores = self.scores(query)
-        first = super().ranked(query, self.depth)
+        first = _top(scores, self.depth)
         if len(first) == 0:
             return first
         if query not in self._queries:
@@ -92,6 +90,12 @@ class RerankedEngine(BM25Engine):
         combined = self.weight * cosine + scores[first] / scores[first].max()
         order = np.lexsort((first, -combined))
         return first[order][:k]
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    # Ties by the collection's order, so a query always gets the same page.
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    return order[: min(k, int((scores > 0).sum()))]
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
