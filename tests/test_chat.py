@@ -414,9 +414,11 @@ def test_the_cli_runs_compares_and_exports_a_chat(tmp_path, monkeypatch):
     runner = CliRunner()
     out = tmp_path / "run"
     scenario = str(SCENARIOS / "support_chat.py")
-    result = runner.invoke(
-        app, ["run", scenario, "--personas", "3", "--seed", "2", "--out", str(out)]
-    )
+    # One truncated answer in ~18 is 5.6 %, over the default gate; the local server's
+    # batching makes that one answer come and go between runs. The gate has its own test
+    # (test_llm_run); this one is about run, compare and export.
+    args = ["--personas", "3", "--seed", "2", "--max-failed-share", "1", "--out", str(out)]
+    result = runner.invoke(app, ["run", scenario, *args])
     assert result.exit_code == 0, result.output
     assert "dialogues/min" in result.output
     human = [
