@@ -1,10 +1,12 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from simulator.cli import app
+from simulator.domains import DOMAINS
 from simulator.scenario import ScenarioError, load_scenario
 
 SCENARIOS = sorted((Path(__file__).parents[1] / "scenarios").glob("*.py"))
@@ -17,6 +19,10 @@ def test_every_scenario_runs_on_a_small_population(path, tmp_path):
     module = load_scenario(str(path))
     # The bundled dataset, so a checkout without real data runs every scenario too.
     small = {"personas": 5, "days": 1, "max_turns": 3, "dataset": "ml-latest-small"}
+    if DOMAINS.for_config(module.CONFIG).name == "search":  # TREC sessions are not bundled
+        if not os.environ.get("SIMFOLK_DATA"):
+            pytest.skip("SIMFOLK_DATA is not set: no TREC sessions to search for")
+        small = {"personas": 5}
     fields = type(module.CONFIG).model_fields
     config = module.CONFIG.model_copy(update={k: v for k, v in small.items() if k in fields})
     result = module.run(config, tmp_path / "run")
@@ -101,17 +107,21 @@ def test_commands_dispatch_through_the_domain_registry(tmp_path):
     from simulator.domains import DOMAINS
     from simulator.domains.chat.config import ChatConfig
     from simulator.domains.recsys.config import RunConfig
+    from simulator.domains.search.config import SearchConfig
 
-    assert DOMAINS.names() == ("chat", "recsys")
+    assert DOMAINS.names() == ("chat", "recsys", "search")
     assert DOMAINS.for_config(RunConfig(scenario="x")).name == "recsys"
     assert DOMAINS.for_config(ChatConfig(scenario="x")).name == "chat"
+    assert DOMAINS.for_config(SearchConfig(scenario="x")).name == "search"
     with pytest.raises(ValueError, match="no domain's config"):
         DOMAINS.for_config({"scenario": "x"})
     # A manifest from before runs said their kind is a browsing run's.
     write_manifest(tmp_path, {"manifest_version": MANIFEST_VERSION, "config": {}})
     assert DOMAINS.of_run(tmp_path).name == "recsys"
     write_manifest(tmp_path, {"manifest_version": MANIFEST_VERSION, "kind": "search"})
-    with pytest.raises(ValueError, match="kind 'search'"):
+    assert DOMAINS.of_run(tmp_path).name == "search"
+    write_manifest(tmp_path, {"manifest_version": MANIFEST_VERSION, "kind": "video"})
+    with pytest.raises(ValueError, match="kind 'video'"):
         DOMAINS.of_run(tmp_path)
     chat = Path(__file__).parents[1] / "scenarios" / "support_chat.py"
     result = runner.invoke(app, ["run", str(chat), "--days", "3", "--brain", "llm"])

@@ -38,6 +38,7 @@ ALLOWED = {
     for path in (
         "simulator/domains/recsys/run.py",
         "simulator/domains/chat/run.py",  # the run's wall time, for dialogues per minute
+        "simulator/domains/search/run.py",  # the run's wall time, for sessions per second
         "simulator/experiments/llm_load.py",
         "simulator/experiments/validity.py",  # the bench's own wall times
         "simulator/experiments/social.py",  # the bench's own wall time

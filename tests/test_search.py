@@ -32,8 +32,8 @@ from simulator.domains.search.model import (
     fit_searcher,
     reformulate,
     reformulation,
-    simulate_session,
 )
+from simulator.domains.search.searcher import simulate_session
 
 DATA = os.environ.get("SIMFOLK_DATA")
 needs_data = pytest.mark.skipif(not DATA, reason="SIMFOLK_DATA is not set")

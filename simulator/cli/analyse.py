@@ -116,3 +116,26 @@ def export_dialogues_command(
         console.print(
             "diversity: " + ", ".join(f"{k} {fmt(v)}" for k, v in summary.diversity.items())
         )
+
+
+@export_app.command("sessions")
+def export_sessions_command(
+    run_dir: Annotated[Path, typer.Argument(help="a search run directory")],
+    out: Annotated[Path, typer.Option(help="the folder to write into")],
+) -> None:
+    """Export a search run's sessions: one row per query (Parquet, JSON Lines) and TREC XML."""
+    from analysis.search_export import export_sessions
+    from analysis.search_runs import sessions_from_run
+    from personas.datasets.trec import write_trec_sessions
+    from simulator.domains import DOMAINS
+
+    domain = DOMAINS.of_run(run_dir).name
+    if domain != "search":
+        raise ValueError(f"{run_dir}: a {domain} run; `export sessions` takes a search run")
+    sessions = sessions_from_run(run_dir)
+    written = export_sessions(sessions, out)
+    written["sessions.xml"] = write_trec_sessions(sessions, out / "sessions.xml")
+    console.print(
+        f"{len(sessions)} sessions → " + ", ".join(str(p) for p in written.values()),
+        highlight=False,
+    )

@@ -26,6 +26,10 @@ def commands(domain: Domain) -> Commands:
         from simulator.cli.chat import COMMANDS as chat
 
         return chat
+    if domain.name == "search":
+        from simulator.cli.search import COMMANDS as search
+
+        return search
     raise ValueError(f"domain {domain.name!r} has no command-line side")
 
 

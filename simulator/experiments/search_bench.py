@@ -21,7 +21,9 @@ from personas.datasets.trec import load_trec_sessions, write_trec_sessions
 from simulator.core.rng import Streams
 from simulator.domains.search.collection import Collection
 from simulator.domains.search.engines.spec import make_engine
-from simulator.domains.search.model import fit_searcher, simulate_session
+from simulator.domains.search.model import fit_searcher
+from simulator.domains.search.population import split_topics
+from simulator.domains.search.searcher import simulate_session
 
 NAME = "trec-session-2013"
 # USimAgent (Zhang et al., 2024), its per-step tasks on its own sessions.
@@ -47,11 +49,9 @@ def bench_search(
     started = time.perf_counter()
     log = load_trec_sessions(sessions)
     streams = Streams(seed)
-    topics = sorted({s.topic for s in log.sessions})
-    order = streams.generator("bench", "search:topics").permutation(len(topics))
-    fitted_topics = {topics[i] for i in order[: len(topics) // 2]}
-    fit = [s for s in log.sessions if s.topic in fitted_topics]
-    heldout = [s for s in log.sessions if s.topic not in fitted_topics]
+    split = split_topics(log, streams)
+    fit, heldout = list(split.fit), list(split.heldout)
+    topics = {s.topic for s in log.sessions}
     model = fit_searcher(fit)
     collection = Collection.from_sessions(log)
     target = make_engine(engine, collection, streams)
@@ -82,7 +82,10 @@ def bench_search(
         "seed": seed,
         "fitted_sessions": len(fit),
         "heldout_sessions": len(heldout),
-        "topics": {"fitted": len(fitted_topics), "heldout": len(topics) - len(fitted_topics)},
+        "topics": {
+            "fitted": len(split.fitted_topics),
+            "heldout": len(topics) - len(split.fitted_topics),
+        },
         "documents": len(collection),
         "simulated_sessions": len(simulated),
         "rows": [row.as_dict() for row in rows],

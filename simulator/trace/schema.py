@@ -10,8 +10,8 @@ from enum import StrEnum
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 5  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues. 4: channel.
-# 5: consume and `count` (implicit feedback)
+SCHEMA_VERSION = 6  # 2: `text`; review, llm_failure, budget_exhausted. 3: dialogues. 4: channel.
+# 5: consume and `count` (implicit feedback). 6: query; `doc_id`, `title`, `url`, `dwell` (search)
 
 
 class EventKind(StrEnum):
@@ -33,6 +33,7 @@ class EventKind(StrEnum):
     MESSAGE = "message"  # one chat message (role, turn, text, tokens, latency)
     ASSESSMENT = "assessment"  # the persona's read of the reply (rating: 1-5, reason: goal)
     DIALOGUE_END = "dialogue_end"  # reason: a StopReason; turn: messages exchanged
+    QUERY = "query"  # a searcher's query (text; page: its index; reason: how it was changed)
 
 
 # Each column: its type, and what it holds. The words are written into every part file
@@ -61,6 +62,10 @@ COLUMNS: dict[str, tuple[pa.DataType, bool, str]] = {
         True,
         "the door the item came by: recommender, intent, social, trending",
     ),
+    "doc_id": (pa.string(), True, "search: the document shown or clicked"),
+    "title": (pa.string(), True, "search: the result's title as the page showed it"),
+    "url": (pa.string(), True, "search: the result's URL"),
+    "dwell": (pa.float64(), True, "search clicks: simulated seconds on the clicked document"),
 }
 
 EVENT_SCHEMA = pa.schema(

@@ -45,6 +45,10 @@ class TraceWriter(PartWriter):
         latency: float | None = None,
         count: int | None = None,
         channel: str | None = None,
+        doc_id: str | None = None,
+        title: str | None = None,
+        url: str | None = None,
+        dwell: float | None = None,
     ) -> None:
         """Append one event; writes a part when the buffer is full."""
         b = self._buffer
@@ -67,4 +71,8 @@ class TraceWriter(PartWriter):
         b["latency"].append(latency)
         b["count"].append(count)
         b["channel"].append(channel)
+        b["doc_id"].append(doc_id)
+        b["title"].append(None if title is None else clean_text(title))
+        b["url"].append(url)
+        b["dwell"].append(dwell)
         self._added()

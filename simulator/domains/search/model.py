@@ -1,8 +1,8 @@
 """The searcher, fitted on real sessions: formulate, examine, click, dwell, reformulate, stop.
 
 Every part is a small statistical model fitted by `fit_searcher` on one set of
-real TREC sessions and nothing else; `simulate_session` lives one session with
-it against any `SearchEngine`, drawing only from the generator it is given.
+real TREC sessions and nothing else; `simulator.domains.search.searcher` lives
+sessions with it against any `SearchEngine`, drawing only from the generator it is given.
 
 - **formulate**: the first query's length (empirical, add-one smoothed) and its
   terms drawn from the need's content terms, weighted count^β·exp(−α·position)
@@ -33,8 +33,7 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 from pydantic import BaseModel, ConfigDict
 from sklearn.linear_model import LogisticRegression
 
-from personas.datasets.trec import Click, Query, Result, SearchSession, terms
-from simulator.domains.search.interfaces import SearchClick, SearchContext, SearchEngine
+from personas.datasets.trec import Result, SearchSession, terms
 
 PAGE = 10  # results a page shows
 MAX_QUERY_TERMS = 12
@@ -51,10 +50,11 @@ _STOP = frozenset(STOPWORDS_EN_PLUS) | _TASK_WORDS
 
 def content_terms(text: str) -> list[str]:
     """The distinct non-stopword terms of `text`, in order of first appearance."""
-    return list(_need_counts(text))
+    return list(need_counts(text))
 
 
-def _need_counts(text: str) -> dict[str, int]:
+def need_counts(text: str) -> dict[str, int]:
+    """The content terms of `text` and how often it says each, in order of first appearance."""
     counts: dict[str, int] = {}
     for term in terms(text):
         if term not in _STOP and len(term) > 1:
@@ -168,7 +168,7 @@ def click_rows(sessions: Sequence[SearchSession]) -> tuple[list[list[float]], li
     """The click model's rows: every first-page result shown, and whether it was clicked."""
     x, y = [], []
     for session in sessions:
-        need = set(_need_counts(session.need))
+        need = set(need_counts(session.need))
         for query in session.queries:
             words = terms(query.text)
             for result in query.results[:PAGE]:
@@ -215,13 +215,13 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
     t_dwell: list[float] = []
     t_query: list[float] = []
     for session in sessions:
-        need_counts = _need_counts(session.need)
-        need = set(need_counts)
+        need_terms = need_counts(session.need)
+        need = set(need_terms)
         texts = session.texts()
         if texts:
             first = terms(texts[0])
             lengths[min(max(len(first), 1), MAX_QUERY_TERMS)] += 1
-            firsts.append((need_counts, [t for t in first if t in need]))
+            firsts.append((need_terms, [t for t in first if t in need]))
         if session.queries:
             t_first.append(session.queries[0].start)
         seen_snippets: set[str] = set()
@@ -332,61 +332,3 @@ def reformulate(
     for term, where in zip(fresh(n), rng.permutation(len(out)), strict=False):
         out[int(where)] = term
     return out
-
-
-def simulate_session(
-    model: SearcherModel,
-    session_id: str,
-    topic: str,
-    need_text: str,
-    engine: SearchEngine,
-    rng: np.random.Generator,
-    user: str = "",
-) -> SearchSession:
-    """One simulated session on `need_text` against `engine`, as a TREC-shaped record."""
-    need = _need_counts(need_text) or dict.fromkeys(terms(need_text), 1)
-    need_set = set(need)
-    query = formulate(model, need, rng)
-    clock = model.first_query.draw(rng)
-    seen: dict[str, None] = {}
-    queries: list[Query] = []
-    final: str | None = None
-    for number in range(1, MAX_QUERIES + 1):
-        text = " ".join(query)
-        context = SearchContext(user=user or session_id, t=clock, session=0, query_number=number)
-        results = [
-            Result(rank=i + 1, doc_id=r.doc_id, url=r.url, title=r.title, snippet=r.snippet)
-            for i, r in enumerate(engine.search(text, PAGE, context))
-        ]
-        clicks: list[Click] = []
-        start, at = clock, clock
-        if results:
-            x = np.array([click_features(query, need_set, r, r.rank) for r in results])
-            for result, p in zip(results, model.click.p(x), strict=True):
-                for term in terms(f"{result.title} {result.snippet}"):
-                    seen.setdefault(term)
-                if rng.random() < p:
-                    begin = at + (model.to_click if clicks else model.to_first_click).draw(rng)
-                    dwell = model.dwell.draw(rng)
-                    clicks.append(Click(rank=result.rank, start=begin, end=begin + dwell))
-                    at = begin + dwell
-                    engine.feedback(
-                        SearchClick(context.user, text, result.doc_id, result.rank, begin)
-                    )
-        queries.append(Query(number, text, start, tuple(results), tuple(clicks)))
-        stop = model.stop.p(np.array([stop_features(number, len(clicks))]))[0]
-        if rng.random() < stop:
-            break
-        clock = at + model.to_query.draw(rng)
-        query = reformulate(model, query, need, list(seen), rng)
-        if rng.random() < model.final.p(np.array([final_features(number + 1)]))[0]:
-            final = " ".join(query)  # logged as TREC logs its current query: text only
-            break
-    return SearchSession(
-        id=session_id,
-        topic=topic,
-        need=need_text,
-        queries=tuple(queries),
-        final_query=final,
-        final_start=clock if final is not None else None,
-    )

@@ -1,0 +1,313 @@
+"""Search runs on the core: the trace, the same sessions as off the clock, resume, compare."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from analysis.frames import load_events
+from analysis.search_runs import compare_search_run, sessions_from_run
+from personas.datasets.trec import (
+    Click,
+    Query,
+    Result,
+    SearchSession,
+    load_trec_sessions,
+    write_trec_sessions,
+)
+from simulator.cli import app
+from simulator.core.rng import Streams
+from simulator.core.rundir import RunDirError
+from simulator.core.statecodec import decode, encode
+from simulator.domains import DOMAINS
+from simulator.domains.search.collection import Collection
+from simulator.domains.search.config import SearchConfig
+from simulator.domains.search.engines.bm25 import BM25Engine
+from simulator.domains.search.interfaces import SearchError, SearchResult
+from simulator.domains.search.model import fit_searcher
+from simulator.domains.search.population import draw_searchers, split_topics
+from simulator.domains.search.run import SEARCHERS_FILE, simulate_search
+from simulator.domains.search.searcher import checked_page, simulate_session
+
+runner = CliRunner()
+WORDS = ["civil", "war", "causes", "scooter", "cheap", "heart", "attack", "symptoms", "garden",
+         "tomato", "soil", "python", "snake", "bite", "river", "flood"]  # fmt: skip
+
+
+def _log(path: Path, topics: int = 8, per_topic: int = 4) -> Path:
+    """A small TREC file: `topics` needs, each searched `per_topic` times, over 40 documents."""
+    rng = np.random.default_rng(0)
+    docs = [(f"doc{i:02d}", " ".join(rng.choice(WORDS, 3)), " ".join(rng.choice(WORDS, 8)))
+            for i in range(40)]  # fmt: skip
+    sessions = []
+    for topic in range(topics):
+        need = " ".join(rng.choice(WORDS, 6))
+        for j in range(per_topic):
+            queries = []
+            for number in range(1, 2 + (j % 3)):
+                shown = rng.choice(40, 10, replace=False)
+                results = tuple(Result(r + 1, docs[d][0], f"http://x/{docs[d][0]}", docs[d][1],
+                                       docs[d][2]) for r, d in enumerate(shown))  # fmt: skip
+                start = 20.0 + 60.0 * (number - 1)
+                clicks = (Click(1 + int(rng.integers(3)), start + 8.0, start + 30.0),) * (j % 2)
+                text = " ".join(rng.choice(need.split(), 2 + number % 2))
+                queries.append(Query(number, text, start, results, clicks))
+            sessions.append(SearchSession(f"{topic}{j}", str(topic), need, tuple(queries)))
+    return write_trec_sessions(sessions, path)
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _log(tmp_path_factory.mktemp("trec") / "sessions.xml")
+
+
+def _config(log: Path, **update: object) -> SearchConfig:
+    return SearchConfig(dataset=str(log), **update)  # type: ignore[arg-type]
+
+
+def test_a_search_run_is_a_closed_ordered_trace_on_the_core(log, tmp_path):
+    result = simulate_search(_config(log, personas=30), tmp_path / "r")
+    assert result.complete and result.sessions == result.ended == 30
+    assert DOMAINS.of_run(tmp_path / "r").name == "search"
+    events = load_events(tmp_path / "r")
+    assert events["seq"].to_list() == list(range(events.height))
+    for (who,), rows in events.group_by(["persona_id"]):
+        kinds = rows["event"].to_list()
+        assert kinds[0] == "session_start" and kinds[-1] == "session_end"
+        assert kinds.count("session_start") == kinds.count("session_end") == 1
+        assert rows["t"].to_list() == sorted(rows["t"].to_list()), who
+        for _page, on_page in rows.filter(rows["page"].is_not_null()).group_by(["page"]):
+            shown = on_page.filter(on_page["event"] == "impression")
+            assert shown["position"].to_list() == list(range(shown.height)) and shown.height <= 10
+            clicked = on_page.filter(on_page["event"] == "click")
+            assert set(clicked["doc_id"]) <= set(shown["doc_id"])
+            assert (clicked["dwell"] > 0).all()
+    assert result.queries == events.filter(events["event"] == "query").height
+
+
+def test_on_the_clock_the_searchers_live_the_sessions_they_live_off_it(log, tmp_path):
+    config = _config(log, personas=20, seed=3)
+    simulate_search(config, tmp_path / "r")
+    read = {s.id.split("/")[0]: s for s in sessions_from_run(tmp_path / "r")}
+    streams = Streams(3)
+
+    split = split_topics(load_trec_sessions(log), streams)
+    engine = BM25Engine(Collection.from_sessions(load_trec_sessions(log)))
+    model = fit_searcher(split.fit)
+    for searcher in draw_searchers(split.heldout, 20):
+        pid = searcher.persona_id
+        off = simulate_session(model, pid, searcher.topic, searcher.need, engine,
+                               streams.generator(pid, "search"))  # fmt: skip
+        on = read[pid]
+        assert [q.text for q in on.queries] == [q.text for q in off.queries]
+        assert [q.results for q in on.queries] == [q.results for q in off.queries]
+        assert [[c.rank for c in q.clicks] for q in on.queries] == [
+            [c.rank for c in q.clicks] for q in off.queries
+        ]
+        assert [q.start for q in on.queries] == pytest.approx([q.start for q in off.queries])
+        assert on.final_query == off.final_query
+
+
+def test_a_paused_run_resumes_to_the_same_event_files(log, tmp_path, event_digests):
+    config = _config(log, personas=40, checkpoint_every_s=120.0, part_rows=200)
+    whole = simulate_search(config, tmp_path / "whole")
+    paused = simulate_search(config, tmp_path / "r", until=600.0)
+    assert not paused.complete and paused.status == "paused"
+    resumed = simulate_search(config, tmp_path / "r", resume=True)
+    assert resumed.resumed and resumed.complete
+    assert len(event_digests(whole.run_dir)) > 2
+    assert event_digests(tmp_path / "r") == event_digests(whole.run_dir)
+
+
+@dataclass
+class Learner:
+    """An engine that learns: documents clicked before come first (its state is the counts)."""
+
+    collection: Collection
+    name: str = "learner"
+
+    def __post_init__(self) -> None:
+        self.clicks: dict[str, int] = {}
+        self.bm25 = BM25Engine(self.collection)
+
+    def search(self, query: str, k: int, context: object) -> list[SearchResult]:
+        found = self.bm25.search(query, 3 * k, context)  # type: ignore[arg-type]
+        found.sort(key=lambda r: -self.clicks.get(r.doc_id, 0))
+        return found[:k]
+
+    def feedback(self, click: object) -> None:
+        doc = click.doc_id  # type: ignore[attr-defined]
+        self.clicks[doc] = self.clicks.get(doc, 0) + 1
+
+    def get_state(self) -> dict[str, object]:
+        return {"clicks": dict(self.clicks)}
+
+    def set_state(self, state: dict[str, object]) -> None:
+        self.clicks = dict(state["clicks"])  # type: ignore[call-overload]
+
+
+def test_an_engine_that_learns_continues_from_its_checkpoint(log, tmp_path, event_digests):
+
+    collection = Collection.from_sessions(load_trec_sessions(log))
+    config = _config(log, personas=40, checkpoint_every_s=120.0)
+    whole = simulate_search(config, tmp_path / "whole", engine=Learner(collection))
+    simulate_search(config, tmp_path / "r", engine=Learner(collection), until=900.0)
+    forgetful = Learner(collection)
+    resumed = simulate_search(config, tmp_path / "r", engine=forgetful, resume=True)
+    assert resumed.complete and forgetful.clicks  # it heard the clicks from before the pause
+    assert event_digests(tmp_path / "r") == event_digests(whole.run_dir)
+    assert sum(forgetful.clicks.values()) == resumed.clicks
+
+
+def test_the_world_state_round_trips_through_the_checkpoint_codec(log, tmp_path):
+    from simulator.domains.search.world import SearchWorld
+    from simulator.trace import TraceWriter
+
+    config = _config(log, personas=12, checkpoint_every_s=60.0)
+    simulate_search(config, tmp_path / "r", until=300.0)
+    from simulator.core.checkpoint import load_checkpoint
+
+    state = load_checkpoint(tmp_path / "r")
+    assert state is not None
+    sessions = load_trec_sessions(log)
+    split = split_topics(sessions, Streams(0))
+
+    def world(out: Path) -> SearchWorld:
+        return SearchWorld(config=config, searchers=draw_searchers(split.heldout, 12),
+                           engine=BM25Engine(Collection.from_sessions(sessions)),
+                           model=fit_searcher(split.fit), trace=TraceWriter(out, 100, "x"),
+                           streams=Streams(0))  # fmt: skip
+
+    fresh = world(tmp_path / "w")
+    fresh.set_state(decode(encode(state)))
+    assert encode(fresh.get_state()) == encode(state)
+    phases = {a.state.phase for a in fresh.population}
+    assert phases - {"done", "idle"}, "the pause caught no session open"
+
+
+class Broken:
+    """An engine whose answers break the protocol in turn."""
+
+    name = "broken"
+
+    def __init__(self, collection: object, streams: object) -> None:
+        self.calls = 0
+
+    def search(self, query: str, k: int, context: object) -> list[SearchResult]:
+        self.calls += 1
+        doc = SearchResult("d", "t", "s")
+        answers: list[object] = [[doc, doc], "not a list", [doc] * (k + 1)]
+        if self.calls % 4 == 0:
+            raise SearchError("the index is down", reason="unavailable")
+        return answers[self.calls % 4 - 1]  # type: ignore[return-value]
+
+    def feedback(self, click: object) -> None: ...
+
+    def get_state(self) -> dict[str, object]:
+        return {}
+
+    def set_state(self, state: dict[str, object]) -> None: ...
+
+
+def test_an_engine_that_breaks_the_protocol_ends_those_sessions_and_the_run_goes_on(log, tmp_path):
+    result = simulate_search(_config(log, personas=8), tmp_path / "r", engine=Broken(None, None))
+    assert result.complete and result.ended == 8
+    events = load_events(tmp_path / "r")
+    errors = events.filter(events["event"] == "target_error")
+    assert errors.height == 8
+    said = " ".join(errors["text"].to_list())
+    assert "twice" in said and "not a list" in said and "at most 10" in said
+    assert "the index is down" in said and "unavailable" in set(errors["reason"])
+    ends = events.filter(events["event"] == "session_end")["reason"]
+    assert set(ends) == {"target_error"}
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=8), st.integers(1, 8))
+def test_a_page_is_taken_only_with_distinct_documents_within_k(ids, k):
+    answer = [SearchResult(d, f"title {d}", f"snippet {d}") for d in ids]
+    if len(set(ids)) == len(ids) and len(ids) <= k:
+        page = checked_page(answer, k)
+        assert [r.doc_id for r in page] == ids
+        assert [r.rank for r in page] == list(range(1, len(ids) + 1))
+    else:
+        with pytest.raises(SearchError):
+            checked_page(answer, k)
+
+
+def test_resume_refuses_a_changed_searcher_file_and_compare_a_changed_dataset(log, tmp_path):
+    config = _config(log, personas=10)
+    simulate_search(config, tmp_path / "r", until=200.0)
+    path = tmp_path / "r" / SEARCHERS_FILE
+    kept = path.read_bytes()
+    path.write_bytes(kept.replace(b'"need": "', b'"need": "x'))
+    with pytest.raises(RunDirError, match="persona file changed"):
+        simulate_search(config, tmp_path / "r", resume=True)
+    path.write_bytes(kept)
+    simulate_search(config, tmp_path / "r", resume=True)
+    copy = tmp_path / "copy.xml"
+    copy.write_bytes(log.read_bytes())
+    moved = _config(copy, personas=10)
+    simulate_search(moved, tmp_path / "c")
+    copy.write_bytes(log.read_bytes().replace(b"</sessiontrack2013>", b"\n</sessiontrack2013>"))
+    with pytest.raises(ValueError, match="changed since the run"):
+        compare_search_run(tmp_path / "c")
+    assert compare_search_run(tmp_path / "c", against=log).real_sessions == 32
+
+
+def test_run_and_compare_from_the_command_line(log, tmp_path):
+    scenario = Path(__file__).parents[1] / "scenarios" / "search_sessions.py"
+    out = tmp_path / "r"
+    args = ["run", str(scenario), "--dataset", str(log), "--personas", "16", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "16/16 sessions ended" in result.output and "sessions/s" in result.output
+    result = runner.invoke(app, ["compare", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["simulated_sessions"] == 16 and payload["real_sessions"] > 0
+    assert {row["metric"] for row in payload["rows"]} >= {"queries_per_session", "click_rank"}
+    assert sum(payload["end_reasons"].values()) == pytest.approx(1.0)
+    result = runner.invoke(app, ["export", "sessions", str(out), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 0, result.output
+    lived = sessions_from_run(out)
+    assert list(load_trec_sessions(tmp_path / "x" / "sessions.xml").sessions) == lived
+    rows = pl.read_parquet(tmp_path / "x" / "sessions.parquet")
+    assert rows.height == sum(len(s.texts()) for s in lived)
+    assert rows["clicks"].list.len().sum() == sum(len(q.clicks) for s in lived for q in s.queries)
+    result = runner.invoke(app, [*args[:-1], str(tmp_path / "d"), "--days", "2"])
+    assert result.exit_code != 0 and "takes no --days" in str(result.exception)
+
+
+def test_a_killed_search_run_resumes_to_the_same_events(tmp_path, event_digests):
+    big = _log(tmp_path / "big.xml", topics=10, per_topic=6)
+    config = _config(big, personas=3000)  # the scenario's config with these two options
+    reference = simulate_search(config, tmp_path / "reference")
+    scenario = Path(__file__).parents[1] / "scenarios" / "search_sessions.py"
+    out = tmp_path / "killed"
+    args = [sys.executable, "-m", "simulator.cli", "run", str(scenario), "--out", str(out),
+            "--dataset", str(big), "--personas", "3000"]  # fmt: skip
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "checkpoint.msgpack").exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "running", "the run finished before it could be killed"
+    resumed = simulate_search(config, out, resume=True)
+    assert resumed.resumed and resumed.complete
+    assert event_digests(out) == event_digests(reference.run_dir)
