@@ -233,6 +233,10 @@ def analyse_ab_dir(run_dir: str | Path, **kwargs: Any) -> ABResult:
         from analysis.chat_ab import analyse_chat_ab
 
         return analyse_chat_ab(arm_dirs, record["control"], **kwargs)
+    if record.get("domain") == "search":
+        from analysis.search_ab import analyse_search_ab
+
+        return analyse_search_ab(arm_dirs, record["control"], **kwargs)
     members = [
         {name: run_dir / d for name, d in member.items()} for member in record.get("members", [])
     ]

@@ -16,11 +16,9 @@ Each persona holds one dialogue per arm. Per dialogue:
 * ``minutes_to_goal``: simulated minutes from the first message to the end, in
   dialogues whose goal the rule judged met.
 
-Every metric is a mean over the dialogues where it is defined. CIs are
-percentile intervals of a persona bootstrap shared by the arms (the
-differences stay paired), p-values the bootstrap's two-sided ones, and
-significance Holm-adjusted over the metrics of each arm against control, as
-for recommender arms (`analysis.ab`). The result is an `ABResult`, so the
+The statistics are `analysis.per_persona_ab`'s: means over the dialogues
+where a metric is defined, a persona bootstrap shared by the arms, paired
+differences Holm-adjusted against control. The result is an `ABResult`, so the
 terminal table and the HTML report show it as they show any A/B run.
 """
 
@@ -30,12 +28,11 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
-from analysis.abresult import ABResult, ArmMetric, paired_differences
-from analysis.bootstrap import FloatArray, percentile_ci, resample_counts
+from analysis.abresult import ABResult
 from analysis.frames import load_events
+from analysis.per_persona_ab import analyse_per_persona
 from personas.conversation import load_chat_users
 from simulator.domains.chat.judge import JUDGMENTS_FILE
 
@@ -98,14 +95,6 @@ def dialogue_metrics(run_dir: str | Path) -> pl.DataFrame:
     )
 
 
-def _means(values: FloatArray, counts: FloatArray) -> FloatArray:
-    """Per resample (rows of `counts`), each metric's mean over the personas defining it."""
-    defined = np.isfinite(values)
-    filled = np.where(defined, values, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray((counts @ filled) / (counts @ defined), dtype=np.float64)
-
-
 def analyse_chat_ab(
     arm_dirs: Mapping[str, str | Path],
     control: str,
@@ -119,45 +108,8 @@ def analyse_chat_ab(
     Raises:
         ValueError: If ``control`` is not an arm, or the arms hold other personas.
     """
-    if control not in arm_dirs:
-        raise ValueError(f"control {control!r} is not one of the arms {sorted(arm_dirs)}")
-    arms = [control, *(a for a in arm_dirs if a != control)]
-    frames = {arm: dialogue_metrics(arm_dirs[arm]) for arm in arms}
-    personas = frames[control]["persona_id"].to_list()
-    for arm in arms:
-        if frames[arm]["persona_id"].to_list() != personas:
-            raise ValueError(f"arm {arm!r} talked with other personas than {control!r}")
-    # A metric no arm defines (no LLM judge, say) is left out rather than shown as nan.
-    names = [m for m in METRICS if any(frames[a][m].is_not_nan().any() for a in arms)]
-    values = {arm: frames[arm].select(names).to_numpy().astype(np.float64) for arm in arms}
-    n = len(personas)
-    full = {arm: _means(values[arm], np.ones((1, n)))[0] for arm in arms}
-    rng = np.random.default_rng(seed)
-    chunks: dict[str, list[FloatArray]] = {arm: [] for arm in arms}
-    for counts in resample_counts(n, n_boot, rng, width=len(names)):
-        for arm in arms:
-            chunks[arm].append(_means(values[arm], counts))
-    boot = {arm: np.concatenate(c) for arm, c in chunks.items()}
-    metrics = [
-        ArmMetric(arm, name, float(full[arm][k]), *percentile_ci(boot[arm][:, k], alpha))
-        for arm in arms
-        for k, name in enumerate(names)
-    ]
-    differences = [
-        d
-        for arm in arms[1:]
-        for d in paired_differences(
-            arm, control, names, full, boot, alpha, guardrails=GUARDRAILS, better=METRICS
-        )
-    ]
-    return ABResult(
-        arms,
-        control,
-        n,
-        alpha,
-        n_boot,
-        metrics,
-        differences,
-        primary=PRIMARY,
-        better=dict(METRICS),
-    )
+    frames = {arm: dialogue_metrics(path) for arm, path in arm_dirs.items()}
+    return analyse_per_persona(
+        frames, control, better=METRICS, guardrails=GUARDRAILS, primary=PRIMARY,
+        what="talked with", n_boot=n_boot, seed=seed, alpha=alpha,
+    )  # fmt: skip

@@ -169,10 +169,10 @@ class StepTasks:
 def _click_data(
     model: SearcherModel, sessions: Sequence[SearchSession]
 ) -> tuple[np.ndarray, np.ndarray]:
-    x, y = click_rows(sessions)
+    x, y, _ = click_rows(sessions)
     if not x:
         return np.zeros(0), np.zeros(0, dtype=bool)
-    return model.click.p(np.array(x)), np.array(y)
+    return model.click.marginal(np.array(x)), np.array(y)
 
 
 def _f1(p: np.ndarray, y: np.ndarray, threshold: float) -> float:

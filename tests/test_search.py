@@ -286,3 +286,22 @@ def test_bench_search_exports_the_simulated_sessions(tmp_path):
     assert sorted(data["exported"]) == ["sessions.jsonl", "sessions.parquet", "sessions.xml"]
     back = load_trec_sessions(tmp_path / "sessions.xml")
     assert len(back.sessions) == data["simulated_sessions"]
+
+
+@pytest.mark.parametrize("spread", [0.0, 1.5])
+def test_the_page_effect_click_model_recovers_how_clicks_bunch(spread):
+    from simulator.domains.search.clicks import PageLogit
+
+    rng = np.random.default_rng(4)
+    pages, width = 600, 2
+    x = rng.normal(size=(pages * 10, width))
+    page = np.repeat(np.arange(pages), 10)
+    effect = rng.normal(size=pages)[page]
+    z = -1.5 + x @ np.array([0.8, -0.5]) + spread * effect
+    y = rng.random(len(z)) < 1 / (1 + np.exp(-z))
+    fitted = PageLogit.fit(x.tolist(), y.tolist(), page.tolist(), width)
+    assert abs(fitted.spread - spread) < 0.35
+    assert fitted.coefficients[0] > 0.5 and fitted.coefficients[1] < -0.3
+    # The marginal probability is the mean over page effects, not the one at effect 0.
+    draws = np.mean([fitted.p(x[:5], e) for e in rng.normal(size=20_000)], axis=0)
+    assert np.allclose(fitted.marginal(x[:5]), draws, atol=0.01)

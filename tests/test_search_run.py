@@ -176,8 +176,8 @@ def test_the_world_state_round_trips_through_the_checkpoint_codec(log, tmp_path)
     from simulator.domains.search.world import SearchWorld
     from simulator.trace import TraceWriter
 
-    config = _config(log, personas=12, checkpoint_every_s=60.0)
-    simulate_search(config, tmp_path / "r", until=300.0)
+    config = _config(log, personas=40, checkpoint_every_s=30.0, arrival_window_s=60.0)
+    simulate_search(config, tmp_path / "r", until=60.0)
     from simulator.core.checkpoint import load_checkpoint
 
     state = load_checkpoint(tmp_path / "r")
@@ -186,7 +186,7 @@ def test_the_world_state_round_trips_through_the_checkpoint_codec(log, tmp_path)
     split = split_topics(sessions, Streams(0))
 
     def world(out: Path) -> SearchWorld:
-        return SearchWorld(config=config, searchers=draw_searchers(split.heldout, 12),
+        return SearchWorld(config=config, searchers=draw_searchers(split.heldout, 40),
                            engine=BM25Engine(Collection.from_sessions(sessions)),
                            model=fit_searcher(split.fit), trace=TraceWriter(out, 100, "x"),
                            streams=Streams(0))  # fmt: skip
@@ -311,3 +311,51 @@ def test_a_killed_search_run_resumes_to_the_same_events(tmp_path, event_digests)
     resumed = simulate_search(config, out, resume=True)
     assert resumed.resumed and resumed.complete
     assert event_digests(out) == event_digests(reference.run_dir)
+
+
+def test_a_search_ab_pairs_the_searchers_and_reports_in_a_browser(log, tmp_path):
+    from test_report import _render_in_browser
+
+    from analysis.ab import analyse_ab_dir
+    from analysis.report import write_report
+    from analysis.search_ab import METRICS, PRIMARY
+    from simulator.domains.search.ab import simulate_search_ab
+
+    arms = {"plain": "bm25", "again": "bm25", "minilm": "bm25-minilm"}
+    result = simulate_search_ab(_config(log, personas=24), arms, tmp_path / "ab")
+    assert result.complete and result.control == "plain"
+    lived = {
+        name: sorted(sessions_from_run(path), key=lambda s: s.id)
+        for name, path in result.arms.items()
+    }
+    assert lived["again"] == lived["plain"]  # the same engine: the same draws, the same sessions
+    firsts = [(a.queries[0].text, b.queries[0].text) for a, b in zip(lived["plain"],
+              lived["minilm"], strict=True)]  # fmt: skip
+    assert len(firsts) == 24 and all(a == b for a, b in firsts)  # worded before any page
+    stats = analyse_ab_dir(tmp_path / "ab")
+    assert stats.primary == PRIMARY and stats.personas == 24
+    assert {m.metric for m in stats.metrics} <= set(METRICS)
+    assert {d.arm for d in stats.differences} == {"again", "minilm"}
+    assert all(d.diff == 0 for d in stats.differences if d.arm == "again")
+    html_path = write_report(tmp_path / "ab", tmp_path / "report.html")
+    html = html_path.read_text(encoding="utf-8")
+    for title in ("Click rate by rank", "Why sessions ended", "How each query came"):
+        assert title in html
+    assert "<td>query_terms</td>" in html  # each arm held against the held-out sessions
+    rendered, errors, outside = _render_in_browser(html_path, tmp_path / "report.png")
+    assert rendered == html.count('class="plotly-graph-div"') >= 6
+    assert errors == [] and outside == []
+
+
+def test_search_ab_from_the_command_line_refuses_what_it_cannot_take(log, tmp_path):
+    scenario = Path(__file__).parents[1] / "scenarios" / "ab_search_engines.py"
+    base = ["ab", str(scenario), "--dataset", str(log), "--personas", "8"]
+    result = runner.invoke(app, [*base, "--days", "2", "--out", str(tmp_path / "a")])
+    assert "takes no --days" in str(result.exception)
+    result = runner.invoke(app, [*base, "--arm", "a=bm25", "--arm", "b=bm26",
+                                 "--out", str(tmp_path / "b")])  # fmt: skip
+    assert "unknown search engine 'bm26'" in str(result.exception)
+    result = runner.invoke(app, [*base, "--arm", "a=bm25", "--arm", "b=bm25",
+                                 "--out", str(tmp_path / "c")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "sat_click" in result.output and "paired by persona" in result.output

@@ -68,8 +68,10 @@ def _render(
         stats = analyse_ab(run_dir) if ab_result is None else ab_result
     else:
         manifest = read_manifest(run_dir)
-        chatbot = (manifest.get("models") or {}).get("chatbot")
-        target = str(manifest.get("target") or chatbot or run_dir.name)
+        models = manifest.get("models") or {}
+        target = str(
+            manifest.get("target") or models.get("chatbot") or models.get("engine") or run_dir.name
+        )
         arms = [Arm(target, target, run_dir, manifest)]
         config = manifest.get("config") or {}
         stats = None

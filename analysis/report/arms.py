@@ -136,6 +136,10 @@ def _compare(arm: Arm) -> Any:
                 "no human dialogues: set SIMFOLK_DATA to a folder with convai2/"
             )
         return compare_chat_run(arm.run_dir, real)
+    if arm.kind == "search":
+        from analysis.search_runs import compare_search_run
+
+        return compare_search_run(arm.run_dir)
     from analysis.run_compare import compare_run
 
     return compare_run(arm.run_dir)

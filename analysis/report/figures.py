@@ -2,7 +2,9 @@
 
 A browsing run shows CTR by position, session length, ratings, item
 popularity and its daily activity; a chat run shows user turns, the
-persona's satisfaction, why dialogues ended and its activity over time. The
+persona's satisfaction, why dialogues ended and its activity over time; a
+search run (`search_figures`) its click rate by rank, queries per session,
+reformulations, why sessions ended and its activity. The
 time series are counters that only grow; the plots show each interval's own
 values (the differences), and say so.
 """
@@ -88,6 +90,10 @@ def figures(arms: list[Arm], events: dict[str, pl.DataFrame]) -> list[go.Figure]
     """The report's plots, as the arms' domain draws them."""
     if arms and all(arm.kind == "chat" for arm in arms):
         return _chat_figures(arms, events)
+    if arms and all(arm.kind == "search" for arm in arms):
+        from analysis.report.search_figures import search_figures
+
+        return search_figures(arms, events)
     return _browsing_figures(arms, events)
 
 
@@ -161,7 +167,7 @@ def _browsing_figures(arms: list[Arm], events: dict[str, pl.DataFrame]) -> list[
 
 def _daily(arms: list[Arm], color: dict[str, str]) -> go.Figure:
     """Sessions, clicks and ratings each simulated day (the day's own, not running totals)."""
-    return _series(
+    return series(
         arms,
         color,
         ("sessions", "clicks", "ratings"),
@@ -171,7 +177,7 @@ def _daily(arms: list[Arm], color: dict[str, str]) -> go.Figure:
     )
 
 
-def _series(
+def series(
     arms: list[Arm],
     color: dict[str, str],
     columns: tuple[str, ...],
@@ -184,10 +190,10 @@ def _series(
     """The mesa time series' counters, differenced: what happened in each interval."""
     fig = make_subplots(rows=len(columns), cols=1, shared_xaxes=True, subplot_titles=columns)
     for arm in arms:
-        series = load_timeseries(arm.run_dir)
-        if series is None:
+        sampled = load_timeseries(arm.run_dir)
+        if sampled is None:
             continue
-        frame = series.sort(clock)
+        frame = sampled.sort(clock)
         for row, column in enumerate(columns, start=1):
             # The counters only grow; each interval's own count is the difference.
             own = frame[column].diff().fill_null(frame[column].first())
@@ -210,27 +216,39 @@ def _series(
     return fig
 
 
+def grouped_bars(
+    arms: list[Arm], title: str, x: str, y: str, counts: dict[str, pl.DataFrame], key: str
+) -> go.Figure:
+    """One bar per value of `key` (column `n` its count), grouped by arm, in arm colours."""
+    color = colours(arms)
+    fig = go.Figure()
+    for arm in arms:
+        if arm.name not in counts:
+            continue
+        frame = counts[arm.name]
+        fig.add_trace(
+            go.Bar(
+                x=frame[key].to_list(),
+                y=frame["n"].to_list(),
+                name=arm.name,
+                marker={"color": color[arm.name]},
+            )
+        )
+    fig.update_layout(barmode="group")
+    return style(fig, title, x, y)
+
+
+def count(frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    """How often each value of `key` occurs (column `n`), sorted by the value."""
+    return frame.group_by(key).agg(pl.len().alias("n")).sort(key)
+
+
 def _chat_figures(arms: list[Arm], events: dict[str, pl.DataFrame]) -> list[go.Figure]:
     color = colours(arms)
     shown = [arm for arm in arms if arm.name in events]
 
     def bars(title: str, x: str, y: str, counts: dict[str, pl.DataFrame], key: str) -> go.Figure:
-        fig = go.Figure()
-        for arm in shown:
-            frame = counts[arm.name]
-            fig.add_trace(
-                go.Bar(
-                    x=frame[key].to_list(),
-                    y=frame["n"].to_list(),
-                    name=arm.name,
-                    marker={"color": color[arm.name]},
-                )
-            )
-        fig.update_layout(barmode="group")
-        return style(fig, title, x, y)
-
-    def count(frame: pl.DataFrame, key: str) -> pl.DataFrame:
-        return frame.group_by(key).agg(pl.len().alias("n")).sort(key)
+        return grouped_bars(shown, title, x, y, counts, key)
 
     ends = {
         arm.name: count(
@@ -267,7 +285,7 @@ def _chat_figures(arms: list[Arm], events: dict[str, pl.DataFrame]) -> list[go.F
             satisfaction,
             "rating",
         ),
-        _series(
+        series(
             arms,
             color,
             ("dialogues", "ended", "messages"),

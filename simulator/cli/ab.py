@@ -74,6 +74,26 @@ def ab(
             )
         _chat_ab(module, scenario, arm, control, dataset, personas, seed, out, resume, judge)
         return
+    if domain.name == "search":
+        foreign = [
+            flag
+            for flag, given in (
+                ("--days", days is not None),
+                ("--ensemble", ensemble != 1),
+                ("--no-crn", not crn),
+                ("--workers", workers is not None),
+                ("--exposure", exposure is not None),
+                ("--page-share", page_share is not None),
+                ("--no-judge", not judge),
+            )
+            if given
+        ]
+        if foreign:
+            raise ValueError(
+                f"{scenario} is a search scenario: its A/B run takes no {', '.join(foreign)}"
+            )
+        _search_ab(module, scenario, arm, control, dataset, personas, seed, out, resume)
+        return
     arms = parse_arms(arm) if arm else dict(getattr(module, "ARMS", {}))
     if len(arms) < 2:
         raise ValueError(f"{scenario} declares no ARMS: give two or more --arm NAME=TARGET")
@@ -147,6 +167,44 @@ def _chat_ab(
             control=control if control in bots else None,
             resume=resume,
             judge=judge,
+        )
+    walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
+    console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")
+    print_ab(run_dir)
+    console.print(f"report: simfolk report {run_dir}")
+
+
+def _search_ab(
+    module: Any,
+    scenario: str,
+    arm: list[str] | None,
+    control: str | None,
+    dataset: str | None,
+    personas: int | None,
+    seed: int | None,
+    out: Path | None,
+    resume: bool,
+) -> None:
+    """Engine arms: NAME=ENGINE, or the scenario's ARMS of engines."""
+    from simulator.cli.render import print_ab
+    from simulator.domains.recsys.ab import parse_arms
+    from simulator.domains.search.ab import simulate_search_ab
+    from simulator.domains.search.engines.spec import check_engine_name
+
+    engines = parse_arms(arm, check=check_engine_name) if arm else dict(getattr(module, "ARMS", {}))
+    if len(engines) < 2:
+        raise ValueError(f"{scenario} declares no ARMS: give two or more --arm NAME=ENGINE")
+    given = dict(dataset=dataset, personas=personas, seed=seed)
+    config = module.CONFIG.model_copy(update={k: v for k, v in given.items() if v is not None})
+    run_dir = out or Path("runs") / config.scenario
+    control = control if control in engines else getattr(module, "CONTROL", None)
+    with console.status(f"{len(engines)} engine arms"):
+        result = simulate_search_ab(
+            config,
+            engines,
+            run_dir,
+            control=control if control in engines else None,
+            resume=resume,
         )
     walls = ", ".join(f"{k} {v:.1f} s" for k, v in result.wall_seconds.items())
     console.print(f"{result.events} events in {run_dir} (simulation wall time: {walls})")

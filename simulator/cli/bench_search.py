@@ -60,6 +60,11 @@ def search_command(
         f"{data['heldout_sessions']} real held-out ones ({data['topics']['heldout']} topics "
         f"never fitted on)",
     )
+    fitted = ", ".join(f"{row['metric']} {fmt(row['ratio'])}" for row in data["fitted_half_rows"])
+    console.print(
+        f"the real sessions of the fitted topics, held against the same ones (ratio): {fitted}",
+        highlight=False,
+    )
     steps, published = data["step_tasks"], data["usimagent_published"]
     console.print(
         f"per step, on the real held-out sessions: click accuracy {fmt(steps['click_accuracy'])} "

@@ -89,6 +89,9 @@ def bench_search(
         "documents": len(collection),
         "simulated_sessions": len(simulated),
         "rows": [row.as_dict() for row in rows],
+        # Real people on the fitted topics against the held-out ones: how far another
+        # set of real sessions is, where the simulated ones are read against.
+        "fitted_half_rows": [row.as_dict() for row in compare_sessions(fit, heldout, seed=seed)],
         "step_tasks": step_tasks(model, fit, heldout).as_dict(),
         "usimagent_published": USIMAGENT,
         "model": model.model_dump(),

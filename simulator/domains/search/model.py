@@ -12,7 +12,8 @@ sessions with it against any `SearchEngine`, drawing only from the generator it 
   need's unused terms;
 - **examine and click**: a logistic model of a click on each shown result on
   log(rank) and the share of the query's and the need's terms in its title and
-  snippet (position bias and attractiveness, as click models separate them);
+  snippet (position bias and attractiveness, as click models separate them),
+  with a random effect per page (`clicks.PageLogit`: real clicks come in bunches);
 - **time**: log-normal times to the first query, from a page to its first
   click and from a clicked page's end to the next click, of dwell on a
   clicked page, and from the last click to the next query;
@@ -34,6 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.linear_model import LogisticRegression
 
 from personas.datasets.trec import Result, SearchSession, terms
+from simulator.domains.search.clicks import PageLogit
 
 PAGE = 10  # results a page shows
 MAX_QUERY_TERMS = 12
@@ -136,7 +138,7 @@ class SearcherModel(BaseModel):
     added_terms: float  # mean terms an add brings (≥ 1)
     replaced_terms: float  # mean terms a replace brings (≥ 1), as many old ones going
     from_snippets: float  # share of added terms taken from snippets seen
-    click: Logit  # on log(rank), query-term share, need-term share
+    click: PageLogit  # on log(rank), query-term share, need-term share; a page effect
     stop: Logit  # on log(query number), clicks on the query
     final: Logit  # P(a new query is the logged last one) on log(query number)
     first_query: LogNormal
@@ -164,9 +166,12 @@ def term_weights(counts: Sequence[int], alpha: float, beta: float) -> np.ndarray
     return np.asarray(weights / weights.sum())
 
 
-def click_rows(sessions: Sequence[SearchSession]) -> tuple[list[list[float]], list[bool]]:
-    """The click model's rows: every first-page result shown, and whether it was clicked."""
-    x, y = [], []
+def click_rows(
+    sessions: Sequence[SearchSession],
+) -> tuple[list[list[float]], list[bool], list[int]]:
+    """The click model's rows: every first-page result shown, whether it was clicked, its page."""
+    x, y, pages = [], [], []
+    page = 0
     for session in sessions:
         need = set(need_counts(session.need))
         for query in session.queries:
@@ -174,7 +179,9 @@ def click_rows(sessions: Sequence[SearchSession]) -> tuple[list[list[float]], li
             for result in query.results[:PAGE]:
                 x.append(click_features(words, need, result, result.rank))
                 y.append(any(c.rank == result.rank for c in query.clicks))
-    return x, y
+                pages.append(page)
+            page += 1
+    return x, y, pages
 
 
 def stop_features(number: int, clicks: int) -> list[float]:
@@ -269,7 +276,7 @@ def fit_searcher(sessions: Sequence[SearchSession]) -> SearcherModel:
         added_terms=float(np.mean(added)) if added else 1.0,
         replaced_terms=float(np.mean(replaced)) if replaced else 1.0,
         from_snippets=sources[0] / sum(sources) if sum(sources) else 0.0,
-        click=Logit.fit(*click_rows(sessions), 3),
+        click=PageLogit.fit(*click_rows(sessions), 3),
         stop=Logit.fit(x_stop, y_stop, 2),
         final=Logit.fit(x_final, y_final, 1),
         first_query=LogNormal.fit(t_first or [30.0]),

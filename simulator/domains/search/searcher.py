@@ -114,7 +114,8 @@ def on_page(
         need = set(state.need)
         x = np.array([click_features(state.query, need, r, r.rank) for r in results])
         known = set(state.seen)
-        for result, p in zip(results, model.click.p(x), strict=True):
+        effect = float(rng.standard_normal())  # the page's own: its clicks move together
+        for result, p in zip(results, model.click.p(x, effect), strict=True):
             for term in terms(f"{result.title} {result.snippet}"):
                 if term not in known:
                     known.add(term)

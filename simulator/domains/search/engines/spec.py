@@ -26,8 +26,8 @@ _SIGNATURES = {
 _SEE = "simulator.domains.search.interfaces.SearchEngine"
 
 
-def make_engine(spec: str, collection: Collection, streams: Streams) -> SearchEngine:
-    """The engine `spec` names, built on `collection` and checked against the protocol."""
+def check_engine_name(spec: str) -> None:
+    """Refuse, before anything runs, what cannot name an engine (MODULE:ATTR is checked built)."""
     if spec.startswith(("http://", "https://")):
         raise ValueError(
             f"engine {spec!r}: search engines over HTTP are not supported yet; "
@@ -35,6 +35,12 @@ def make_engine(spec: str, collection: Collection, streams: Streams) -> SearchEn
         )
     if not is_ref(spec):
         ENGINES.check(spec)
+
+
+def make_engine(spec: str, collection: Collection, streams: Streams) -> SearchEngine:
+    """The engine `spec` names, built on `collection` and checked against the protocol."""
+    check_engine_name(spec)
+    if not is_ref(spec):
         return checked_engine(ENGINES.make(spec, collection, streams), spec)
     obj = load_ref(spec)
     if isinstance(obj, type):  # what the class lacks, before it is built
