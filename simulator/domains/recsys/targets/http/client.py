@@ -1,12 +1,12 @@
 """A recommender served over HTTP (`--target http://HOST:PORT[/prefix]`), as a `Recommender`.
 
-Each call is one request of the protocol (`protocol.py`), made with httpx:
-timeouts, bounded retries with exponential backoff for transport failures,
-5xx and 429 (at least as long as a `Retry-After` asks, up to 30 s), and one
-connection per run (the simulation asks one page at a
-time, so a run never has more than one request in flight). A request that
-still fails, or an answer that does not parse, raises `TargetError`: the
-persona's session ends with a `target_error` event and the run goes on.
+Each call is one request of the protocol (`protocol.py`) on the wire every
+HTTP target shares (`simulator.core.service_client`): httpx, timeouts,
+bounded retries with backoff for transport failures, 5xx and 429 (honouring
+`Retry-After` up to 30 s), and one connection per run (the simulation asks
+one page at a time, so a run never has more than one request in flight). A
+request that still fails, or an answer that does not parse, raises
+`TargetError`: the persona's session ends with a `target_error` event and the run goes on.
 
 Settings ride on the URL's query, which is not sent on:
 `?timeout=10` (seconds per page or event), `fit_timeout=600`, `retries=2`.
@@ -16,19 +16,12 @@ and never from the URL or a file.
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections import Counter
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import polars as pl
-from pydantic import BaseModel, ValidationError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from personas.validation import first_error
-from simulator.core.redact import redact
-from simulator.core.retry_after import honour_retry_after
+from simulator.core.service_client import TOKEN_VARIABLE, Conflict, ServiceClient, service_url
 from simulator.domains.recsys.interfaces import Interaction, RecContext, TargetError
 from simulator.domains.recsys.targets.http.protocol import (
     PROTOCOL,
@@ -46,78 +39,21 @@ from simulator.domains.recsys.targets.http.protocol import (
     State,
 )
 
-M = TypeVar("M", bound=BaseModel)
-TOKEN_VARIABLE = "SIMFOLK_TARGET_API_KEY"
-_SETTINGS = {"timeout": 10.0, "fit_timeout": 600.0, "retries": 2.0}
 
-
-def service_url(spec: str) -> tuple[httpx.URL, dict[str, float]]:
-    """The service's base URL and the client settings in its query; ValueError if malformed."""
-    try:
-        url = httpx.URL(spec)
-    except (httpx.InvalidURL, TypeError) as exc:
-        raise ValueError(f"target {redact(spec)!r}: not a URL ({exc})") from None
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ValueError(f"target {redact(spec)!r}: need http://HOST:PORT[/prefix]")
-    settings = dict(_SETTINGS)
-    for key, value in url.params.multi_items():
-        if key not in settings:
-            raise ValueError(
-                f"target {redact(spec)!r}: unknown setting {key!r}; "
-                f"choose from {', '.join(sorted(settings))}"
-            )
-        try:
-            settings[key] = float(value)
-        except ValueError:
-            raise ValueError(f"target {redact(spec)!r}: {key}={value!r} is not a number") from None
-        if settings[key] < 0 or (key == "retries" and settings[key] > 10):
-            raise ValueError(f"target {redact(spec)!r}: {key}={value} is out of range")
-    return url.copy_with(query=None, fragment=None), settings
-
-
-RETRY_AFTER_CAP_S = 30.0  # a page waits at most this long for a service that asks to wait
-
-
-def _transient(error: BaseException) -> bool:
-    if isinstance(error, httpx.TransportError):
-        return True
-    return isinstance(error, httpx.HTTPStatusError) and (
-        error.response.status_code >= 500 or error.response.status_code == 429
-    )
-
-
-class HttpRecommender:
+class HttpRecommender(ServiceClient):
     """The client side of the protocol: one simulation run on one service."""
 
     def __init__(self, spec: str) -> None:
-        base, settings = service_url(spec)
-        self.url = redact(str(base))
-        self.requests: Counter[str] = Counter()  # by path: what a page or a refit costs
+        super().__init__(spec, TargetError)
         self.run = uuid.uuid4().hex  # the service's key for this run; not part of any event
-        self._timeout, self._fit_timeout = settings["timeout"], settings["fit_timeout"]
-        self._retrying = Retrying(
-            stop=stop_after_attempt(int(settings["retries"]) + 1),
-            wait=honour_retry_after(
-                wait_exponential(multiplier=0.05, max=2.0), cap=RETRY_AFTER_CAP_S
-            ),
-            retry=retry_if_exception(_transient),
-            reraise=True,
-        )
-        token = os.environ.get(TOKEN_VARIABLE)
-        self._http = httpx.Client(
-            base_url=str(base).rstrip("/"),
-            timeout=self._timeout,
-            limits=httpx.Limits(max_connections=1),
-            headers={"Authorization": f"Bearer {token}"} if token else None,
-        )
         self._held = 0  # interactions the service holds for this run
         self._edges: tuple[Any, Any] | None = None  # the first and last of them, to check a base
         self._seq = 0
         self._unheard: list[FeedbackRequest] = []  # events the service has not acknowledged
         try:
-            info = self._call("GET", "/v1/info", None, Info)
+            info = self.call("GET", "/v1/info", None, Info)
         except TargetError as error:
-            self._http.close()
+            self.close_http()
             raise ValueError(f"target {self.url}: {error}") from None
         self.name, self.version = info.name, info.version
 
@@ -150,7 +86,7 @@ class HttpRecommender:
                 exclude=sorted(int(x) for x in context.exclude),
             ),
         )  # fmt: skip
-        return list(self._call("POST", self._path("recommend"), request, RecommendAnswer).items)
+        return list(self.call("POST", self._path("recommend"), request, RecommendAnswer).items)
 
     def feedback(self, event: Interaction) -> None:
         """One request per click or rating, numbered so that a retry applies once.
@@ -169,13 +105,13 @@ class HttpRecommender:
             )
         )  # fmt: skip
         while self._unheard:
-            self._call("POST", self._path("feedback"), self._unheard[0], FeedbackAnswer)
+            self.call("POST", self._path("feedback"), self._unheard[0], FeedbackAnswer)
             self._unheard.pop(0)
 
     def get_state(self) -> dict[str, Any]:
         """The service's state for the run, plus what this side counts."""
         try:
-            remote: str | None = self._call("GET", self._path("state"), None, State).state
+            remote: str | None = self.call("GET", self._path("state"), None, State).state
             missing = ""
         except TargetError as error:  # a checkpoint must not stop the run; a resume will say
             remote, missing = None, str(error)
@@ -200,7 +136,7 @@ class HttpRecommender:
                 f"({state['missing']}); the run cannot continue exactly: start it afresh"
             )
         try:
-            self._call("PUT", self._path("state"), State(state=state["remote"]), Ack)
+            self.call("PUT", self._path("state"), State(state=state["remote"]), Ack)
             self._held, self._seq = int(state["held"]), int(state["seq"])
             self._edges = (state["edges"][0], state["edges"][1]) if state["edges"] else None
             self._unheard = [FeedbackRequest.model_validate(r) for r in state["unheard"]]
@@ -210,11 +146,11 @@ class HttpRecommender:
     def close(self) -> None:
         """Tell the service the run is over, and close the connection."""
         try:
-            self._call("DELETE", f"/v1/runs/{self.run}", None, Ack)
+            self.call("DELETE", f"/v1/runs/{self.run}", None, Ack)
         except TargetError:
             pass  # the service forgets idle runs itself
         finally:
-            self._http.close()
+            self.close_http()
 
     # --- the wire --------------------------------------------------------------------------
     def _path(self, what: str) -> str:
@@ -230,7 +166,7 @@ class HttpRecommender:
     def _fit(self, interactions: pl.DataFrame, base: int) -> FitAnswer | None:
         rows = [Row(**row) for row in interactions.slice(base).iter_rows(named=True)]
         try:
-            return self._call(
+            return self.call(
                 "POST",
                 self._path("fit"),
                 FitRequest(base=base, interactions=rows),
@@ -238,60 +174,8 @@ class HttpRecommender:
                 timeout=self._fit_timeout,
                 conflict=True,
             )
-        except _Conflict:
+        except Conflict:
             return None
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        body: BaseModel | None,
-        answer: type[M],
-        *,
-        timeout: float | None = None,
-        conflict: bool = False,
-    ) -> M:
-        parts = path.split("/")  # "", "v1", "runs", run, what
-        self.requests[
-            parts[4] if len(parts) > 4 else method.lower() if len(parts) > 3 else path
-        ] += 1
-        content = None if body is None else body.model_dump_json().encode()
-        headers = {"Content-Type": "application/json"} if content is not None else None
-        try:
-            for attempt in self._retrying:
-                with attempt:
-                    response = self._http.request(
-                        method, path, content=content, headers=headers,
-                        timeout=timeout or self._timeout,
-                    )  # fmt: skip
-                    if conflict and response.status_code in (404, 409):
-                        raise _Conflict()
-                    response.raise_for_status()
-        except httpx.TimeoutException as exc:
-            raise TargetError(f"{method} {path}: timed out ({exc})", "timeout") from None
-        except httpx.RequestError as exc:  # refused, reset, undecodable, redirected
-            raise TargetError(
-                f"{method} {path}: {exc or type(exc).__name__}", "unavailable"
-            ) from None
-        except httpx.HTTPStatusError as exc:
-            status = exc.response.status_code
-            raise TargetError(
-                f"{method} {path}: HTTP {status}: {redact(exc.response.text[:300])}",
-                f"http_{status}",
-            ) from None
-        try:
-            return answer.model_validate_json(response.content)
-        except ValidationError as exc:
-            place, message = first_error(exc)
-            raise TargetError(
-                f"{method} {path}: the answer is not a {answer.__name__} "
-                f"({place or answer.__name__}: {message})",
-                "bad_answer",
-            ) from None
-
-
-class _Conflict(Exception):
-    """The service holds another count (409) or no run (404): the client resends from 0."""
 
 
 __all__ = ["PROTOCOL", "TOKEN_VARIABLE", "HttpRecommender", "service_url"]
