@@ -249,8 +249,8 @@ def test_your_own_engine_by_module_and_attribute(tmp_path, monkeypatch):
     message = str(broken.value)
     assert "search(query: str, k: int, context: SearchContext), not search(query, k)" in message
     assert "a method feedback(click: SearchClick)" in message
-    with pytest.raises(ValueError, match="over HTTP are not supported yet"):
-        make_engine("http://127.0.0.1:9", _collection(), Streams(0))
+    with pytest.raises(ValueError, match=r"engine http://127.0.0.1:9: GET /v1/info: .*"):
+        make_engine("http://127.0.0.1:9?retries=0", _collection(), Streams(0))
     with pytest.raises(ValueError, match="choose one of: bm25, bm25-minilm"):
         make_engine("google", _collection(), Streams(0))
 

@@ -8,8 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -359,3 +362,74 @@ def test_search_ab_from_the_command_line_refuses_what_it_cannot_take(log, tmp_pa
                                  "--out", str(tmp_path / "c")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "sat_click" in result.output and "paired by persona" in result.output
+
+
+@contextmanager
+def _served(app: Any) -> Iterator[str]:
+    """`app` on uvicorn on a free loopback port, in a thread, for the block."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "the service did not start"
+    try:
+        yield f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def test_an_engine_served_over_http_writes_the_events_it_writes_in_process(log, tmp_path):
+    from simulator.domains.search.engines.http.server import search_app
+
+    collection = Collection.from_sessions(load_trec_sessions(log))
+    here = simulate_search(_config(log, personas=30), tmp_path / "here")
+    with _served(search_app(lambda: BM25Engine(collection))) as url:
+        there = simulate_search(_config(log, personas=30, engine=url), tmp_path / "there")
+    assert there.complete and there.clicks == here.clicks > 0
+    assert load_events(tmp_path / "there").equals(load_events(tmp_path / "here"))
+
+
+def test_a_paused_run_resumes_against_the_service_to_the_same_events(log, tmp_path):
+    from simulator.domains.search.engines.http.server import search_app
+
+    collection = Collection.from_sessions(load_trec_sessions(log))
+    config = _config(log, personas=40, checkpoint_every_s=120.0)
+    whole = simulate_search(config, tmp_path / "whole", engine=Learner(collection))
+    with _served(search_app(lambda: Learner(collection))) as url:
+        remote = config.model_copy(update={"engine": url})
+        paused = simulate_search(remote, tmp_path / "r", until=900.0)
+        assert not paused.complete
+        resumed = simulate_search(remote, tmp_path / "r", resume=True)
+    assert resumed.complete and resumed.resumed
+    assert load_events(tmp_path / "r").equals(load_events(whole.run_dir))
+
+
+def test_a_service_that_answers_nonsense_ends_those_sessions(log, tmp_path):
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def info(request: Any) -> JSONResponse:
+        return JSONResponse({"protocol": "simfolk-search/1", "name": "odd", "version": ""})
+
+    async def search(request: Any) -> JSONResponse:
+        return JSONResponse({"results": "not a list"})
+
+    app = Starlette(routes=[Route("/v1/info", info), Route("/v1/runs/{run}/search", search,
+                                                           methods=["POST"])])  # fmt: skip
+    with _served(app) as url:
+        result = simulate_search(_config(log, personas=5, engine=url), tmp_path / "r")
+    events = load_events(tmp_path / "r")
+    errors = events.filter(events["event"] == "target_error")
+    assert result.complete and errors.height == 5
+    assert set(errors["reason"]) == {"bad_answer"}
+    assert "not a SearchAnswer" in errors["text"][0]
+    with pytest.raises(ValueError, match="unknown setting 'speed'"):
+        simulate_search(_config(log, engine=url + "?speed=2"), tmp_path / "s")

@@ -1,4 +1,4 @@
-"""`simfolk serve recommender`: a recommender on the HTTP protocol, for runs to use as a target."""
+"""`simfolk serve recommender` and `simfolk serve search`: a system under test over HTTP."""
 
 from __future__ import annotations
 
@@ -58,5 +58,43 @@ def recommender(
 
     def ready(url: str) -> None:
         console.print(f"serving {target} on {url} ({PROTOCOL}); Ctrl-C stops", soft_wrap=True)
+
+    serve(app_, host, port, on_ready=ready)
+
+
+@app.command()
+def search(
+    engine: Annotated[
+        str, typer.Option(help="a registered engine (bm25, bm25-minilm) or MODULE:ATTR")
+    ] = "bm25",
+    dataset: Annotated[
+        str, typer.Option(help="the TREC sessions whose documents it ranks")
+    ] = "trec-session-2013",
+    seed: Annotated[int, typer.Option(min=0, help="root seed (the run's)")] = 0,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free one)")] = 8200,
+    max_runs: Annotated[int, typer.Option(min=1, help="runs kept at once (oldest go)")] = 16,
+) -> None:
+    """Serve a search engine on the simfolk-search/1 protocol until Ctrl-C.
+
+    A run against it (`simfolk run scenarios/search_sessions.py --target
+    http://HOST:PORT`) with the same dataset writes the same events as `--target ENGINE`.
+    """
+    from personas.datasets.trec import load_trec_sessions
+    from simulator.core.rng import Streams
+    from simulator.core.service_server import serve
+    from simulator.domains.search.collection import Collection
+    from simulator.domains.search.engines.http.protocol import PROTOCOL
+    from simulator.domains.search.engines.http.server import search_app
+    from simulator.domains.search.engines.spec import make_engine
+
+    if engine.startswith(("http://", "https://")):
+        raise ValueError(f"--engine {engine!r}: serve a name or MODULE:ATTR, not another service")
+    collection = Collection.from_sessions(load_trec_sessions(dataset))
+    version = f"simfolk {metadata.version('simfolk')}"
+    app_ = search_app(lambda: make_engine(engine, collection, Streams(seed)), version, max_runs)
+
+    def ready(url: str) -> None:
+        console.print(f"serving {engine} on {url} ({PROTOCOL}); Ctrl-C stops", soft_wrap=True)
 
     serve(app_, host, port, on_ready=ready)

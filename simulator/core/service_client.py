@@ -15,9 +15,10 @@ unavailable, http_<status>, bad_answer — and a redacted detail.
 from __future__ import annotations
 
 import os
+import uuid
 from collections import Counter
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -26,6 +27,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from personas.validation import first_error
 from simulator.core.redact import redact
 from simulator.core.retry_after import honour_retry_after
+from simulator.core.service_protocol import Ack, State
 
 M = TypeVar("M", bound=BaseModel)
 TOKEN_VARIABLE = "SIMFOLK_TARGET_API_KEY"
@@ -75,11 +77,19 @@ class ServiceClient:
     Args:
         spec: http://HOST:PORT[/prefix][?settings].
         error: the domain's error type, built as error(detail, reason).
+        what: what an error calls the service.
+
+    A run's paths are `/v1/runs/{run}/...`; `remote_state`, `restore_remote` and
+    `close` are the requests every protocol has for a run's state and its end.
     """
 
-    def __init__(self, spec: str, error: Callable[[str, str], Exception]) -> None:
+    def __init__(self, spec: str, error: type[Exception], what: str = "target") -> None:
         base, settings = service_url(spec)
         self.url = redact(str(base))
+        self.what = what  # what errors call it: "target", "engine"
+        self.run = uuid.uuid4().hex  # the service's key for this run; not part of any event
+        self._seq = 0  # the last event numbered for the service
+        self._unheard: list[Any] = []  # numbered events the service has not acknowledged
         self.requests: Counter[str] = Counter()  # by what was asked: what a page costs
         self._error = error
         self._timeout, self._fit_timeout = settings["timeout"], settings["fit_timeout"]
@@ -149,6 +159,58 @@ class ServiceClient:
                 f"({place or answer.__name__}: {message})",
                 "bad_answer",
             ) from None
+
+    def hello(self, info: type[M]) -> M:
+        """The service's `GET /v1/info`; ValueError (the connection closed) if it cannot answer."""
+        try:
+            return self.call("GET", "/v1/info", None, info)
+        except self._error as error:
+            self.close_http()
+            raise ValueError(f"{self.what} {self.url}: {error}") from None
+
+    def send_numbered(self, make: Callable[[int], BaseModel], answer: type[BaseModel]) -> None:
+        """POST the next event, `make(seq)`, to the run's feedback; a retry applies it once.
+
+        An event the service did not acknowledge is sent again, first, with the next; the
+        unacknowledged ones are part of the client's checkpointed state.
+        """
+        self._seq += 1
+        self._unheard.append(make(self._seq))
+        while self._unheard:
+            self.call("POST", self.path("feedback"), self._unheard[0], answer)
+            self._unheard.pop(0)
+
+    def path(self, what: str) -> str:
+        """The path of this run's `what` (search, feedback, state, ...)."""
+        return f"/v1/runs/{self.run}/{what}"
+
+    def remote_state(self) -> tuple[str | None, str]:
+        """The service's opaque state for the run, or None and why it could not be had."""
+        try:
+            return self.call("GET", self.path("state"), None, State).state, ""
+        except self._error as error:  # a checkpoint must not stop the run; a resume will say
+            return None, str(error)
+
+    def restore_remote(self, remote: str | None, missing: str) -> None:
+        """Give the service back `remote` for this run; ValueError saying why it cannot."""
+        if remote is None:
+            raise ValueError(
+                f"{self.what} {self.url}: the checkpoint holds no state of the service "
+                f"({missing}); the run cannot continue exactly: start it afresh"
+            )
+        try:
+            self.call("PUT", self.path("state"), State(state=remote), Ack)
+        except self._error as error:
+            raise ValueError(f"{self.what} {self.url}: cannot restore its state: {error}") from None
+
+    def close(self) -> None:
+        """Tell the service the run is over, and close the connection."""
+        try:
+            self.call("DELETE", f"/v1/runs/{self.run}", None, Ack)
+        except self._error:
+            pass  # the service forgets idle runs itself
+        finally:
+            self.close_http()
 
     def close_http(self) -> None:
         """Close the connection."""

@@ -143,7 +143,13 @@ class SearchAgent(ClockAgent):
         self.emit(EventKind.CLICK, start, page=s.page, position=rank - 1, doc_id=doc,
                   dwell=end - start)  # fmt: skip
         self.world.counters["clicks"] += 1
-        self.world.engine.feedback(SearchClick(self.persona_id, s.query, doc, rank, start))
+        try:
+            self.world.engine.feedback(SearchClick(self.persona_id, s.query, doc, rank, start))
+        except SearchError as error:  # a service that cannot hear it: this session ends
+            self.emit(EventKind.TARGET_ERROR, start, page=s.page, reason=error.reason,
+                      text=str(error)[:500])  # fmt: skip
+            self.end("target_error", start)
+            return
         self._after_page()
 
     def _after_page(self) -> None:

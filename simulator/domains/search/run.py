@@ -141,8 +141,11 @@ def simulate_search(
         manifest = _manifest(config, out, log.path, described, len(searchers), len(split.fit))
         manifest = record(out, manifest, resume, {"from_t": world.clock})
         running = time.perf_counter()
+        # An engine this run built (a service's connection, say) is closed with the run.
+        closers = [] if engine is not None else [lambda: _close(target)]
         drive(world, out, lambda checkpoint: world.run(until, on_step=on_step,
-                                                       checkpoint=checkpoint))  # fmt: skip
+                                                       checkpoint=checkpoint),
+              closers=closers)  # fmt: skip
         run_seconds = time.perf_counter() - running
         complete = world.finished
         counters = world.counters
@@ -161,3 +164,9 @@ def simulate_search(
             wall_seconds=time.perf_counter() - started,
             run_seconds=run_seconds,
         )
+
+
+async def _close(engine: SearchEngine) -> None:
+    close = getattr(engine, "close", None)
+    if callable(close):
+        close()

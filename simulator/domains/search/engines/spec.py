@@ -1,8 +1,9 @@
 """What `--engine` may name, and what the object it builds must offer.
 
-A search engine is a registered name (`bm25`, `bm25-minilm`) or `MODULE:ATTR`,
-a class or factory of the user's taking `(collection, streams)`, imported from
-the import path or the folder simfolk runs from. Either way it is checked
+A search engine is a registered name (`bm25`, `bm25-minilm`), `MODULE:ATTR`
+(a class or factory of the user's taking `(collection, streams)`, imported from
+the import path or the folder simfolk runs from), or `http://HOST:PORT[/prefix]`,
+a service on `simfolk-search/1` (`engines/http/`). Any of them is checked
 against `SearchEngine` before anything runs.
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from simulator.core.conformance import construct, method_problems, name_problems, refuse
+from simulator.core.redact import redact
 from simulator.core.refs import is_ref, load_ref
 from simulator.core.rng import Streams
+from simulator.core.service_client import service_url
 from simulator.domains.search.collection import Collection
 from simulator.domains.search.engines import ENGINES
 from simulator.domains.search.interfaces import SearchEngine
@@ -29,17 +32,18 @@ _SEE = "simulator.domains.search.interfaces.SearchEngine"
 def check_engine_name(spec: str) -> None:
     """Refuse, before anything runs, what cannot name an engine (MODULE:ATTR is checked built)."""
     if spec.startswith(("http://", "https://")):
-        raise ValueError(
-            f"engine {spec!r}: search engines over HTTP are not supported yet; "
-            "give a registered name or MODULE:ATTR"
-        )
-    if not is_ref(spec):
+        service_url(spec)  # a malformed URL or setting is refused here
+    elif not is_ref(spec):
         ENGINES.check(spec)
 
 
 def make_engine(spec: str, collection: Collection, streams: Streams) -> SearchEngine:
     """The engine `spec` names, built on `collection` and checked against the protocol."""
     check_engine_name(spec)
+    if spec.startswith(("http://", "https://")):
+        from simulator.domains.search.engines.http.client import HttpSearchEngine
+
+        return checked_engine(HttpSearchEngine(spec), redact(spec))
     if not is_ref(spec):
         return checked_engine(ENGINES.make(spec, collection, streams), spec)
     obj = load_ref(spec)

@@ -16,7 +16,6 @@ and never from the URL or a file.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import polars as pl
@@ -25,7 +24,6 @@ from simulator.core.service_client import TOKEN_VARIABLE, Conflict, ServiceClien
 from simulator.domains.recsys.interfaces import Interaction, RecContext, TargetError
 from simulator.domains.recsys.targets.http.protocol import (
     PROTOCOL,
-    Ack,
     Context,
     Event,
     FeedbackAnswer,
@@ -36,7 +34,6 @@ from simulator.domains.recsys.targets.http.protocol import (
     RecommendAnswer,
     RecommendRequest,
     Row,
-    State,
 )
 
 
@@ -45,16 +42,9 @@ class HttpRecommender(ServiceClient):
 
     def __init__(self, spec: str) -> None:
         super().__init__(spec, TargetError)
-        self.run = uuid.uuid4().hex  # the service's key for this run; not part of any event
         self._held = 0  # interactions the service holds for this run
         self._edges: tuple[Any, Any] | None = None  # the first and last of them, to check a base
-        self._seq = 0
-        self._unheard: list[FeedbackRequest] = []  # events the service has not acknowledged
-        try:
-            info = self.call("GET", "/v1/info", None, Info)
-        except TargetError as error:
-            self.close_http()
-            raise ValueError(f"target {self.url}: {error}") from None
+        info = self.hello(Info)
         self.name, self.version = info.name, info.version
 
     # --- the Recommender protocol ----------------------------------------------------------
@@ -86,35 +76,18 @@ class HttpRecommender(ServiceClient):
                 exclude=sorted(int(x) for x in context.exclude),
             ),
         )  # fmt: skip
-        return list(self.call("POST", self._path("recommend"), request, RecommendAnswer).items)
+        return list(self.call("POST", self.path("recommend"), request, RecommendAnswer).items)
 
     def feedback(self, event: Interaction) -> None:
-        """One request per click or rating, numbered so that a retry applies once.
-
-        An event the service did not acknowledge is sent again, first, with the next.
-        """
-        self._seq += 1
+        """One request per click or rating, numbered so that a retry applies once."""
         rating = None if event.rating is None else float(event.rating)
-        self._unheard.append(
-            FeedbackRequest(
-                seq=self._seq,
-                event=Event(
-                    user=str(event.user), item_id=int(event.item_id), kind=event.kind,
-                    t=float(event.t), rating=rating,
-                ),
-            )
-        )  # fmt: skip
-        while self._unheard:
-            self.call("POST", self._path("feedback"), self._unheard[0], FeedbackAnswer)
-            self._unheard.pop(0)
+        sent = Event(user=str(event.user), item_id=int(event.item_id), kind=event.kind,
+                     t=float(event.t), rating=rating)  # fmt: skip
+        self.send_numbered(lambda seq: FeedbackRequest(seq=seq, event=sent), FeedbackAnswer)
 
     def get_state(self) -> dict[str, Any]:
         """The service's state for the run, plus what this side counts."""
-        try:
-            remote: str | None = self.call("GET", self._path("state"), None, State).state
-            missing = ""
-        except TargetError as error:  # a checkpoint must not stop the run; a resume will say
-            remote, missing = None, str(error)
+        remote, missing = self.remote_state()
         return {
             "remote": remote,
             "missing": missing,
@@ -130,31 +103,13 @@ class HttpRecommender(ServiceClient):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Give the service back its state for the run, under this run's id."""
-        if state["remote"] is None:
-            raise ValueError(
-                f"target {self.url}: the checkpoint holds no state of the service "
-                f"({state['missing']}); the run cannot continue exactly: start it afresh"
-            )
+        self.restore_remote(state["remote"], state["missing"])
         try:
-            self.call("PUT", self._path("state"), State(state=state["remote"]), Ack)
             self._held, self._seq = int(state["held"]), int(state["seq"])
             self._edges = (state["edges"][0], state["edges"][1]) if state["edges"] else None
             self._unheard = [FeedbackRequest.model_validate(r) for r in state["unheard"]]
-        except (TargetError, KeyError, TypeError, ValueError) as error:
+        except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"target {self.url}: cannot restore its state: {error}") from None
-
-    def close(self) -> None:
-        """Tell the service the run is over, and close the connection."""
-        try:
-            self.call("DELETE", f"/v1/runs/{self.run}", None, Ack)
-        except TargetError:
-            pass  # the service forgets idle runs itself
-        finally:
-            self.close_http()
-
-    # --- the wire --------------------------------------------------------------------------
-    def _path(self, what: str) -> str:
-        return f"/v1/runs/{self.run}/{what}"
 
     def _continues(self, interactions: pl.DataFrame) -> bool:
         # The world only ever appends; check the ends of what was sent before trusting a base.
@@ -168,7 +123,7 @@ class HttpRecommender(ServiceClient):
         try:
             return self.call(
                 "POST",
-                self._path("fit"),
+                self.path("fit"),
                 FitRequest(base=base, interactions=rows),
                 FitAnswer,
                 timeout=self._fit_timeout,

@@ -36,18 +36,14 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from simulator.core.service_protocol import Ack, ErrorAnswer, Message, State
 
 PROTOCOL: Final = "simfolk-recommender/1"
 SCHEMA_FILE = "recommender-v1.openapi.json"
 
 _MAX_K = 10_000  # far above any page; a bound so a request cannot ask for the catalogue twice
-
-
-class Message(BaseModel):
-    """A protocol message: unknown fields are refused, numbers are not strings."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class Info(Message):
@@ -131,24 +127,6 @@ class FeedbackAnswer(Message):
     """The highest seq the service has applied for the run."""
 
     seq: int = Field(ge=0)
-
-
-class State(Message):
-    """The run's state on the service, opaque to the client (e.g. base64)."""
-
-    state: str
-
-
-class Ack(Message):
-    """Done."""
-
-    ok: Literal[True] = True
-
-
-class ErrorAnswer(Message):
-    """What went wrong, for a person to read."""
-
-    error: str
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:

@@ -18,18 +18,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import polars as pl
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from personas.validation import first_error
 from simulator.core import statecodec
+from simulator.core.service_protocol import Ack, ErrorAnswer, State
+from simulator.core.service_server import Refused, json_response, run_route, serve
 from simulator.domains.recsys.interfaces import (
     INTERACTIONS_SCHEMA,
     Interaction,
@@ -38,9 +38,7 @@ from simulator.domains.recsys.interfaces import (
 )
 from simulator.domains.recsys.targets.http.protocol import (
     PROTOCOL,
-    Ack,
     Conflict,
-    ErrorAnswer,
     FeedbackAnswer,
     FeedbackRequest,
     FitAnswer,
@@ -48,11 +46,9 @@ from simulator.domains.recsys.targets.http.protocol import (
     Info,
     RecommendAnswer,
     RecommendRequest,
-    State,
 )
 
 M = TypeVar("M", bound=BaseModel)
-MAX_BODY = 256 * 1024 * 1024  # a fit of ml-latest-small's 100k ratings is about 8 MB
 
 
 @dataclass
@@ -63,11 +59,6 @@ class _Run:
     )
     seq: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, body: BaseModel) -> None:
-        self.status, self.body = status, body
 
 
 def service_app(
@@ -81,7 +72,7 @@ def service_app(
     def held(run: str) -> _Run:
         with guard:
             if run not in runs:
-                raise _Refused(404, _error(f"unknown run {run!r}: fit it first"))
+                raise Refused(404, _error(f"unknown run {run!r}: fit it first"))
             runs.move_to_end(run)
             return runs[run]
 
@@ -99,12 +90,12 @@ def service_app(
             keep(run, _Run(factory()))
         try:
             state = held(run)
-        except _Refused:  # an unknown run holds nothing: the client sends all from 0
-            raise _Refused(409, Conflict(error="unknown run: send from base 0", have=0)) from None
+        except Refused:  # an unknown run holds nothing: the client sends all from 0
+            raise Refused(409, Conflict(error="unknown run: send from base 0", have=0)) from None
         with state.lock:
             have = state.interactions.height
             if request.base != have:
-                raise _Refused(409, Conflict(error=f"base {request.base}, have {have}", have=have))
+                raise Refused(409, Conflict(error=f"base {request.base}, have {have}", have=have))
             rows = pl.DataFrame(
                 [row.model_dump() for row in request.interactions],
                 schema=INTERACTIONS_SCHEMA,
@@ -132,9 +123,7 @@ def service_app(
                 )
                 state.seq = request.seq
             elif request.seq > state.seq + 1:
-                raise _Refused(
-                    409, _error(f"event {request.seq} after {state.seq}: one is missing")
-                )
+                raise Refused(409, _error(f"event {request.seq} after {state.seq}: one is missing"))
             return FeedbackAnswer(seq=state.seq)
 
     def get_state(run: str) -> BaseModel:
@@ -149,7 +138,7 @@ def service_app(
                     }
                 )
             except statecodec.StateError as exc:  # the model keeps something that is not data
-                raise _Refused(501, _error(f"this target's state cannot be kept: {exc}")) from None
+                raise Refused(501, _error(f"this target's state cannot be kept: {exc}")) from None
         return State(state=base64.b64encode(blob).decode("ascii"))
 
     def put_state(run: str, request: State) -> BaseModel:
@@ -162,7 +151,7 @@ def service_app(
                 model, pl.DataFrame(columns, schema=INTERACTIONS_SCHEMA), int(saved["seq"])
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise _Refused(400, _error(f"not a state this service wrote ({exc})")) from None
+            raise Refused(400, _error(f"not a state this service wrote ({exc})")) from None
         keep(run, restored)
         return Ack()
 
@@ -172,85 +161,23 @@ def service_app(
         return Ack()
 
     async def info(request: Request) -> Response:
-        return _json(Info(protocol=PROTOCOL, name=name, version=version))
-
-    def route(
-        path: str, method: str, work: Callable[..., BaseModel], body: type[BaseModel] | None
-    ) -> Route:
-        async def endpoint(request: Request) -> Response:
-            run = request.path_params["run"]
-            try:
-                args: list[Any] = [run]
-                if body is not None:
-                    args.append(await _parse(request, body))
-                return _json(await run_in_threadpool(work, *args))
-            except _Refused as refused:
-                return _json(refused.body, refused.status)
-
-        return Route(path, endpoint, methods=[method])
+        return json_response(Info(protocol=PROTOCOL, name=name, version=version))
 
     return Starlette(
         routes=[
             Route("/v1/info", info, methods=["GET"]),
-            route("/v1/runs/{run}/fit", "POST", fit, FitRequest),
-            route("/v1/runs/{run}/recommend", "POST", recommend, RecommendRequest),
-            route("/v1/runs/{run}/feedback", "POST", feedback, FeedbackRequest),
-            route("/v1/runs/{run}/state", "GET", get_state, None),
-            route("/v1/runs/{run}/state", "PUT", put_state, State),
-            route("/v1/runs/{run}", "DELETE", forget, None),
+            run_route("/v1/runs/{run}/fit", "POST", fit, FitRequest, _error),
+            run_route("/v1/runs/{run}/recommend", "POST", recommend, RecommendRequest, _error),
+            run_route("/v1/runs/{run}/feedback", "POST", feedback, FeedbackRequest, _error),
+            run_route("/v1/runs/{run}/state", "GET", get_state, None, _error),
+            run_route("/v1/runs/{run}/state", "PUT", put_state, State, _error),
+            run_route("/v1/runs/{run}", "DELETE", forget, None, _error),
         ]
     )
 
 
-async def _parse(request: Request, model: type[M]) -> M:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise _Refused(413, _error(f"body of {len(body)} bytes; at most {MAX_BODY}"))
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        place, message = first_error(exc)
-        where = place or model.__name__
-        raise _Refused(422, _error(f"not a {model.__name__}: {where}: {message}")) from None
-
-
 def _error(text: str) -> BaseModel:
     return ErrorAnswer(error=text)
-
-
-def _json(body: BaseModel, status: int = 200) -> Response:
-    return Response(body.model_dump_json(), status_code=status, media_type="application/json")
-
-
-def serve(
-    app: Starlette, host: str, port: int, on_ready: Callable[[str], None] | None = None
-) -> None:
-    """Serve `app` with uvicorn until interrupted; `on_ready` hears the URL once it listens.
-
-    The socket is bound here, so port 0 picks a free port and the URL says which.
-    """
-    import socket
-
-    import uvicorn
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted connections inherit it: without, a response's body waits on the client's
-    # delayed ACK of its headers (40 ms a request on Linux).
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(128)  # listening before the URL is told: a client may connect at once
-    bound = sock.getsockname()[1]
-    shown = f"[{host}]" if family == socket.AF_INET6 else host
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    if on_ready is not None:
-        on_ready(f"http://{shown}:{bound}")
-    server.run(sockets=[sock])
 
 
 __all__ = ["serve", "service_app"]

@@ -1,0 +1,1 @@
+"""A search engine over HTTP: the protocol, its client and the reference service."""
