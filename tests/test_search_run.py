@@ -14,22 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from trecfixture import small_log as _log
 from typer.testing import CliRunner
 
 from analysis.frames import load_events
 from analysis.search_runs import compare_search_run, sessions_from_run
 from personas.datasets.trec import (
-    Click,
-    Query,
-    Result,
-    SearchSession,
     load_trec_sessions,
-    write_trec_sessions,
 )
 from simulator.cli import app
 from simulator.core.rng import Streams
@@ -46,30 +41,6 @@ from simulator.domains.search.run import SEARCHERS_FILE, simulate_search
 from simulator.domains.search.searcher import checked_page, simulate_session
 
 runner = CliRunner()
-WORDS = ["civil", "war", "causes", "scooter", "cheap", "heart", "attack", "symptoms", "garden",
-         "tomato", "soil", "python", "snake", "bite", "river", "flood"]  # fmt: skip
-
-
-def _log(path: Path, topics: int = 8, per_topic: int = 4) -> Path:
-    """A small TREC file: `topics` needs, each searched `per_topic` times, over 40 documents."""
-    rng = np.random.default_rng(0)
-    docs = [(f"doc{i:02d}", " ".join(rng.choice(WORDS, 3)), " ".join(rng.choice(WORDS, 8)))
-            for i in range(40)]  # fmt: skip
-    sessions = []
-    for topic in range(topics):
-        need = " ".join(rng.choice(WORDS, 6))
-        for j in range(per_topic):
-            queries = []
-            for number in range(1, 2 + (j % 3)):
-                shown = rng.choice(40, 10, replace=False)
-                results = tuple(Result(r + 1, docs[d][0], f"http://x/{docs[d][0]}", docs[d][1],
-                                       docs[d][2]) for r, d in enumerate(shown))  # fmt: skip
-                start = 20.0 + 60.0 * (number - 1)
-                clicks = (Click(1 + int(rng.integers(3)), start + 8.0, start + 30.0),) * (j % 2)
-                text = " ".join(rng.choice(need.split(), 2 + number % 2))
-                queries.append(Query(number, text, start, results, clicks))
-            sessions.append(SearchSession(f"{topic}{j}", str(topic), need, tuple(queries)))
-    return write_trec_sessions(sessions, path)
 
 
 @pytest.fixture(scope="module")

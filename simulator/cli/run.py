@@ -44,7 +44,11 @@ def run(
         bool, typer.Option(help="continue the run in --out from its checkpoint")
     ] = False,
     brain: Annotated[
-        str | None, typer.Option(help="a registered brain (`simfolk list brains`)")
+        str | None,
+        typer.Option(
+            help="a registered brain (`simfolk list brains`); search: fitted, or llm (the "
+            "language model words each query)"
+        ),
     ] = None,
     model: Annotated[
         str | None, typer.Option(help="'local' (embedded SmolLM2) or a litellm model string")

@@ -13,20 +13,22 @@ from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator.cli.app import console
+from simulator.cli.options import LLM_OPTIONS, llm_overrides
 
 
 class SearchCommands:
     """Using a search engine: one session per searcher, held against real TREC sessions."""
 
-    options = frozenset({"dataset", "personas", "seed", "target"})
+    options = frozenset({"dataset", "personas", "seed", "target", "brain", *LLM_OPTIONS})
 
     def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
-        """The scenario's config with the run options given (--target: the engine)."""
+        """The run options given (--target: the engine; --brain: fitted or llm queries)."""
         from simulator.domains.search.config import SearchConfig
 
-        update = {k: options[k] for k in ("dataset", "personas", "seed") if k in options}
+        update = {k: options[k] for k in ("dataset", "personas", "seed", "brain") if k in options}
         if "target" in options:
             update["engine"] = options["target"]
+        update["llm"] = llm_overrides(config, options)
         return SearchConfig.model_validate({**config.model_dump(), **update})
 
     def run(self, module: ModuleType, config: Any, out: Path, resume: bool) -> None:

@@ -54,7 +54,11 @@ COLUMNS: dict[str, tuple[pa.DataType, bool, str]] = {
     "text": (pa.string(), True, "language: a review, a message, a goal, a failure's detail"),
     "role": (pa.string(), True, "messages: user (the persona) or assistant (the target)"),
     "turn": (pa.int16(), True, "messages: index in the dialogue, from 0"),
-    "tokens": (pa.int32(), True, "messages: tokens the speaker produced"),
+    "tokens": (
+        pa.int32(),
+        True,
+        "messages, and queries the LLM wrote: tokens the speaker produced",
+    ),
     "latency": (pa.float64(), True, "messages: simulated seconds the speaker took"),
     "count": (pa.int32(), True, "consume: how many times (plays) the persona consumed the item"),
     "channel": (

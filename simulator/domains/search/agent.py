@@ -14,19 +14,26 @@ text: the snippet) and a `click` per click (position, doc_id, dwell);
 `session_end` (reason: `done`; `final_query` when the session ends by typing a
 query whose results were not logged, as TREC logged its last one; or
 `target_error`, after a `target_error` event saying what the engine did).
+
+When the run's queries are the language model's (`brain="llm"`), the agent
+waits on the broker for each query once the searcher has decided to type it
+(`simulator.domains.search.writer`): a query event with `tokens` is the
+model's; an `llm_failure` event before one says the fitted draft was kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from personas.datasets.trec import Result
 from simulator.core.agent import ClockAgent
+from simulator.core.protocols import Failure
 from simulator.core.rng import Streams
 from simulator.core.statecodec import state_type
 from simulator.domains.search.interfaces import SearchClick, SearchContext, SearchError
-from simulator.domains.search.model import PAGE
+from simulator.domains.search.model import PAGE, reformulation
 from simulator.domains.search.population import Searcher
 from simulator.domains.search.searcher import (
     Next,
@@ -35,6 +42,7 @@ from simulator.domains.search.searcher import (
     checked_page,
     on_page,
 )
+from simulator.domains.search.writer import Tried, WrittenQuery, write_query
 from simulator.trace.schema import EventKind
 
 if TYPE_CHECKING:
@@ -42,7 +50,7 @@ if TYPE_CHECKING:
 
 PURPOSES = ("search",)
 
-Phase = Literal["idle", "query", "click", "final", "leaving", "done"]
+Phase = Literal["idle", "compose", "query", "click", "final", "leaving", "done"]
 
 
 @state_type
@@ -52,7 +60,8 @@ class SearchState:
 
     phase: Phase = "idle"
     next_at: float = 0.0
-    outcome: None = None  # a search session asks nothing of the broker
+    outcome: WrittenQuery | Failure | None = None  # the broker's answer, not yet used
+    asked_at: float = 0.0  # when the searcher began to word the next query
     searcher: SearcherState | None = None
     page: int = 0  # the index of the query being read (its number − 1)
     query: str = ""  # its text
@@ -60,6 +69,8 @@ class SearchState:
     pending: list[tuple[float, float, int]] = field(default_factory=list)  # clicks to come
     then: Next = "stop"  # what comes after the pending clicks
     then_at: float = 0.0
+    tokens: int | None = None  # the model's tokens for the query being typed, if it wrote it
+    tried: list[Tried] = field(default_factory=list)  # queries and their titles, for the model
 
 
 class SearchAgent(ClockAgent):
@@ -71,6 +82,7 @@ class SearchAgent(ClockAgent):
         super().__init__(world, searcher.persona_id, streams, PURPOSES)
         self.world = world
         self.searcher = searcher
+        self.streams = streams
         self.state = SearchState(next_at=start)
 
     @property
@@ -80,8 +92,34 @@ class SearchAgent(ClockAgent):
 
     @property
     def waiting(self) -> bool:
-        """Never: the engine answers in the step that asks it."""
-        return False
+        """The model is wording the next query (the engine answers in the step that asks)."""
+        return self.state.phase == "compose"
+
+    def ask(self) -> tuple[float, Callable[[], Awaitable[Any]]]:
+        """The next query, in the language model's words."""
+        s, searcher, llm = self.state, self.searcher, self.world.llm
+        tried, t = list(s.tried), s.asked_at
+        number = s.searcher.number if s.searcher is not None else 1
+        seed = self.streams.integer_seed(self.persona_id, f"search:query:{number}")
+        return t, lambda: write_query(llm, self.persona_id, searcher.need, tried, seed=seed, t=t)
+
+    def answered(self) -> None:
+        """Type the model's query; when it gave none, the fitted draft."""
+        s, searcher = self.state, self.state.searcher
+        assert searcher is not None
+        outcome, s.outcome = s.outcome, None
+        if isinstance(outcome, Failure):
+            self.world.counters["llm_failures"] += 1
+            self.emit(EventKind.LLM_FAILURE, s.asked_at, page=searcher.number - 1,
+                      reason=outcome.reason, text=outcome.detail[:500])  # fmt: skip
+            s.tokens = None
+        else:
+            assert isinstance(outcome, WrittenQuery)
+            searcher.query = list(outcome.terms)
+            if searcher.number > 1:
+                searcher.kind = reformulation(s.query.split(), searcher.query)
+            s.tokens = outcome.tokens
+        s.phase, s.next_at = ("final" if s.then == "final" else "query"), s.then_at
 
     def step(self) -> None:
         """Take the step due at `state.next_at`."""
@@ -91,7 +129,8 @@ class SearchAgent(ClockAgent):
                       reason=self.searcher.topic)  # fmt: skip
             self.world.counters["sessions"] += 1
             s.searcher, delay = begin(self.world.model, self.searcher.need, rng)
-            s.phase, s.next_at = "query", s.next_at + delay
+            s.then, s.then_at = "query", s.next_at + delay
+            self._to_query(s.next_at)
         elif s.phase == "query":
             self._query(s.next_at)
         elif s.phase == "click":
@@ -107,7 +146,8 @@ class SearchAgent(ClockAgent):
         searcher = s.searcher
         assert searcher is not None
         s.page, s.query = searcher.number - 1, " ".join(searcher.query)
-        self.emit(EventKind.QUERY, t, page=s.page, text=s.query, reason=searcher.kind)
+        self.emit(EventKind.QUERY, t, page=s.page, text=s.query, reason=searcher.kind,
+                  tokens=s.tokens)  # fmt: skip
         self.world.counters["queries"] += 1
         return searcher
 
@@ -127,9 +167,12 @@ class SearchAgent(ClockAgent):
         s.shown = [(r.doc_id, r.rank) for r in page]
         outcome = on_page(self.world.model, searcher, page, t, self.rngs["search"])
         s.pending = [(c.start, c.end or c.start, c.rank) for c in outcome.clicks]
+        if self.world.llm is not None:  # what the model is reminded of for the next query
+            opened = {c.rank for c in outcome.clicks}
+            s.tried.append(Tried(s.query, tuple((r.title, r.rank in opened) for r in page)))
         s.then = outcome.next
         s.then_at = outcome.next_at if outcome.next != "stop" else outcome.done_at
-        self._after_page()
+        self._after_page(t)
 
     def _impression(self, t: float, result: Result) -> None:
         self.emit(EventKind.IMPRESSION, t, page=self.state.page, position=result.rank - 1,
@@ -150,16 +193,26 @@ class SearchAgent(ClockAgent):
                       text=str(error)[:500])  # fmt: skip
             self.end("target_error", start)
             return
-        self._after_page()
+        self._after_page(end)
 
-    def _after_page(self) -> None:
+    def _after_page(self, now: float) -> None:
         """The next pending click, else what the searcher does next, at its time."""
         s = self.state
         if s.pending:
             s.phase, s.next_at = "click", s.pending[0][0]
             return
-        s.phase = {"stop": "leaving", "query": "query", "final": "final"}[s.then]
-        s.next_at = s.then_at
+        if s.then == "stop":
+            s.phase, s.next_at = "leaving", s.then_at
+        else:
+            self._to_query(now)
+
+    def _to_query(self, now: float) -> None:
+        """Type the next query at `then_at`; the model words it first, when it writes them."""
+        s = self.state
+        if self.world.llm is None:
+            s.phase, s.next_at = ("final" if s.then == "final" else "query"), s.then_at
+        else:
+            s.phase, s.asked_at = "compose", now
 
     def trace_fields(self) -> dict[str, Any]:
         """Every event carries its session and the engine it is held with."""
@@ -188,4 +241,5 @@ class SearchAgent(ClockAgent):
         if searcher is not None:
             searcher = replace(searcher, need=dict(searcher.need), query=list(searcher.query),
                                seen=list(searcher.seen))  # fmt: skip
-        return replace(s, searcher=searcher, shown=list(s.shown), pending=list(s.pending))
+        return replace(s, searcher=searcher, shown=list(s.shown), pending=list(s.pending),
+                       tried=list(s.tried))  # fmt: skip

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from simulator.llm.config import LLMConfig
 
 
 class SearchConfig(BaseModel):
@@ -27,6 +31,15 @@ class SearchConfig(BaseModel):
     seed: int = Field(default=0, ge=0, description="the topic split and every draw")
     arrival_window_s: float = Field(
         default=3600.0, ge=0, description="sessions open uniformly within this many seconds"
+    )
+    brain: Literal["fitted", "llm"] = Field(
+        default="fitted",
+        description="who words the queries: the model fitted on TREC, or the language model "
+        "(`llm`); examining, clicking, dwelling and stopping stay fitted either way",
+    )
+    llm: LLMConfig = LLMConfig(max_tokens=48)  # {"query": "..."}: a dozen words at most
+    broker_window: float = Field(
+        default=30.0, ge=0, description="simulated seconds in which LLM calls are batched"
     )
     checkpoint_every_s: float = Field(default=600.0, gt=0)
     part_rows: int = Field(default=100_000, ge=1)

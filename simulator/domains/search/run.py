@@ -2,8 +2,9 @@
 
 A search run directory holds `manifest.json` (kind "search"), `searchers.json`
 (who searched for what), `searcher_model.json` (the model fitted on the
-sessions of half the topics), `events/part-*.parquet`, `timeseries.parquet`
-and, while it can still be continued, `checkpoint.msgpack`. The lifecycle —
+sessions of half the topics), `events/part-*.parquet`, `timeseries.parquet`,
+`llm_calls/part-*.parquet` when the language model words the queries, and,
+while it can still be continued, `checkpoint.msgpack`. The lifecycle —
 the folder's lock, the checks on a resume, checkpoints, the final manifest —
 is the core's (`simulator.core.rundir`), as for every domain.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ from simulator.domains.search.population import (
     split_topics,
 )
 from simulator.domains.search.world import SearchWorld
+from simulator.llm.session import language_model, llm_manifest, llm_usage
 from simulator.trace import SCHEMA_VERSION, TraceWriter
 
 SEARCHERS_FILE = "searchers.json"
@@ -65,8 +68,15 @@ class SearchRunResult(RunFrames):
 
 
 def _manifest(
-    config: SearchConfig, out: Path, log_path: Path, engine: str, count: int, fitted: int
+    config: SearchConfig,
+    out: Path,
+    log_path: Path,
+    engine: str,
+    count: int,
+    fitted: int,
+    llm: Any,
 ) -> dict[str, Any]:
+    words = {"searcher": llm.identity, "llm": llm_manifest(llm)} if llm is not None else {}
     return {
         "manifest_version": MANIFEST_VERSION,
         "kind": "search",
@@ -84,7 +94,8 @@ def _manifest(
             "sha256": file_sha256(out / SEARCHERS_FILE),
         },
         "searcher_model": {"file": MODEL_FILE, "fitted_sessions": fitted},
-        "models": {"engine": engine},
+        "models": {"engine": engine, "searcher": words.get("searcher", "fitted")},
+        **({"llm": words["llm"]} if words else {}),
         "versions": package_versions(),
         "environment": environment(),
         "git_revision": git_revision(),
@@ -118,7 +129,7 @@ def simulate_search(
     else:
         target = checked_engine(engine, "object")
         described = f"object:{target.name}"
-    with claim(out, config, resume) as resume:
+    with claim(out, config, resume) as resume, _words(config, out) as llm:
         split = split_topics(log, streams)
         # Fitted afresh on a resume too: the dataset is pinned, so it is the same model,
         # and the copy in the folder, for readers, is never read back into a run.
@@ -136,21 +147,31 @@ def simulate_search(
             model=model,
             trace=TraceWriter(out, config.part_rows, run_id(config)),
             streams=streams,
+            llm=llm,
         )
         state = restore(world, out, resume)
-        manifest = _manifest(config, out, log.path, described, len(searchers), len(split.fit))
+        manifest = _manifest(config, out, log.path, described, len(searchers), len(split.fit), llm)
         manifest = record(out, manifest, resume, {"from_t": world.clock})
         running = time.perf_counter()
         # An engine this run built (a service's connection, say) is closed with the run.
         closers = [] if engine is not None else [lambda: _close(target)]
+        if llm is not None:  # litellm's background logging ends on the loop it ran on
+            closers.append(llm.aclose)
         drive(world, out, lambda checkpoint: world.run(until, on_step=on_step,
                                                        checkpoint=checkpoint),
-              closers=closers)  # fmt: skip
+              closers=closers, ledger=getattr(llm, "ledger", None))  # fmt: skip
         run_seconds = time.perf_counter() - running
         complete = world.finished
         counters = world.counters
-        manifest = finish(world, out, manifest, complete=complete, sessions=counters["sessions"],
-                          sessions_ended=counters["ended"])  # fmt: skip
+        manifest = finish(
+            world,
+            out,
+            manifest,
+            complete=complete,
+            usage=llm_usage(out) if llm is not None else None,
+            sessions=counters["sessions"],
+            sessions_ended=counters["ended"],
+        )
         return SearchRunResult(
             run_dir=out,
             events=world.trace.next_seq,
@@ -164,6 +185,11 @@ def simulate_search(
             wall_seconds=time.perf_counter() - started,
             run_seconds=run_seconds,
         )
+
+
+def _words(config: SearchConfig, out: Path) -> Any:
+    """The language model that words the queries, open for the run; None when they are fitted."""
+    return language_model(config.llm, out) if config.brain == "llm" else nullcontext(None)
 
 
 async def _close(engine: SearchEngine) -> None:

@@ -4,7 +4,8 @@ The clock, the population, the halt and the checkpoint are the core's
 (`simulator.core.world.ClockWorld`); a boundary is a checkpoint interval, the
 series is sampled at each, and the run ends when every session has ended. The
 engine's state is checkpointed with the world, so an engine that learns from
-clicks continues where it was.
+clicks continues where it was; so are the language model's ledger and budget
+when it words the queries.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ class SearchWorld(ClockWorld[SearchAgent]):
         model: SearcherModel,
         trace: TraceWriter,
         streams: Streams,
+        llm: Any = None,
     ) -> None:
         super().__init__(
-            trace=trace, streams=streams, llm=None, period=config.checkpoint_every_s,
-            broker_window=0.0,
+            trace=trace, streams=streams, llm=llm, period=config.checkpoint_every_s,
+            broker_window=config.broker_window,
         )  # fmt: skip
         self.config, self.engine, self.model = config, engine, model
+        self.llm = llm  # the model that words the queries, when the run's brain is "llm"
         for searcher in searchers:
             arrival = streams.generator(searcher.persona_id, "arrival").uniform(
                 0.0, config.arrival_window_s
