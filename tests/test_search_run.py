@@ -321,6 +321,17 @@ def test_a_search_ab_pairs_the_searchers_and_reports_in_a_browser(log, tmp_path)
     assert errors == [] and outside == []
 
 
+def test_one_search_run_has_a_report_held_against_its_held_out_sessions(log, tmp_path):
+    from analysis.report import write_report
+
+    simulate_search(_config(log, personas=12), tmp_path / "r")
+    html = write_report(tmp_path / "r", tmp_path / "report.html").read_text(encoding="utf-8")
+    for title in ("Click rate by rank", "Why sessions ended", "Human vs simulated"):
+        assert title in html
+    rows = compare_search_run(tmp_path / "r").rows
+    assert rows and all(f"<td>{row.metric}</td>" in html for row in rows)
+
+
 def test_search_ab_from_the_command_line_refuses_what_it_cannot_take(log, tmp_path):
     scenario = Path(__file__).parents[1] / "scenarios" / "ab_search_engines.py"
     base = ["ab", str(scenario), "--dataset", str(log), "--personas", "8"]
