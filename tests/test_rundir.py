@@ -15,9 +15,11 @@ import pytest
 
 from analysis.frames import TraceError, load_events
 from simulator.core.manifest import read_manifest
-from simulator.core.rundir import RunDirError, hold
+from simulator.core.rundir import RunDirError, hold, run_id
+from simulator.domains.chat.config import ChatConfig
 from simulator.domains.recsys.ab import simulate_ab
 from simulator.domains.recsys.run import simulate
+from simulator.domains.search.config import SearchConfig
 from simulator.scenario import load_scenario
 
 SCENARIO = Path(__file__).parents[1] / "scenarios" / "movielens_week.py"
@@ -84,6 +86,12 @@ def test_a_run_is_named_by_its_config(small_config, tmp_path):
     other = simulate(small_config.model_copy(update={"seed": 8}), tmp_path / "c").run_dir
     ids = [json.loads((d / "manifest.json").read_text())["run_id"] for d in (first, again, other)]
     assert ids[0] == ids[1] != ids[2] and len(ids[0]) == 16
+    # Where the system under test is reached is not part of what the run is.
+    assert run_id(small_config.model_copy(update={"target": "http://127.0.0.1:1"})) == ids[0]
+    for config in (small_config, ChatConfig(), SearchConfig()):
+        assert type(config).SYSTEM_UNDER_TEST in type(config).model_fields  # a real field
+    assert run_id(SearchConfig(engine="bm25-minilm")) == run_id(SearchConfig())
+    assert run_id(SearchConfig(seed=1)) != run_id(SearchConfig())
 
 
 @pytest.fixture(scope="module")

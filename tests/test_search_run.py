@@ -367,7 +367,9 @@ def _served(app: Any) -> Iterator[str]:
         thread.join(5)
 
 
-def test_an_engine_served_over_http_writes_the_events_it_writes_in_process(log, tmp_path):
+def test_an_engine_served_over_http_writes_the_events_it_writes_in_process(
+    log, tmp_path, event_digests
+):
     from simulator.domains.search.engines.http.server import search_app
 
     collection = Collection.from_sessions(load_trec_sessions(log))
@@ -376,6 +378,7 @@ def test_an_engine_served_over_http_writes_the_events_it_writes_in_process(log, 
         there = simulate_search(_config(log, personas=30, engine=url), tmp_path / "there")
     assert there.complete and there.clicks == here.clicks > 0
     assert load_events(tmp_path / "there").equals(load_events(tmp_path / "here"))
+    assert event_digests(tmp_path / "there") == event_digests(tmp_path / "here")
 
 
 def test_a_paused_run_resumes_against_the_service_to_the_same_events(log, tmp_path):

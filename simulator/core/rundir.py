@@ -80,9 +80,16 @@ def refuse_strangers(out: Path, *, what: str = "run") -> None:
 
 
 def run_id(config: BaseModel) -> str:
-    """What names a run: a digest of its config (the same config gives the same events)."""
-    canonical = config.model_dump_json(round_trip=True).encode()
-    return hashlib.sha256(canonical).hexdigest()[:16]
+    """What names a run: a digest of its config, less where its system under test is.
+
+    The field a domain's config names as `SYSTEM_UNDER_TEST` is left out, so the same
+    people against the same system, in process or over HTTP, write the same event files
+    byte for byte; which system it was is the manifest's to say (and the manifest's
+    digests of the parts tell two arms' files apart).
+    """
+    left_out = getattr(type(config), "SYSTEM_UNDER_TEST", None)
+    canonical = config.model_dump_json(round_trip=True, exclude={left_out} if left_out else None)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 @contextmanager

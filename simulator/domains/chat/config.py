@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from simulator.domains.chat.chatbots.config import ChatbotConfig
@@ -24,6 +26,7 @@ class ChatConfig(BaseModel):
     """Personas with goals, each opening one conversation with the chatbot under test."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    SYSTEM_UNDER_TEST: ClassVar[str] = "chatbot"  # left out of the run id
 
     scenario: str = "support_chat"
     dataset: str = Field(

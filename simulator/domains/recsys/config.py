@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,7 @@ class RunConfig(BaseModel):
     """A run: which people, which system, how long, which seed."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    SYSTEM_UNDER_TEST: ClassVar[str] = "target"  # left out of the run id
 
     scenario: str = "movielens_week"
     dataset: str = "ml-latest-small"

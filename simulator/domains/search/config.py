@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ class SearchConfig(BaseModel):
     """Searchers with the needs of held-out TREC sessions, each living one session."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    SYSTEM_UNDER_TEST: ClassVar[str] = "engine"  # left out of the run id
 
     scenario: str = "search_sessions"
     dataset: str = Field(
