@@ -103,6 +103,12 @@ def list_brain(
 ) -> ListTaskBrain | DeliberateTasks:
     """The population's brain for the tasks; one with a language model, as DeliberateTasks."""
     brain = make_brain(pop.config.brain, pop.prep.catalog, params, llm)
+    if pop.prep.dataset.feedback == "implicit" and hasattr(brain, "watch_list"):
+        raise ValueError(
+            f"{pop.prep.dataset.name} has no ratings (implicit feedback: plays), and brain "
+            f"{pop.config.brain!r} rates in words; bench it with --brain utility, whose "
+            "fitted count model says how many times"
+        )
     if hasattr(brain, "watch_list"):
         return DeliberateTasks(brain, pop.prep.dataset.scale, pop.config.seed)
     if not isinstance(brain, ListTaskBrain):

@@ -46,6 +46,7 @@ class RatingResult:
     real: np.ndarray = field(repr=False)
     expected: np.ndarray | None = field(default=None, repr=False)
     sampled: np.ndarray | None = field(default=None, repr=False)
+    quantity: str = "rating"  # or "log_plays": log(1 + plays) of implicit feedback
 
     @property
     def rmse(self) -> float:
@@ -69,6 +70,7 @@ class RatingResult:
             "mae": finite(self.mae),
             "w1": finite(self.w1),
             "n": int(self.real.size),
+            "quantity": self.quantity,
         }
         for name, values in (("expected", self.expected), ("sampled", self.sampled)):
             if values is not None:
@@ -80,13 +82,19 @@ class RatingResult:
 
 
 def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> RatingResult:
-    """The persona's most likely rating of each held-out item against the real rating."""
+    """The persona's most likely rating of each held-out item against the real rating.
+
+    On implicit feedback there is no rating to predict: each held-out consumption's
+    log(1 + plays) is held against the one the fitted count model expects.
+    """
     personas = {pop.user_of(p): p for p in pop.personas}
-    scale = pop.prep.dataset.scale
     rows = [
         (personas[user], item)
         for user, item in pop.heldout.select("user_id", "item_id").iter_rows()
     ]
+    if pop.prep.dataset.feedback == "implicit":
+        return _plays_protocol(pop, brain, rows)
+    scale = pop.prep.dataset.scale
     expected = sampled = None
     predicted: list[float | None]
     if isinstance(brain, UtilityBrain) and rows:
@@ -105,6 +113,22 @@ def rating_protocol(pop: Population, brain: ListTaskBrain | DeliberateTasks) -> 
         expected=expected,
         sampled=sampled,
     )
+
+
+def _plays_protocol(
+    pop: Population, brain: ListTaskBrain | DeliberateTasks, rows: list[tuple[Persona, int]]
+) -> RatingResult:
+    """Each held-out consumption's log(1 + plays) against the count model's expectation."""
+    if not isinstance(brain, UtilityBrain):
+        raise ValueError(
+            f"{pop.prep.dataset.name} has no ratings (implicit feedback: plays); its count "
+            "protocol is the fitted count model's, so bench it with --brain utility"
+        )
+    expected = np.array(
+        [float(brain.expected_ratings(p, brain.catalog.index([item]))[0]) for p, item in rows]
+    )
+    real = np.log1p(pop.heldout["count"].to_numpy().astype(np.float64))
+    return RatingResult(predicted=expected, real=real, quantity="log_plays")
 
 
 def _expected_and_sampled(

@@ -185,6 +185,75 @@ def test_lastfm_compare_holds_plays_and_popularity_and_leaves_out_visits(lastfm_
     assert math.isfinite(plays.distance) and math.isfinite(plays.floor) and plays.floor > 0
 
 
+def test_bench_fidelity_holds_plays_not_ratings_on_implicit_data(lastfm_run):
+    from analysis.fidelity import fidelity
+
+    config, _ = lastfm_run
+    report = fidelity(config, users=20, ratios=(1,), macro=False)
+    plays = report.ratings
+    assert plays.quantity == "log_plays" and plays.as_dict()["n"] == plays.real.size > 0
+    counts = np.expm1(plays.real)  # log(1 + a held-out play count), never a made-up rating
+    assert np.allclose(counts, np.round(counts)) and counts.min() >= 1
+    assert np.isfinite(plays.rmse) and report.micro[0].lists > 0
+    with pytest.raises(ValueError, match=r"has no ratings.*--brain utility"):
+        fidelity(config.model_copy(update={"brain": "hybrid"}), users=5, macro=False)
+
+
+def test_a_refit_hears_how_many_times_each_simulated_item_was_played(lastfm_run, tmp_path):
+    from simulator.core.rng import Streams
+    from simulator.domains.recsys.targets import make_target
+
+    config, _ = lastfm_run
+    fits: list[pl.DataFrame] = []
+
+    class Recording:  # item-kNN, keeping what every fit was given
+        name = "recording"
+
+        def __init__(self, catalog: Any, streams: Streams) -> None:
+            self.inner = make_target("itemknn", catalog, streams)
+
+        def fit(self, interactions: pl.DataFrame) -> None:
+            fits.append(interactions)
+            self.inner.fit(interactions)
+
+        def recommend(self, user: str, k: int, context: Any) -> list[int]:
+            return self.inner.recommend(user, k, context)
+
+        def feedback(self, event: Any) -> None:
+            self.inner.feedback(event)
+
+        def get_state(self) -> Any:
+            return self.inner.get_state()
+
+        def set_state(self, state: Any) -> None:
+            self.inner.set_state(state)
+
+    small = config.model_copy(update={"personas": 8, "days": 2})
+    simulate(small, tmp_path / "run", target=Recording)
+    consumed = pl.read_parquet(tmp_path / "run" / "events" / "*.parquet").filter(
+        pl.col("event") == "consume", pl.col("t") < 86_400.0
+    )
+    assert len(fits) == 2 and consumed.height > 0  # the first fit, and the refit after day 1
+    heard = fits[1].join(fits[0], on=["user", "item_id", "t"], how="anti")
+    assert heard["rating"].null_count() == heard.height  # no rating invented
+    assert sorted(heard["count"].to_list()) == sorted(consumed["count"].to_list())
+
+
+def test_an_ab_run_and_its_report_on_plays(lastfm_run, tmp_path):
+    from analysis.ab import analyse_ab_dir
+    from analysis.report import write_report
+    from simulator.domains.recsys.ab import simulate_ab
+
+    config, _ = lastfm_run
+    small = config.model_copy(update={"personas": 8, "days": 1})
+    run = simulate_ab(small, {"als": "als", "pop": "popularity"}, tmp_path / "ab", workers=1)
+    assert run.complete
+    stats = analyse_ab_dir(tmp_path / "ab")
+    assert stats.personas == 8 and {d.arm for d in stats.differences} == {"pop"}
+    html = write_report(tmp_path / "ab", tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "plays_log" in html and "<td>rating</td>" not in html
+
+
 def test_an_implicit_timed_log_runs_and_compares_with_its_visits(tmp_path, event_digests):
     source = load_dataset("ml-latest-small")
     folder = tmp_path / "clicks"

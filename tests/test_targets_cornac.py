@@ -80,6 +80,21 @@ def test_implicit_only_logs_fit_on_log_counts():
     )
     table = _ratings(plays).sort(["user", "item_id"])
     assert table["rating"].to_list() == pytest.approx([np.log(3), np.log(2), 4.0])
+    # With play counts (the interactions a run passes), a pair weighs log(1 + its plays).
+    counted = plays.with_columns(pl.Series("count", [30, 2, None, None], dtype=pl.Int64))
+    table = _ratings(counted).sort(["user", "item_id"])
+    assert table["rating"].to_list() == pytest.approx([np.log(33), np.log(2), 4.0])
+
+
+def test_als_is_as_confident_as_the_rating_or_the_plays():
+    from simulator.domains.recsys.targets.factorization import confidence
+
+    rows = pl.DataFrame(
+        {"rating": [4.0, None, None], "count": [None, 12, None]},
+        schema={"rating": pl.Float64, "count": pl.Int64},
+    )
+    assert confidence(rows).tolist() == pytest.approx([4.0, np.log(13), 1.0])
+    assert confidence(rows.drop("count")).tolist() == pytest.approx([4.0, 1.0, 1.0])
 
 
 def test_without_cornac_the_arm_says_what_to_install(prepared, monkeypatch):

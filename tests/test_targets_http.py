@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 import subprocess
@@ -53,12 +54,13 @@ def _config(small_config: Any, target: str) -> Any:
 
 
 def test_a_served_recommender_writes_the_events_it_writes_in_process(
-    small_config, served_itemknn, tmp_path
+    small_config, served_itemknn, tmp_path, event_digests
 ):
     here = simulate(_config(small_config, "itemknn"), tmp_path / "here")
     there = simulate(_config(small_config, served_itemknn), tmp_path / "there")
     local, remote = load_events(here.run_dir), load_events(there.run_dir)
     assert local.height > 0 and remote.equals(local)
+    assert event_digests(here.run_dir) == event_digests(there.run_dir)  # byte for byte
     assert local.filter(event="refit").height == 2  # refits went over the wire too
     manifests = [
         json.loads((run / "manifest.json").read_text()) for run in (here.run_dir, there.run_dir)
@@ -131,10 +133,7 @@ def test_the_checked_in_schema_is_the_protocol():
 def test_every_request_and_answer_fits_the_schema(prepared, train):
     app = service_app(lambda: make_target("itemknn", prepared.catalog, Streams(7)), "test")
     client = TestClient(app)
-    rows = [
-        dict(zip(("user", "item_id", "rating", "t"), row, strict=True))
-        for row in train.head(500).iter_rows()
-    ]
+    rows = list(train.head(500).iter_rows(named=True))
     exchanges = [
         ("GET", "/v1/info", None, "Info"),
         ("POST", "/v1/runs/r1/fit", {"base": 0, "interactions": rows[:400]}, "FitAnswer"),
@@ -181,9 +180,7 @@ def test_every_request_and_answer_fits_the_schema(prepared, train):
 def test_the_service_applies_each_event_once_and_restores_a_state(prepared, train):
     app = service_app(lambda: make_target("itemknn", prepared.catalog, Streams(7)), "test")
     client = TestClient(app)
-    rows = [
-        dict(zip(("user", "item_id", "rating", "t"), row, strict=True)) for row in train.iter_rows()
-    ]
+    rows = list(train.iter_rows(named=True))
     assert client.post("/v1/runs/a/fit", json={"base": 0, "interactions": rows}).json() == {
         "interactions": len(rows)
     }
@@ -367,3 +364,22 @@ def test_urls_are_checked_before_a_run_and_their_settings_named():
     with pytest.raises(ValueError, match=r"target http://\[redacted\]@127\.0\.0\.1:9") as refused:
         HttpRecommender("http://user:secretpass@127.0.0.1:9?retries=0")
     assert "secretpass" not in str(refused.value)
+
+
+def test_plays_go_over_the_wire_only_when_there_are_some(prepared):
+    from simulator.core import statecodec
+
+    bare = protocol.Row(user="u", item_id=1, rating=4.0, t=0.0)
+    assert "count" not in json.loads(bare.model_dump_json())  # a rated run's v1 request
+    app = service_app(lambda: make_target("popularity", prepared.catalog, Streams(7)), "test")
+    client = TestClient(app)
+    item = int(prepared.catalog.item_ids[0])
+    rows = [{"user": "u", "item_id": item, "rating": None, "t": 0.0, "count": 12},
+            {"user": "v", "item_id": item, "rating": 3.0, "t": 1.0}]  # fmt: skip
+    assert client.post("/v1/runs/p/fit", json={"base": 0, "interactions": rows}).status_code == 200
+    refused = client.post("/v1/runs/q/fit", json={"base": 0, "interactions": [{**rows[0],
+                          "count": 0}]})  # fmt: skip
+    assert refused.status_code == 422 and "count" in refused.json()["error"]
+    kept = client.get("/v1/runs/p/state").json()["state"]
+    saved = statecodec.decode(base64.b64decode(kept))
+    assert saved["interactions"]["count"] == [12, None]

@@ -29,9 +29,12 @@ def _print_report(report: FidelityReport) -> None:
 
     data = report.as_dict()
     wall = data["wall_seconds"]
+    r = data["ratings"]
+    plays = r["quantity"] == "log_plays"  # implicit feedback: plays, no ratings
     console.print(
         f"[bold]fidelity[/] of {data['users']} personas ({data['dataset']['name']}, seed "
-        f"{data['seed']}), built from train, scored on each user's held-out ratings"
+        f"{data['seed']}), built from train, scored on each user's held-out "
+        f"{'consumptions' if plays else 'ratings'}"
     )
     micro = Table(title=f"micro: would watch? (lists of ≤ 20, pooled) · {wall['micro']:.1f} s")
     for column in ("1:m", "accuracy", "precision", "recall", "F1", "lists"):
@@ -43,11 +46,14 @@ def _print_report(report: FidelityReport) -> None:
             str(row["lists"]),
         )
     console.print(micro)
-    r = data["ratings"]
-    ratings = Table(title=f"ratings: predicted vs held-out · {wall['ratings']:.1f} s")
-    for column in ("rating", "RMSE", "MAE", "W1", "n"):
-        ratings.add_column(column, justify="left" if column == "rating" else "right")
-    ratings.add_row("most likely", fmt(r["rmse"]), fmt(r["mae"]), fmt(r["w1"]), str(r["n"]))
+    what = "log(1 + plays)" if plays else "rating"
+    ratings = Table(
+        title=f"{'plays' if plays else 'ratings'}: predicted vs held-out · {wall['ratings']:.1f} s"
+    )
+    for column in (what, "RMSE", "MAE", "W1", "n"):
+        ratings.add_column(column, justify="left" if column == what else "right")
+    ratings.add_row("expected" if plays else "most likely", fmt(r["rmse"]), fmt(r["mae"]),
+                    fmt(r["w1"]), str(r["n"]))  # fmt: skip
     for name, label in (
         ("expected", "expected (off the scale)"),
         ("sampled", "drawn, as in a run"),

@@ -329,7 +329,7 @@ class PersonaAgent(ClockAgent):
                 channel=s.door,
             )
             heard = None
-            world.record_rating(user, action.item_id, None, t)
+            world.record_rating(user, action.item_id, None, t, action.count)
             self._liked(action, math.log1p(action.count), t)
         else:
             self.emit(EventKind.LEAVE, t, page=page, reason=action.reason)

@@ -40,18 +40,21 @@ class Interaction:
 INTERACTIONS_SCHEMA = {
     "user": pl.String,
     "item_id": pl.Int64,
-    "rating": pl.Float64,
+    "rating": pl.Float64,  # null for a consumption without a rating
     "t": pl.Float64,
+    "count": pl.Int64,  # implicit feedback: how many times (plays); null with ratings
 }
 
 
 def as_interactions(ratings: pl.DataFrame) -> pl.DataFrame:
-    """Dataset ratings (user_id, item_id, rating, timestamp) as INTERACTIONS_SCHEMA rows."""
+    """Dataset ratings (user_id, item_id, rating, timestamp[, count]) as INTERACTIONS_SCHEMA."""
+    count = pl.col("count") if "count" in ratings.columns else pl.lit(None)
     return ratings.select(
         pl.col("user_id").cast(pl.String).alias("user"),
         "item_id",
         pl.col("rating").cast(pl.Float64),
         pl.col("timestamp").cast(pl.Float64).alias("t"),
+        count.cast(pl.Int64).alias("count"),
     )
 
 

@@ -55,7 +55,7 @@ class World(ClockWorld[PersonaAgent]):
         self.target = target
         self.train = train
         self.rating_scale = rating_scale
-        self.simulated: list[tuple[str, int, float | None, float]] = []
+        self.simulated: list[tuple[str, int, float | None, float, int | None]] = []
         every = config.refit_every_days
         self.next_refit: float | None = every * DAY if every else None
         # Doors besides the page (intent, friends, trending), if the run opens them.
@@ -103,9 +103,11 @@ class World(ClockWorld[PersonaAgent]):
         return int(self.clock // DAY)
 
     # --- what the target learns from ------------------------------------------------------
-    def record_rating(self, user: str, item_id: int, rating: float | None, t: float) -> None:
-        """Keep a simulated rating (None: a consumption) for the target's next refit."""
-        self.simulated.append((user, item_id, rating, t))
+    def record_rating(
+        self, user: str, item_id: int, rating: float | None, t: float, count: int | None = None
+    ) -> None:
+        """Keep a simulated rating (None: a consumption, `count` times) for the next refit."""
+        self.simulated.append((user, item_id, rating, t, count))
         if self.exposure is not None:
             self.exposure.observe(user, item_id, t)
 

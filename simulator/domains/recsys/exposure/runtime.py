@@ -156,11 +156,11 @@ class Exposure:
         row = int(self.catalog.index([item_id])[0])
         self.ledger.add(user, row, self.origin + t)
 
-    def replay(self, simulated: Sequence[tuple[str, int, float | None, float]]) -> None:
+    def replay(self, simulated: Sequence[tuple[str, int, float | None, float, int | None]]) -> None:
         """Rebuild the ledger after a checkpoint: train, then every simulated rating."""
         self.ledger = Ledger.from_frame(self._train, self.catalog)
         self._windows()
-        for user, item_id, _, t in simulated:
+        for user, item_id, _, t, _ in simulated:
             self.observe(user, item_id, t)
 
     def friendships(self) -> pl.DataFrame:

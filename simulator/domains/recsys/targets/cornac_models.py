@@ -42,16 +42,25 @@ def _cornac() -> Any:
 
 
 def _ratings(interactions: pl.DataFrame) -> pl.DataFrame:
-    """One (user, item, rating) per pair, the latest rating; log(1 + count) without ratings."""
-    pairs = interactions.select("user", "item_id", "rating", "t").sort(["user", "item_id", "t"])
+    """One (user, item, rating) per pair, the latest rating; log(1 + plays) without ratings.
+
+    Plays are the rows' counts (implicit feedback), or the number of rows where none is given.
+    """
+    if "count" not in interactions.columns:
+        interactions = interactions.with_columns(pl.lit(None, pl.Int64).alias("count"))
+    pairs = interactions.select("user", "item_id", "rating", "t", "count")
     return (
-        pairs.group_by(["user", "item_id"], maintain_order=True)
+        pairs.sort(["user", "item_id", "t"])
+        .group_by(["user", "item_id"], maintain_order=True)
         .agg(
             pl.col("rating").drop_nulls().last().alias("rating"),
-            pl.len().alias("count"),
+            pl.when(pl.col("count").is_null().all())
+            .then(pl.len())
+            .otherwise(pl.col("count").sum())
+            .alias("plays"),
         )
         .with_columns(
-            pl.col("rating").fill_null(pl.col("count").cast(pl.Float64).log1p()).alias("rating")
+            pl.col("rating").fill_null(pl.col("plays").cast(pl.Float64).log1p()).alias("rating")
         )
         .select("user", "item_id", "rating")
     )

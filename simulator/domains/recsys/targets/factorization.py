@@ -36,6 +36,15 @@ _MODELS: dict[str, Any] = {
 }
 
 
+def confidence(interactions: pl.DataFrame) -> np.ndarray:
+    """ALS's confidence in each row: its rating, else log(1 + plays), else 1 (a bare click)."""
+    plays = interactions["count"] if "count" in interactions.columns else None
+    strength = interactions["rating"]
+    if plays is not None:
+        strength = strength.fill_null(plays.cast(pl.Float64).log1p())
+    return strength.fill_null(1.0).to_numpy().astype(np.float32)
+
+
 def _user_item_matrix(
     interactions: pl.DataFrame, catalog: Catalog, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, sp.csr_matrix]:
@@ -92,11 +101,11 @@ class ImplicitRecommender:
         return self.kind == "als"
 
     def fit(self, interactions: pl.DataFrame) -> None:
-        """Train on who rated what; for ALS, confidence grows with the rating."""
+        """Train on who rated what; for ALS, confidence grows with the rating or the plays."""
         self.history.reset(interactions)
         weights = None
         if self.kind == "als":
-            weights = interactions["rating"].fill_null(1.0).to_numpy().astype(np.float32)
+            weights = confidence(interactions)
         self.users, matrix = _user_item_matrix(interactions, self.catalog, weights)
         self.popularity = np.asarray((matrix > 0).sum(axis=0), dtype=np.float64).ravel()
         self.model = self._new_model()

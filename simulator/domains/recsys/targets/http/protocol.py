@@ -61,6 +61,13 @@ class Row(Message):
     item_id: int
     rating: float | None = Field(description="null for a consumption without a rating")
     t: float = Field(description="seconds since the epoch (train) or since the run began")
+    # Sent only when known, so a rated run's requests are what every v1 service has read.
+    count: int | None = Field(
+        default=None,
+        ge=1,
+        exclude_if=lambda count: count is None,
+        description="implicit feedback: how many times (plays); absent with ratings",
+    )
 
 
 class FitRequest(Message):
