@@ -383,3 +383,13 @@ def test_plays_go_over_the_wire_only_when_there_are_some(prepared):
     kept = client.get("/v1/runs/p/state").json()["state"]
     saved = statecodec.decode(base64.b64decode(kept))
     assert saved["interactions"]["count"] == [12, None]
+
+
+def test_bench_service_counts_requests_and_finds_the_same_files():
+    from simulator.experiments.service import bench_service
+
+    report = bench_service(dataset="ml-100k", personas=12, days=1, seed=3)
+    assert report["same_events"] and report["same_files"] and report["events"] > 0
+    assert report["requests"]["recommend"] >= report["pages"] > 0  # one page, one request
+    assert report["requests_per_page"] > 1  # the page's feedback goes over the wire too
+    assert set(report["events_per_second"]) == {"in_process", "http"}

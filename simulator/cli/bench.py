@@ -305,4 +305,5 @@ def service_command(
         f"{data['events']} events; in process {speed['in_process']:.0f}/s, over HTTP "
         f"{speed['http']:.0f}/s ({data['http_over_in_process']:.2f}x); "
         f"{fmt(data['requests_per_page'])} requests per page; same events: {data['same_events']}"
+        f", same files: {data['same_files']}"
     )

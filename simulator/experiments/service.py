@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from analysis.frames import load_events
+from simulator.core.manifest import file_sha256
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.run import simulate
 from simulator.domains.recsys.targets.http.client import HttpRecommender
@@ -70,6 +71,7 @@ def bench_service(
             process.kill()
             process.wait()
         local, remote = load_events(here.run_dir), load_events(there.run_dir)
+        same_files = _digests(here.run_dir) == _digests(there.run_dir)
         pages = (
             local.filter(pl.col("event") == "impression")
             .select("persona_id", "session", "page")
@@ -89,6 +91,7 @@ def bench_service(
         "target": target,
         "events": here.events,
         "same_events": remote.equals(local),
+        "same_files": same_files,  # the event part files, byte for byte
         "run_seconds": {"in_process": here.run_seconds, "http": there.run_seconds},
         "events_per_second": speed,
         "http_over_in_process": speed["http"] / speed["in_process"],
@@ -96,3 +99,7 @@ def bench_service(
         "requests": requests,
         "requests_per_page": page_requests / pages if pages else None,
     }
+
+
+def _digests(run_dir: Path) -> dict[str, str]:
+    return {p.name: file_sha256(p) for p in sorted((run_dir / "events").glob("part-*.parquet"))}
