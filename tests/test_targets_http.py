@@ -108,6 +108,11 @@ def test_a_service_killed_mid_run_ends_sessions_with_target_errors(small_config,
     from analysis.run_compare import compare_run
 
     assert compare_run(result.run_dir) is not None  # the run is complete and comparable
+    from simulator.core.checkpoint import load_checkpoint
+
+    # Checkpoints due while the service was gone were not written: the last whole one stands.
+    kept = load_checkpoint(result.run_dir)
+    assert kept is not None and kept["clock"] == 86_400.0 and kept["target"]["remote"]
 
 
 def test_a_service_down_at_the_start_is_named_before_the_run(small_config, tmp_path):
@@ -237,9 +242,14 @@ class _Script:
                 await asyncio.sleep(self.slow)
             return JSONResponse({"items": self.items})
 
+        async def state(request: Request) -> Response:
+            self.calls.append("state")
+            return JSONResponse({"state": "c2NyaXB0ZWQ="})  # opaque to the client
+
         return Starlette(
             routes=[
                 Route("/v1/info", info),
+                Route("/v1/runs/{run}/state", state),
                 Route("/v1/runs/{run}/recommend", recommend, methods=["POST"]),
                 Route("/v1/runs/{run}/feedback", feedback, methods=["POST"]),
             ]
@@ -312,7 +322,7 @@ def test_an_event_the_service_missed_is_sent_again_before_the_next(scripted):
         target.feedback(click)
     assert target.get_state()["unheard"][0]["seq"] == 1  # kept, and checkpointed
     target.feedback(Interaction(user="u", item_id=1, kind="rate", t=5.0, rating=4.0))
-    assert script.calls == ["feedback 1", "feedback 1", "feedback 2"]
+    assert script.calls == ["feedback 1", "state", "feedback 1", "feedback 2"]
     assert target.get_state()["unheard"] == []
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from personas.atomic import replace_atomically, temporary_path
+from simulator.core.protocols import StateUnavailable
 from simulator.core.statecodec import StateError, decode, encode
 from simulator.trace import TraceWriter
 
@@ -34,10 +35,17 @@ class Checkpointable(Protocol):
         ...
 
 
-def save_checkpoint(world: Checkpointable, run_dir: Path) -> Path:
-    """Flush the trace, then write the state; a crash in between leaves the old checkpoint."""
+def save_checkpoint(world: Checkpointable, run_dir: Path) -> Path | None:
+    """Flush the trace, then write the state; a crash in between leaves the old checkpoint.
+
+    A world that cannot give its whole state now (`StateUnavailable`) leaves the old
+    checkpoint too (None): a resume from it drops the parts written since and redoes them.
+    """
     world.trace.flush()
-    world_bytes = encode(world.get_state())
+    try:
+        world_bytes = encode(world.get_state())
+    except StateUnavailable:
+        return None
     digest = hashlib.sha256(world_bytes).hexdigest()
     state = {"version": CHECKPOINT_VERSION, "sha256": digest, "world": world_bytes}
     path = Path(run_dir) / CHECKPOINT_FILE

@@ -33,6 +33,14 @@ class Failure:
     detail: str
 
 
+class StateUnavailable(Exception):
+    """Part of the world cannot give its state now (a service that is down).
+
+    The checkpoint due is not written, so the last whole one stands and a resume
+    continues from it; the run itself goes on.
+    """
+
+
 class RunHalted(Exception):
     """The run must end now (e.g. its LLM budget is spent); the world closes it cleanly.
 

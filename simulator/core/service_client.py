@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from personas.validation import first_error
+from simulator.core.protocols import StateUnavailable
 from simulator.core.redact import redact
 from simulator.core.retry_after import honour_retry_after
 from simulator.core.service_protocol import Ack, State
@@ -184,12 +185,16 @@ class ServiceClient:
         """The path of this run's `what` (search, feedback, state, ...)."""
         return f"/v1/runs/{self.run}/{what}"
 
-    def remote_state(self) -> tuple[str | None, str]:
-        """The service's opaque state for the run, or None and why it could not be had."""
+    def remote_state(self) -> str:
+        """The service's opaque state for the run; StateUnavailable when it cannot be had.
+
+        A checkpoint must not stop the run, nor be written without the service's part:
+        the last whole checkpoint stands (`simulator.core.checkpoint`).
+        """
         try:
-            return self.call("GET", self.path("state"), None, State).state, ""
-        except self._error as error:  # a checkpoint must not stop the run; a resume will say
-            return None, str(error)
+            return self.call("GET", self.path("state"), None, State).state
+        except self._error as error:
+            raise StateUnavailable(f"{self.what} {self.url}: no state to keep ({error})") from None
 
     def restore_remote(self, remote: str | None, missing: str) -> None:
         """Give the service back `remote` for this run; ValueError saying why it cannot."""
