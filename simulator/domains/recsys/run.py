@@ -308,7 +308,6 @@ def _simulate(
         target = built(given, prep.catalog, streams, where=_described(given))
     with _closed_after(target):
         train = train_interactions(prep.split)
-        target.fit(train)
         world = World(
             config=effective,
             personas=personas,
@@ -322,6 +321,8 @@ def _simulate(
             mind=_mind_factory(effective) if llm is not None else None,
         )
         state = restore(world, out, resume)
+        if state is None:  # a resume's target continues from its checkpointed state instead
+            target.fit(train)
         manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
         if given is not None:
             manifest["target"] = _described(given)
