@@ -113,6 +113,8 @@ def test_a_service_killed_mid_run_ends_sessions_with_target_errors(small_config,
     # Checkpoints due while the service was gone were not written: the last whole one stands.
     kept = load_checkpoint(result.run_dir)
     assert kept is not None and kept["clock"] == 86_400.0 and kept["target"]["remote"]
+    manifest = json.loads((result.run_dir / "manifest.json").read_text())
+    assert manifest["checkpoints_skipped"] >= 1  # and the run says so
 
 
 def test_a_service_down_at_the_start_is_named_before_the_run(small_config, tmp_path):
@@ -219,6 +221,7 @@ class _Script:
         self.items: Any = [1, 2, 3]
         self.busy_status = 503
         self.retry_after: str | None = None  # the Retry-After a busy answer carries
+        self.state_status = 200
 
     def app(self) -> Starlette:
         async def info(request: Request) -> Response:
@@ -244,6 +247,8 @@ class _Script:
 
         async def state(request: Request) -> Response:
             self.calls.append("state")
+            if self.state_status != 200:
+                return JSONResponse({"error": "no"}, status_code=self.state_status)
             return JSONResponse({"state": "c2NyaXB0ZWQ="})  # opaque to the client
 
         return Starlette(
@@ -403,3 +408,16 @@ def test_bench_service_counts_requests_and_finds_the_same_files():
     assert report["requests"]["recommend"] >= report["pages"] > 0  # one page, one request
     assert report["requests_per_page"] > 1  # the page's feedback goes over the wire too
     assert set(report["events_per_second"]) == {"in_process", "http"}
+
+
+def test_a_state_the_service_cannot_give_now_skips_a_checkpoint(scripted):
+    from simulator.core.protocols import StateUnavailable
+
+    script, url = scripted
+    target = HttpRecommender(url + "?retries=0")
+    script.state_status = 503  # down for now: the last whole checkpoint stands
+    with pytest.raises(StateUnavailable, match="no state now"):
+        target.get_state()
+    script.state_status = 501  # "this target's state cannot be kept": the run goes on, and
+    kept = target.get_state()  # its checkpoints say why a resume cannot continue it
+    assert kept["remote"] is None and "HTTP 501" in kept["missing"]

@@ -19,8 +19,8 @@ from simulator.core.statecodec import StateError, decode, encode
 from simulator.trace import TraceWriter
 
 # 2: the world keeps its clock in seconds, for every domain; 3: data, not pickle;
-# 4: the state's sha256 beside it
-CHECKPOINT_VERSION = 4
+# 4: the state's sha256 beside it; 5: simulated interactions carry their count
+CHECKPOINT_VERSION = 5
 CHECKPOINT_FILE = "checkpoint.msgpack"
 _PICKLED = "checkpoint.pkl"  # what versions before 3 wrote; never read
 
@@ -45,6 +45,9 @@ def save_checkpoint(world: Checkpointable, run_dir: Path) -> Path | None:
     try:
         world_bytes = encode(world.get_state())
     except StateUnavailable:
+        counters = getattr(world, "counters", None)
+        if counters is not None:  # the final manifest says how many were left unwritten
+            counters["checkpoints_skipped"] += 1
         return None
     digest = hashlib.sha256(world_bytes).hexdigest()
     state = {"version": CHECKPOINT_VERSION, "sha256": digest, "world": world_bytes}

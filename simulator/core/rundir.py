@@ -227,6 +227,8 @@ def finish(
         event_parts=world.trace.next_part,
         event_sha256={p.name: file_sha256(p) for p in parts},  # what readers check
     )
+    if skipped := world.counters.get("checkpoints_skipped"):  # a service gave no state then
+        manifest["checkpoints_skipped"] = skipped
     write_manifest(out, manifest)
     return manifest
 

@@ -185,16 +185,20 @@ class ServiceClient:
         """The path of this run's `what` (search, feedback, state, ...)."""
         return f"/v1/runs/{self.run}/{what}"
 
-    def remote_state(self) -> str:
-        """The service's opaque state for the run; StateUnavailable when it cannot be had.
+    def remote_state(self) -> tuple[str | None, str]:
+        """The service's opaque state for the run, or None and why it cannot keep one.
 
-        A checkpoint must not stop the run, nor be written without the service's part:
-        the last whole checkpoint stands (`simulator.core.checkpoint`).
+        A service that is down, slow or busy for now raises StateUnavailable: the
+        checkpoint due is not written and the last whole one stands
+        (`simulator.core.checkpoint`). One that cannot keep state (no such route, 501)
+        gives None: the run goes on, and a resume from that checkpoint says why it cannot.
         """
         try:
-            return self.call("GET", self.path("state"), None, State).state
+            return self.call("GET", self.path("state"), None, State).state, ""
         except self._error as error:
-            raise StateUnavailable(f"{self.what} {self.url}: no state to keep ({error})") from None
+            if _passing(getattr(error, "reason", "")):
+                raise StateUnavailable(f"{self.what} {self.url}: no state now ({error})") from None
+            return None, str(error)
 
     def restore_remote(self, remote: str | None, missing: str) -> None:
         """Give the service back `remote` for this run; ValueError saying why it cannot."""
@@ -220,3 +224,10 @@ class ServiceClient:
     def close_http(self) -> None:
         """Close the connection."""
         self._http.close()
+
+
+def _passing(reason: str) -> bool:
+    """Whether a failure may pass: the service is down, slow or busy, not unable."""
+    return reason in ("unavailable", "timeout", "http_429") or (
+        reason.startswith("http_5") and reason != "http_501"
+    )

@@ -29,6 +29,12 @@ Reporters = Mapping[str, str | Callable[[Any], Any]]
 A = TypeVar("A", bound=ClockAgent)
 
 
+def _resume_order(agent: ClockAgent) -> tuple[int, float, str]:
+    if agent.waiting and agent.state.outcome is not None:
+        return (0, agent.ask()[0], agent.persona_id)
+    return (1, 0.0, "")
+
+
 class ClockWorld(mesa.Model, Generic[A]):
     """Personas on one clock. A domain adds its system under test and what a boundary is.
 
@@ -79,8 +85,14 @@ class ClockWorld(mesa.Model, Generic[A]):
         return True
 
     def start_order(self) -> Iterable[A]:
-        """The order the agents' processes start in (a resume must keep the broker's)."""
-        return self.population
+        """The order the agents' processes start in: the broker's, for answers it handed out.
+
+        At a boundary the broker answers every open question, and a checkpoint may keep
+        the answers before their agents act on them. An unbroken run wakes those agents
+        in the broker's order (request time, persona), so a resumed one starts them first,
+        in that order; every other agent follows in the population's order.
+        """
+        return sorted(self.population, key=_resume_order)
 
     def start(self) -> None:
         """Start the processes: every agent that is not finished, in `start_order`."""

@@ -7,7 +7,7 @@ series is sampled at each, and the run ends when every dialogue has ended.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from personas.conversation import ChatUser
@@ -75,15 +75,3 @@ class ChatWorld(ClockWorld[ChatAgent]):
     ) -> None:
         """Advance checkpoint by checkpoint until every dialogue ends (or `until` seconds)."""
         self.advance(until, on_step=on_step, checkpoint=checkpoint)
-
-    def start_order(self) -> Iterable[ChatAgent]:
-        """Answers handed out at a checkpoint wake their agents in the broker's order."""
-        return sorted(self.population, key=self._resume_order)
-
-    def _resume_order(self, agent: ChatAgent) -> tuple[int, float, str]:
-        # Answers handed out at a checkpoint wake their agents in the broker's order
-        # (request time, persona); a resumed run must start them in that order too.
-        s = agent.state
-        if s.outcome is not None:
-            return (0, s.asked_at, agent.user.persona_id)
-        return (1, 0.0, "")

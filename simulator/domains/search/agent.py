@@ -42,7 +42,7 @@ from simulator.domains.search.searcher import (
     checked_page,
     on_page,
 )
-from simulator.domains.search.writer import Tried, WrittenQuery, write_query
+from simulator.domains.search.writer import SHOWN_QUERIES, Tried, WrittenQuery, write_query
 from simulator.trace.schema import EventKind
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ class SearchAgent(ClockAgent):
         if self.world.llm is not None:  # what the model is reminded of for the next query
             opened = {c.rank for c in outcome.clicks}
             s.tried.append(Tried(s.query, tuple((r.title, r.rank in opened) for r in page)))
+            del s.tried[:-SHOWN_QUERIES]  # the prompt recalls no more
         s.then = outcome.next
         s.then_at = outcome.next_at if outcome.next != "stop" else outcome.done_at
         self._after_page(t)

@@ -40,7 +40,11 @@ class SearchConfig(BaseModel):
     )
     llm: LLMConfig = LLMConfig(max_tokens=48)  # {"query": "..."}: a dozen words at most
     broker_window: float = Field(
-        default=30.0, ge=0, description="simulated seconds in which LLM calls are batched"
+        default=0.0,
+        ge=0,
+        description="simulated seconds in which LLM calls are batched; above 0 a query "
+        "can reach the engine after its time, so an engine that learns may hear clicks "
+        "out of order",
     )
     checkpoint_every_s: float = Field(default=600.0, gt=0)
     part_rows: int = Field(default=100_000, ge=1)

@@ -55,11 +55,16 @@ def content_terms(text: str) -> list[str]:
     return list(need_counts(text))
 
 
+def is_content(term: str) -> bool:
+    """Whether `term` says something: not a stopword, a task word or a single character."""
+    return term not in _STOP and len(term) > 1
+
+
 def need_counts(text: str) -> dict[str, int]:
     """The content terms of `text` and how often it says each, in order of first appearance."""
     counts: dict[str, int] = {}
     for term in terms(text):
-        if term not in _STOP and len(term) > 1:
+        if is_content(term):
             counts[term] = counts.get(term, 0) + 1
     return counts
 

@@ -1,11 +1,12 @@
 """The searcher's queries in words: the language model writes each one, when a run asks for it.
 
 The fitted model still decides everything else (examination, clicks, dwell,
-stopping) and still drafts every query, so a run's draws are the same whether
-the model writes or not: its query replaces the draft, and an answer it could
-not give keeps the draft (the trace says so with an `llm_failure` event). The
-engine's titles reach the model only as template variables inside a user
-message — data, never part of the instructions.
+stopping) and still drafts every query from the same draws: the model's query
+replaces the draft, and an answer it could not give keeps the draft (the trace
+says so with an `llm_failure` event). What follows the query (the page, its
+clicks, the next draft) depends on the query typed, so the two brains' sessions
+part there. The engine's titles reach the model only as template variables
+inside a user message, on one line each — data, never part of the instructions.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from personas.datasets.trec import terms
 from simulator.core.protocols import Failure
 from simulator.core.statecodec import state_type
-from simulator.domains.search.model import content_terms
+from simulator.domains.search.model import content_terms, is_content
 from simulator.llm import LLM, CallTag, LLMFailure
 from simulator.prompts import render
 
@@ -47,12 +48,16 @@ class Written(BaseModel):
 
 
 def pairs(text: str) -> set[tuple[str, str]]:
-    """Every two terms in a row within a line of `text`."""
+    """Every two terms in a row within a line of `text`, one of them a content word."""
     found: set[tuple[str, str]] = set()
     for line in text.splitlines():
-        words = terms(line)
-        found.update(pairwise(words))
+        found.update(p for p in pairwise(terms(line)) if is_content(p[0]) or is_content(p[1]))
     return found
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace, newlines too, as one space."""
+    return " ".join(text.split())
 
 
 def grounded(allowed: frozenset[str], prompt: frozenset[tuple[str, str]]) -> type[Written]:
@@ -103,7 +108,7 @@ class Tried:
 def messages(need: str, tried: Sequence[Tried]) -> list[dict[str, str]]:
     """The instructions with the need, then the queries so far and what they showed."""
     recent = [
-        {"text": q.text, "titles": [(t[:TITLE_CHARS], read) for t, read in q.titles]}
+        {"text": one_line(q.text), "titles": [(one_line(t)[:TITLE_CHARS], r) for t, r in q.titles]}
         for q in tried[-SHOWN_QUERIES:]
     ]
     return [
@@ -116,9 +121,11 @@ async def write_query(
     llm: LLM, persona_id: str, need: str, tried: Sequence[Tried], *, seed: int, t: float
 ) -> WrittenQuery | Failure:
     """The next query in the model's words, or why it could not give one."""
+    tried = tried[-SHOWN_QUERIES:]  # what the prompt recalls
     asked = messages(need, tried)
-    # The searcher's own words (the need, its queries, the titles) are free to use.
-    own = "\n".join([need, *(q.text for q in tried), *(t for q in tried for t, _ in q.titles)])
+    # The searcher's own words (the need, its queries, the titles shown) are free to use.
+    shown = [one_line(t) for q in tried for t, _ in q.titles]
+    own = "\n".join([one_line(need), *(one_line(q.text) for q in tried), *shown])
     wording = pairs("\n".join(m["content"] for m in asked)) - pairs(own)
     schema = grounded(frozenset(content_terms(own)), frozenset(wording))
     try:

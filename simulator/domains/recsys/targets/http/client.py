@@ -87,9 +87,10 @@ class HttpRecommender(ServiceClient):
 
     def get_state(self) -> dict[str, Any]:
         """The service's state for the run, plus what this side counts."""
+        remote, missing = self.remote_state()
         return {
-            "remote": self.remote_state(),
-            "missing": "",  # a state written without the service's part (older simfolk) said why
+            "remote": remote,
+            "missing": missing,
             "held": self._held,
             "edges": list(self._edges) if self._edges else None,
             "seq": self._seq,

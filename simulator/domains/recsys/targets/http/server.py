@@ -144,7 +144,11 @@ def service_app(
     def put_state(run: str, request: State) -> BaseModel:
         try:
             saved = statecodec.decode(base64.b64decode(request.state, validate=True))
-            columns = {c: saved["interactions"][c] for c in INTERACTIONS_SCHEMA}
+            kept = saved["interactions"]
+            rows = len(kept["user"])
+            # A state an older service wrote has no counts: they were all unknown then.
+            columns = {c: kept[c] if c != "count" else kept.get(c, [None] * rows)
+                       for c in INTERACTIONS_SCHEMA}  # fmt: skip
             model = factory()
             model.set_state(saved["model"])
             restored = _Run(

@@ -58,8 +58,9 @@ class HttpSearchEngine(ServiceClient):
 
     def get_state(self) -> dict[str, Any]:
         """The service's state for the run, plus what this side counts."""
+        remote, missing = self.remote_state()
         unheard = [request.model_dump(mode="json") for request in self._unheard]
-        return {"remote": self.remote_state(), "missing": "", "seq": self._seq, "unheard": unheard}
+        return {"remote": remote, "missing": missing, "seq": self._seq, "unheard": unheard}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Give the service back its state for the run, under this run's id."""
