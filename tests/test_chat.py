@@ -404,6 +404,7 @@ def test_goal_text_round_trips_through_a_goal_file(tmp_path_factory, want):
     assert load_goals(path) == [goal]
 
 
+@pytest.mark.slow  # ~80 s; test_cli runs the chat scenarios (support_chat, own_transcripts) in CI
 def test_the_cli_runs_compares_and_exports_a_chat(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -63,6 +63,7 @@ def test_ratio_data_checks_its_shape():
         RatioData(np.ones((2, 3)), np.ones((2, 3)))
 
 
+@pytest.mark.slow  # ~60 s of runs; the rank agreement and call counting have their own tests
 def test_bench_validity_runs_from_the_cli(tmp_path):
     out = tmp_path / "validity"
     result = CliRunner().invoke(
