@@ -8,7 +8,12 @@ sequence, which keeps same-seed runs byte-identical.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 from simulator.core.text import clean_text
 from simulator.trace.parts import PartWriter
@@ -76,3 +81,30 @@ class TraceWriter(PartWriter):
         b["url"].append(url)
         b["dwell"].append(dwell)
         self._added()
+
+    def emit_columns(self, n: int, columns: Mapping[str, Any]) -> None:
+        """Append `n` events given by column (arrays or lists of length n; a scalar repeats).
+
+        Columns left out are null; `seq` is numbered here. Text must be the engine's own
+        words (reasons, names): it is not cleaned as `emit` cleans a model's text.
+        """
+        if n == 0:
+            return
+        unknown = set(columns) - set(self.schema.names) | ({"seq"} & set(columns))
+        if unknown:
+            raise ValueError(f"emit_columns: not event columns: {sorted(unknown)}")
+        arrays = []
+        for field in self.schema:
+            if field.name == "seq":
+                arrays.append(pa.array(np.arange(self.next_seq, self.next_seq + n), pa.int64()))
+                continue
+            value = columns.get(field.name)
+            if value is None:
+                arrays.append(pa.nulls(n, field.type))
+            elif isinstance(value, pa.Array):
+                arrays.append(value.cast(field.type))
+            elif isinstance(value, str | int | float | bool):
+                arrays.append(pa.array([value] * n, field.type))
+            else:
+                arrays.append(pa.array(value, field.type))
+        self.add_table(pa.Table.from_arrays(arrays, schema=self.schema))
