@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from personas.schema import Persona
+from personas.sampled import People
 from simulator.population import run_personas as core_run_personas
 from simulator.trace.schema import EVENT_SCHEMA, SCHEMA_VERSION
 from simulator.trace.writer import RUN_ID_KEY
@@ -139,7 +139,7 @@ def load_events(run_dir: str | Path) -> pl.DataFrame:
     return frame.sort("seq")
 
 
-def run_personas(run_dir: str | Path) -> list[Persona]:
+def run_personas(run_dir: str | Path) -> People:
     """The run's personas, refused if the file is not the one its manifest recorded."""
     return core_run_personas(Path(run_dir))
 

@@ -26,7 +26,7 @@ from analysis.compare import ComparisonRow, compare
 from analysis.frames import load_events, run_personas
 from analysis.metrics import ctr, ctr_by_position, examined_share, pages_per_session
 from personas.datasets import load_dataset, split_ratings
-from personas.schema import Persona
+from personas.sampled import People
 from simulator.core.manifest import read_manifest
 from simulator.core.rng import Streams
 from simulator.domains.recsys.exposure.runtime import FRIENDS_FILE
@@ -58,7 +58,7 @@ def _field(manifest: dict[str, Any], path: Path, *keys: str) -> Any:
 
 def _friends_overlap(
     run_dir: Path,
-    personas: list[Persona],
+    personas: People,
     events: pl.DataFrame,
     heldout: pl.DataFrame,
     mapping: dict[int, str],
@@ -72,7 +72,7 @@ def _friends_overlap(
         return None
     edges = pl.read_parquet(path)
     graph = nx.Graph()
-    graph.add_nodes_from(p.id for p in personas)
+    graph.add_nodes_from(personas.ids())
     graph.add_edges_from(
         zip(edges["persona_a"].to_list(), edges["persona_b"].to_list(), strict=True)
     )
@@ -92,6 +92,35 @@ def _friends_overlap(
         "sim": taste_overlap(graph, sim, streams.generator("compare", "friends:sim")),
         "real": taste_overlap(graph, real, streams.generator("compare", "friends:real")),
     }
+
+
+def _real_side(
+    personas: People, train: pl.DataFrame, personas_file: Path
+) -> tuple[dict[int, str], dict[int, float]]:
+    """The real users each side holds (user -> id on the real side) and their cutoffs.
+
+    Personas built from users face those users. A population with sampled personas
+    (nobody in particular) faces every train user of the split the sampler was fitted
+    on, each from its own train cutoff: a population against a population.
+    """
+    mapping: dict[int, str] = {}
+    starts: dict[int, float] = {}
+    if personas.sampled is not None or any(p.provenance.source == "sampler" for p in personas):
+        cutoffs = train.group_by("user_id").agg(pl.col("timestamp").max()).sort("user_id")
+        for user, until in cutoffs.iter_rows():
+            mapping[int(user)] = f"real-{user}"
+            starts[int(user)] = float(until)
+        return mapping, starts
+    for p in personas:
+        user, until = p.provenance.user_id, p.provenance.train_until
+        if user is None or until is None:
+            raise ValueError(
+                f"{personas_file}: persona {p.id!r} has no dataset user_id or train_until, "
+                "so it has no real counterpart to compare with"
+            )
+        mapping[user] = p.id
+        starts[user] = float(until)
+    return mapping, starts
 
 
 def compare_run(
@@ -140,21 +169,11 @@ def compare_run(
     days = float(get("config", "days"))
     personas_file = run_dir / get("personas", "file")
     personas = run_personas(run_dir)
-    mapping: dict[int, str] = {}
-    starts: dict[int, float] = {}
-    for p in personas:
-        user, until = p.provenance.user_id, p.provenance.train_until
-        if user is None or until is None:
-            raise ValueError(
-                f"{personas_file}: persona {p.id!r} has no dataset user_id or train_until, "
-                "so it has no real counterpart to compare with"
-            )
-        mapping[user] = p.id
-        starts[user] = float(until)
+    mapping, starts = _real_side(personas, split.train, personas_file)
     heldout = split.heldout.filter(pl.col("user_id").is_in(list(mapping)))
     real = behaviour_from_ratings(heldout, mapping, window_days=days, starts=starts)
     events = load_events(run_dir)
-    sim = behaviour_from_events(events, horizon_days=days, users=[p.id for p in personas])
+    sim = behaviour_from_events(events, horizon_days=days, users=personas.ids())
     rows = compare(
         sim,
         real,

@@ -17,6 +17,8 @@ from pydantic import BaseModel
 from personas.builder import build_personas
 from personas.datasets import Dataset, Split, load_dataset, split_ratings
 from personas.io import PersonaFileError, load_personas, save_personas
+from personas.sampled import SAMPLED_FILE, People, SampledPersonas
+from personas.sampler import PersonaSampler
 from personas.schema import Persona
 from personas.taste import TasteSpace, fit_taste_space
 from simulator.core.manifest import file_sha256, read_manifest
@@ -42,7 +44,7 @@ class PopulationSettings(Protocol):
 
     @property
     def personas(self) -> int:
-        """How many dataset users become personas."""
+        """How many personas: dataset users, and sampled ones beyond them."""
 
     @property
     def holdout(self) -> float:
@@ -92,20 +94,39 @@ def sample_users(split: Split, n: int, streams: Streams) -> list[int]:
     return sorted(int(u) for u in chosen)
 
 
-def build_run_personas(
-    config: PopulationSettings, prep: Population, streams: Streams
-) -> list[Persona]:
+def build_run_personas(config: PopulationSettings, prep: Population, streams: Streams) -> People:
     """The personas a run with `config` builds: its sampled users, from their train rows.
 
     With a `personas_file`, they are that file's instead (see :func:`personas_from_file`).
     """
     path = getattr(config, "personas_file", None)
     if path is not None:
-        return personas_from_file(Path(path), prep)
-    users = sample_users(prep.split, config.personas, streams)
-    return build_personas(
+        return People(personas_from_file(Path(path), prep))
+    sampled = getattr(config, "population", "data") == "sampled"
+    eligible = int(prep.split.train["user_id"].n_unique())
+    if not sampled and config.personas <= eligible:
+        users = sample_users(prep.split, config.personas, streams)
+        return People(
+            build_personas(
+                prep.dataset,
+                prep.split.train,
+                users,
+                space=prep.space,
+                split_label=config.split_label,
+            )
+        )
+    # Beyond the data's users (or when asked): the real ones fit the sampler, which draws
+    # the rest. A sampled population holds none of the real personas themselves.
+    users = sample_users(prep.split, eligible, streams)
+    real = build_personas(
         prep.dataset, prep.split.train, users, space=prep.space, split_label=config.split_label
     )
+    scale = prep.dataset.rating_scale
+    sampler = PersonaSampler.fit(real, None if scale is None else scale.high, prep.dataset.words)
+    seed = streams.integer_seed("population", "sampler")
+    if sampled:
+        return People([], sampler.sample_table(config.personas, seed))
+    return People(real, sampler.sample_table(config.personas - len(real), seed))
 
 
 C = TypeVar("C", bound=BaseModel)
@@ -127,8 +148,10 @@ def with_personas_file(config: C) -> C:
 
 def start_personas(
     config: PopulationSettings, prep: Population, streams: Streams, out: Path
-) -> list[Persona]:
-    """Build (or read) a fresh start's personas and save them as the run's persona file.
+) -> People:
+    """Build (or read) a fresh start's personas and save them as the run's persona files.
+
+    The real ones go to `personas.json`, the sampled ones (if any) to their table.
 
     Personas of a file that belong to other data are refused, and the starting
     manifest is taken back: nothing ran, so the folder is free for the next try.
@@ -138,7 +161,9 @@ def start_personas(
     except PersonaFileError:
         (Path(out) / "manifest.json").unlink(missing_ok=True)
         raise
-    save_personas(personas, Path(out) / PERSONAS_FILE)
+    save_personas(personas.real, Path(out) / PERSONAS_FILE)
+    if personas.sampled is not None:
+        personas.sampled.write(Path(out) / SAMPLED_FILE)
     return personas
 
 
@@ -178,17 +203,27 @@ def personas_from_file(path: Path, prep: Population) -> list[Persona]:
     return people
 
 
-def run_personas(out: Path) -> list[Persona]:
-    """The run's personas.json, refused if it is not the file its manifest recorded.
+def run_personas(out: Path) -> People:
+    """The run's personas (personas.json, then any sampled table), checked against the manifest.
 
     Raises:
-        RunDirError: The file's sha256 differs from the manifest's.
-        PersonaFileError: The file is missing or does not parse.
+        RunDirError: A file's sha256 differs from the manifest's.
+        PersonaFileError: A file is missing or does not parse.
     """
     path = Path(out) / PERSONAS_FILE
     manifest = read_manifest(out) if (Path(out) / "manifest.json").is_file() else {}
     recorded = manifest.get("personas")
-    expected = recorded.get("sha256") if isinstance(recorded, dict) else None
+    recorded = recorded if isinstance(recorded, dict) else {}
+    _same_file(path, recorded.get("sha256"))
+    sampled = recorded.get("sampled")
+    table = Path(out) / SAMPLED_FILE
+    if isinstance(sampled, dict) or table.is_file():
+        _same_file(table, sampled.get("sha256") if isinstance(sampled, dict) else None)
+        return People(load_personas(path), SampledPersonas.read(table))
+    return People(load_personas(path))
+
+
+def _same_file(path: Path, expected: object) -> None:
     if isinstance(expected, str) and path.is_file():
         found = file_sha256(path)
         if found != expected:
@@ -196,4 +231,3 @@ def run_personas(out: Path) -> list[Persona]:
                 f"{path}: the persona file changed since the run started (sha256 "
                 f"{expected[:12]}… then, {found[:12]}… now); restore it, or start afresh"
             )
-    return load_personas(path)

@@ -55,15 +55,21 @@ def test_no_user_with_enough_history_to_calibrate_is_named(tmp_path):
     assert code == 2 and str(data) in said and "min_train=5" in said, said
 
 
-def test_fewer_users_than_personas_asked_is_said(tmp_path):
+def test_personas_beyond_the_users_are_said_to_be_sampled(tmp_path):
     data = _dataset(tmp_path / "five", users=5, per_user=30)
     out = tmp_path / "out"
     code, said = _simfolk(
-        "run", "movielens_week", "--dataset", data, "--days", "1", "--personas", 10**20,
+        "run", "movielens_week", "--dataset", data, "--days", "1", "--personas", 8,
         "--out", out,
     )  # fmt: skip
-    assert code == 0 and f"{10**20} personas were asked for" in said and "so the run has 5" in said
-    assert json.loads((out / "manifest.json").read_text())["personas"]["count"] == 5
+    assert code == 0 and "has 5 train users; the other 3 personas are drawn" in said, said
+    files = json.loads((out / "manifest.json").read_text())["personas"]
+    assert files["count"] == 8 and files["sampled"]["count"] == 3
+    code, said = _simfolk(
+        "run", "movielens_week", "--dataset", data, "--days", "1", "--personas", 10**20,
+        "--out", tmp_path / "huge",
+    )  # fmt: skip
+    assert code == 2 and "personas" in said and "10000000" in said, said
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from simulator.cli.app import console
 
 if TYPE_CHECKING:
     from personas.backstory_report import BackstoryReport
-    from personas.schema import Persona
+    from personas.sampled import People
     from simulator.domains.recsys.config import RunConfig
     from simulator.domains.recsys.run import Prepared
 
@@ -33,7 +33,7 @@ def _personas() -> None:
     """Persona tools (a group, so that `backstories` stays a named sub-command)."""
 
 
-def run_personas(config: RunConfig) -> tuple[Prepared, list[Persona]]:
+def run_personas(config: RunConfig) -> tuple[Prepared, People]:
     """The personas a run with `config` would build: same data, split, users and builder."""
     from simulator.core.rng import Streams
     from simulator.domains.recsys.run import prepare

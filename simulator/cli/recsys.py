@@ -62,14 +62,19 @@ def _peak_mib() -> float:
 class RecsysCommands:
     """Browsing a recommender: days of sessions, held against the users' held-out ratings."""
 
-    options = COMMON | {"days", "target", "brain", "exposure", "page_share", *LLM_OPTIONS}
+    options = COMMON | {
+        "days", "target", "brain", "engine", "population", "exposure", "page_share", *LLM_OPTIONS
+    }  # fmt: skip
 
     def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
         """The scenario's config with the run options given."""
         from simulator.domains.recsys.config import RunConfig
         from simulator.domains.recsys.exposure.config import with_doors
 
-        fields = ("dataset", "personas", "personas_file", "days", "seed", "target", "brain")
+        fields = (
+            "dataset", "personas", "personas_file", "days", "seed", "target", "brain", "engine",
+            "population",
+        )  # fmt: skip
         update = {k: options[k] for k in fields if k in options}
         llm = llm_overrides(config, options)
         fitted = RunConfig.model_validate({**config.model_dump(), **update, "llm": llm})

@@ -20,7 +20,10 @@ if TYPE_CHECKING:
 def run(
     scenario: Annotated[str, typer.Argument(help="a scenario file, or a name in ./scenarios/")],
     dataset: Annotated[str | None, typer.Option(help="a dataset name or path")] = None,
-    personas: Annotated[int | None, typer.Option(help="how many users become personas")] = None,
+    personas: Annotated[
+        int | None,
+        typer.Option(help="how many personas (past the dataset's users, sampled ones)"),
+    ] = None,
     personas_file: Annotated[
         Path | None,
         typer.Option(
@@ -48,6 +51,20 @@ def run(
         typer.Option(
             help="a registered brain (`simfolk list brains`); search: fitted, or llm (the "
             "language model words each query)"
+        ),
+    ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="recommenders: agents (one process per persona; every brain) or columnar "
+            "(the population as arrays, pages by the batch; the utility brain)"
+        ),
+    ] = None,
+    population: Annotated[
+        str | None,
+        typer.Option(
+            help="recommenders: data (dataset users; the persona sampler beyond their number) "
+            "or sampled (every persona drawn by the sampler)"
         ),
     ] = None,
     model: Annotated[
@@ -99,6 +116,8 @@ def run(
         seed=seed,
         target=target,
         brain=brain,
+        engine=engine,
+        population=population,
         model=model,
         api_base=api_base,
         budget_tokens=budget_tokens,
@@ -168,17 +187,24 @@ def _judge_llm_failures(run_dir: Path, max_share: float) -> None:
 
 
 def _say_if_fewer_personas(run_dir: Path) -> None:
-    """Say so when the dataset had fewer users to draw from than personas were asked for."""
+    """Say so when the dataset had fewer users than personas asked for: the rest are sampled."""
     from simulator.core.manifest import read_manifest
 
     manifest = read_manifest(run_dir)
     asked = (manifest.get("config") or {}).get("personas")
-    built = (manifest.get("personas") or {}).get("count")
+    files = manifest.get("personas") or {}
+    built, sampled = files.get("count"), (files.get("sampled") or {}).get("count")
     if isinstance(asked, int) and isinstance(built, int) and built < asked:
         dataset = (manifest.get("dataset") or {}).get("name", "the dataset")
         console.print(
             f"[yellow]note:[/] {shown(asked)} personas were asked for, but {shown(dataset)} has "
             f"{built} train users to draw from, so the run has {built}"
+        )
+    elif isinstance(sampled, int) and isinstance(built, int) and sampled and sampled < built:
+        dataset = (manifest.get("dataset") or {}).get("name", "the dataset")
+        console.print(
+            f"[yellow]note:[/] {shown(dataset)} has {built - sampled} train users; the other "
+            f"{sampled} personas are drawn by the persona sampler ({files['sampled']['file']})"
         )
 
 

@@ -19,8 +19,9 @@ from simulator.core.statecodec import StateError, decode, encode
 from simulator.trace import TraceWriter
 
 # 2: the world keeps its clock in seconds, for every domain; 3: data, not pickle;
-# 4: the state's sha256 beside it; 5: simulated interactions carry their count
-CHECKPOINT_VERSION = 5
+# 4: the state's sha256 beside it; 5: simulated interactions carry their count;
+# 6: a recommender's user histories as arrays
+CHECKPOINT_VERSION = 6
 CHECKPOINT_FILE = "checkpoint.msgpack"
 _PICKLED = "checkpoint.pkl"  # what versions before 3 wrote; never read
 

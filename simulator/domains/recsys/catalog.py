@@ -79,8 +79,13 @@ class Catalog:
             words=words,
         )
 
-    def recent_counts(self, rows: np.ndarray, until: int, days: float = 30.0) -> np.ndarray:
-        """Train ratings of each item in the `days` before `until` (unix s): what is trending."""
+    def recent_counts(
+        self, rows: np.ndarray, until: int | np.ndarray, days: float = 30.0
+    ) -> np.ndarray:
+        """Train ratings of each item in the `days` before `until` (unix s): what is trending.
+
+        `until` is one time, or one per row.
+        """
         rows = np.asarray(rows, dtype=np.int64) * _TIME_SPAN
         start = until - int(days * 86400)
         high = np.searchsorted(self.rating_keys, rows + until, side="right")

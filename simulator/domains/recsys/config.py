@@ -33,7 +33,18 @@ class RunConfig(BaseModel):
 
     scenario: str = "movielens_week"
     dataset: str = "ml-latest-small"
-    personas: int = Field(default=100, ge=1, description="how many dataset users become personas")
+    personas: int = Field(
+        default=100,
+        ge=1,
+        le=10_000_000,
+        description="how many personas: dataset users, then ones the persona sampler draws "
+        "beyond them",
+    )
+    population: Literal["data", "sampled"] = Field(
+        default="data",
+        description="data: dataset users (the sampler only past their number); sampled: every "
+        "persona drawn by the sampler fitted on the train users, none of them a real one",
+    )
     personas_file: str | None = Field(
         default=None,
         description="the personas to use, from a file (e.g. `simfolk personas backstories "
@@ -44,6 +55,12 @@ class RunConfig(BaseModel):
     seed: int = Field(default=0, ge=0)
     target: str = "itemknn"
     brain: str = "utility"
+    engine: Literal["agents", "columnar"] = Field(
+        default="agents",
+        description="agents: one process per persona (every brain, every door); columnar: "
+        "the population as arrays, pages decided by the batch (the utility brain, the "
+        "recommender's page), for large populations",
+    )
     calibrate: bool = Field(
         default=True, description="fit the utility brain on the train split before running"
     )

@@ -21,7 +21,7 @@ from analysis.frames import RunFrames
 from personas.atomic import write_text_atomically
 from personas.datasets import Split, load_dataset, split_ratings
 from personas.datasets.split import split_rule
-from personas.schema import Persona
+from personas.sampled import SAMPLED_FILE, People
 from simulator.core.loops import in_thread, outside_running_loop
 from simulator.core.manifest import (
     MANIFEST_VERSION,
@@ -45,6 +45,7 @@ from simulator.core.rundir import (
 from simulator.domains.recsys.brains import LLM_BRAINS, check_brain_name
 from simulator.domains.recsys.calibrate import Calibration, calibrate, resample_weights
 from simulator.domains.recsys.catalog import Catalog
+from simulator.domains.recsys.columnar.world import ColumnarWorld, check_columnar
 from simulator.domains.recsys.config import RunConfig
 from simulator.domains.recsys.exposure.runtime import FRIENDS_FILE
 from simulator.domains.recsys.interfaces import Recommender, as_interactions
@@ -122,7 +123,7 @@ def train_interactions(split: Split) -> pl.DataFrame:
     return as_interactions(split.train)
 
 
-def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> dict[str, Any]:
+def _manifest(config: RunConfig, prep: Prepared, out: Path, personas: People) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
         "trace_schema_version": SCHEMA_VERSION,
@@ -140,7 +141,7 @@ def _manifest(config: RunConfig, prep: Prepared, personas_sha: str, n: int) -> d
             "rule": split_rule(config.split_label, prep.dataset.timed),
         },
         "taste_space": prep.space.id,
-        "personas": {"file": PERSONAS_FILE, "count": n, "sha256": personas_sha},
+        "personas": _persona_files(out, personas),
         "target": config.target,
         "brain": config.brain,
         "versions": package_versions(),
@@ -177,8 +178,24 @@ def _mind_factory(config: RunConfig) -> Callable[[], Any]:
     return lambda: ReflectiveMemory(config.mind)
 
 
+def _persona_files(out: Path, personas: People) -> dict[str, Any]:
+    """The manifest's record of the persona files: counts and sha256 (readers check them)."""
+    entry: dict[str, Any] = {
+        "file": PERSONAS_FILE,
+        "count": len(personas),
+        "sha256": file_sha256(out / PERSONAS_FILE),
+    }
+    if personas.sampled is not None:
+        entry["sampled"] = {
+            "file": SAMPLED_FILE,
+            "count": len(personas.sampled),
+            "sha256": file_sha256(out / SAMPLED_FILE),
+        }
+    return entry
+
+
 def _calibration(
-    config: RunConfig, prep: Prepared, personas: list[Persona], out: Path, resume: bool
+    config: RunConfig, prep: Prepared, personas: People, out: Path, resume: bool
 ) -> Calibration | None:
     """Fit (or, on resume, reload) the calibrated brain parameters; saved beside the personas."""
     if not config.calibrate:
@@ -188,7 +205,7 @@ def _calibration(
         return read_run_file(path, Calibration, "calibration")
     excluded = frozenset(
         p.provenance.user_id
-        for p in personas
+        for p in personas.real  # sampled personas are no dataset user
         if config.calibration_users == "others" and p.provenance.user_id is not None
     )
     calibration = calibrate(
@@ -251,6 +268,8 @@ def simulate(
     if target is None:
         check_target(config.target)
     check_brain_name(config.brain)
+    if config.engine == "columnar":
+        check_columnar(config)
     with claim(out, config, resume) as resume:  # from here on: whether it continues
         streams = Streams(config.seed)
         prep = prepared or prepare(config)
@@ -260,9 +279,7 @@ def simulate(
                 "(implicit feedback: counts); use --brain hybrid or utility, whose fitted "
                 "count model says how many times"
             )
-        personas: list[Persona] = (
-            run_personas(out) if resume else start_personas(config, prep, streams, out)
-        )
+        personas = run_personas(out) if resume else start_personas(config, prep, streams, out)
         calibration = _calibration(config, prep, personas, out, resume)
         effective = fitted_config(config, calibration)
         thinks = config.brain in LLM_BRAINS
@@ -291,7 +308,7 @@ def _simulate(
     effective: RunConfig,
     out: Path,
     prep: Prepared,
-    personas: list[Persona],
+    personas: People,
     calibration: Calibration | None,
     streams: Streams,
     resume: bool,
@@ -308,7 +325,8 @@ def _simulate(
         target = built(given, prep.catalog, streams, where=_described(given))
     with _closed_after(target):
         train = train_interactions(prep.split)
-        world = World(
+        engine = ColumnarWorld if config.engine == "columnar" else World
+        world = engine(
             config=effective,
             personas=personas,
             catalog=prep.catalog,
@@ -323,7 +341,7 @@ def _simulate(
         state = restore(world, out, resume)
         if state is None:  # a resume's target continues from its checkpointed state instead
             target.fit(train)
-        manifest = _manifest(config, prep, file_sha256(out / PERSONAS_FILE), len(personas))
+        manifest = _manifest(config, prep, out, personas)
         if given is not None:
             manifest["target"] = _described(given)
         if callable(describe := getattr(target, "describe", None)):

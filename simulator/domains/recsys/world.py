@@ -14,6 +14,7 @@ import polars as pl
 import simpy
 
 from personas.datasets import RatingScale
+from personas.sampled import People
 from personas.schema import Persona
 from simulator.core.rng import Streams
 from simulator.core.world import ClockWorld
@@ -64,26 +65,15 @@ class World(ClockWorld[PersonaAgent]):
             if config.exposure.enabled
             else None
         )
-        brain = make_brain(config.brain, catalog, config.utility, llm)
-        perception = Perception(config.perception, catalog)
-        for persona in personas:
+        # A sampled table shares its sampler's taste space and lengths: one check, on the real.
+        for persona in personas.real if isinstance(personas, People) else personas:
             if persona.taste.factors and persona.taste.factor_space != catalog.space_id:
                 raise ValueError(
                     f"persona {persona.id}: its factors live in {persona.taste.factor_space}, "
                     f"the catalogue in {catalog.space_id}; rebuild the personas on this split"
                 )
             check_factor_lengths(persona, catalog)
-            self.population.append(
-                PersonaAgent(
-                    self,
-                    persona,
-                    perception=perception,
-                    memory=EpisodicMemory(config.memory),
-                    brain=brain,
-                    streams=streams,
-                    mind=mind() if mind is not None else None,
-                )
-            )
+        self.populate(personas, streams, llm, mind)
         self.collect_with(
             {
                 "day": "day",
@@ -93,9 +83,36 @@ class World(ClockWorld[PersonaAgent]):
                 "ratings": lambda m: m.counters["ratings"],
                 "refits": lambda m: m.counters["refits"],
                 # A view over mesa's AgentSet: who is inside a session at the day's end.
-                "in_session": lambda m: len(m.agents.select(lambda a: a.state.phase != "idle")),
+                "in_session": lambda m: m.in_session(),
             }
         )
+
+    def populate(
+        self,
+        personas: Sequence[Persona],
+        streams: Streams,
+        llm: Any,
+        mind: Callable[[], Any] | None,
+    ) -> None:
+        """One agent per persona, each with its perception, memory and the run's brain."""
+        brain = make_brain(self.config.brain, self.catalog, self.config.utility, llm)
+        perception = Perception(self.config.perception, self.catalog)
+        for persona in personas:
+            self.population.append(
+                PersonaAgent(
+                    self,
+                    persona,
+                    perception=perception,
+                    memory=EpisodicMemory(self.config.memory),
+                    brain=brain,
+                    streams=streams,
+                    mind=mind() if mind is not None else None,
+                )
+            )
+
+    def in_session(self) -> int:
+        """Who is inside a session now (a view over mesa's AgentSet)."""
+        return len(self.agents.select(lambda a: a.state.phase != "idle"))
 
     @property
     def day(self) -> int:

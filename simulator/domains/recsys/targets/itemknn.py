@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import scipy.sparse as sp
 
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.interfaces import Interaction, RecContext
-from simulator.domains.recsys.targets.history import UserHistory, top_k
+from simulator.domains.recsys.targets.history import UserHistory, top_k, top_k_many
 
 _BLOCK = 1024  # rows per dense block: 1024 x 10k items is 80 MB
 
@@ -80,6 +81,31 @@ class ItemKNNRecommender:
             rows = self.catalog.index(sorted(seen))
             scores = scores + np.asarray(self.similarity[rows].sum(axis=0)).ravel()
         return top_k(scores, self.catalog, seen | context.exclude, k)
+
+    def recommend_many(
+        self, users: Sequence[str], k: int, contexts: Sequence[RecContext]
+    ) -> np.ndarray:
+        """`recommend` for many users at once: one sparse product, as many top-k as rows."""
+        n_items = len(self.catalog)
+        tie_break = 1e-6 * self.popularity / (self.popularity.max() or 1.0)
+        result = np.full((len(users), min(k, n_items)), -1, dtype=np.int64)
+        for start in range(0, len(users), _BLOCK):
+            block = range(start, min(start + _BLOCK, len(users)))
+            seen = [self.history.of(users[i]) for i in block]
+            pointers = np.cumsum([0, *(len(s) for s in seen)])
+            flat = [item for s in seen for item in s]
+            rows = self.catalog.index(flat) if flat else np.zeros(0, dtype=np.int64)
+            history = sp.csr_matrix(
+                (np.ones(len(rows)), rows, pointers), shape=(len(block), n_items)
+            )
+            scores = np.asarray((history @ self.similarity).todense()) + tie_break
+            scores[history.nonzero()] = -np.inf
+            shown = [(j, item) for j, i in enumerate(block) for item in contexts[i].exclude]
+            if shown:
+                where, items = zip(*shown, strict=True)
+                scores[np.array(where), self.catalog.index(list(items))] = -np.inf
+            result[block.start : block.stop] = top_k_many(scores, self.catalog, k)
+        return result
 
     def feedback(self, event: Interaction) -> None:
         """New consumptions shape the next recommendations at once."""
