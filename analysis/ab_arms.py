@@ -53,7 +53,7 @@ def persona_table(run_dir: str | Path) -> pl.DataFrame:
         events have zeros and an empty list.
     """
     run_dir = Path(run_dir)
-    ids = [p.id for p in run_personas(run_dir)]
+    ids = run_personas(run_dir).ids()
     events = load_events(run_dir).filter(pl.col("persona_id").is_not_null())
     kind = pl.col("event")
     page = pl.col("channel").fill_null("recommender") == "recommender"

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from simulator.domains.recsys.config import RunConfig
-from simulator.domains.recsys.interfaces import RecContext, TargetError
+from simulator.domains.recsys.interfaces import RecContext, RecContexts, TargetError
 from simulator.domains.recsys.run import Prepared, simulate, train_interactions
 from simulator.domains.recsys.targets.itemknn import ItemKNNRecommender
 
@@ -89,10 +89,19 @@ def test_batched_pages_are_the_single_pages(prepared: Prepared) -> None:
                    exclude=frozenset(int(x) for x in rng.choice(prepared.catalog.item_ids, 4)))
         for _ in users
     ]  # fmt: skip
+    single = [target.recommend(u, 10, c) for u, c in zip(users, contexts, strict=True)]
     many = target.recommend_many(users, 10, contexts)
-    assert [list(row) for row in many] == [
-        target.recommend(u, 10, c) for u, c in zip(users, contexts, strict=True)
-    ]
+    assert [list(row) for row in many] == single
+    # The same batch by the array, as the columnar engine sends it.
+    shown = [np.array(sorted(c.exclude), dtype=np.int64) for c in contexts]
+    pointers = np.concatenate([[0], np.cumsum([len(s) for s in shown])])
+    zeros = np.zeros(len(users))
+    arrays = RecContexts(zeros, zeros.astype(np.int64), zeros.astype(np.int64), pointers,
+                         np.concatenate(shown))  # fmt: skip
+    assert list(arrays) == contexts
+    assert [
+        [i for i in row if i >= 0] for row in target.recommend_many(users, 10, arrays)
+    ] == single
 
 
 class _Picky:
@@ -142,3 +151,27 @@ def test_what_it_does_not_run_is_refused(config, tmp_path, update, match) -> Non
     with pytest.raises(ValueError, match=match):
         simulate(bad, tmp_path / "run")
     assert not (tmp_path / "run" / "events").exists()
+
+
+def test_bench_scale_measures_both_engines_and_their_likeness() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from simulator.cli import app
+
+    argv = ["bench", "scale", "--personas", "40", "--personas", "60", "--days", "1",
+            "--agents-max", "40", "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    ran = [(r["personas"], r["engine"]) for r in data["runs"]]
+    assert ran == [(40, "agents"), (40, "columnar"), (60, "columnar")]
+    for run in data["runs"]:
+        assert run["events"] > 0 and run["trace_bytes"] > 0 and run["peak_rss_mb"] > 0
+        assert run["events_per_second"] == pytest.approx(run["events"] / run["run_seconds"])
+    assert set(data["engines_alike"]) == {"40"}  # only where both engines ran
+    assert {row["metric"] for row in data["engines_alike"]["40"]} >= {"sessions_per_day"}
+    assert data["columnar_seconds_per_persona_week"] is not None
+    bad = CliRunner().invoke(app, ["bench", "scale", "--engine", "gpu"])
+    assert bad.exit_code == 2 and "choose agents or columnar" in bad.output

@@ -155,3 +155,52 @@ def social_command(
                 *(fmt(g[f"overlap_{half}"][part]) for g in graphs),
             )
     console.print(table)
+
+
+@app.command("scale")
+def scale_command(
+    personas: Annotated[
+        list[int] | None, typer.Option(help="population sizes (repeat the option)")
+    ] = None,
+    days: Annotated[int, typer.Option(help="simulated days")] = 7,
+    engine: Annotated[
+        list[str] | None, typer.Option(help="agents and/or columnar (repeat the option)")
+    ] = None,
+    dataset: Annotated[str, typer.Option(help="a dataset name or path")] = "ml-100k",
+    target: Annotated[str, typer.Option(help="a registered target")] = "itemknn",
+    seed: Annotated[int, typer.Option(help="root seed")] = 0,
+    agents_max: Annotated[
+        int, typer.Option(help="the largest population the per-agent engine is run for")
+    ] = 10_000,
+    as_json: AsJson = False,
+) -> None:
+    """Wall, persona-weeks/s, events/s, peak RSS and trace bytes per size and engine."""
+    from simulator.experiments.scale import bench_scale
+
+    engines = engine or ["agents", "columnar"]
+    bad = sorted(set(engines) - {"agents", "columnar"})
+    if bad:
+        raise typer.BadParameter(f"{bad[0]!r}: choose agents or columnar", param_hint="--engine")
+    with working("bench scale"):
+        data = bench_scale(
+            sizes=personas or [1_000, 10_000],
+            days=days,
+            engines=engines,
+            dataset=dataset,
+            target=target,
+            seed=seed,
+            agents_max=agents_max,
+        )
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for run in data["runs"]:
+        console.print(
+            f"{run['personas']:>9} x {run['days']}d {run['engine']:<8} "
+            f"{run['run_seconds']:8.1f} s  {run['persona_weeks_per_second']:9.0f} persona-weeks/s  "
+            f"{run['events_per_second']:9.0f} events/s  {run['peak_rss_mb']:7.0f} MB  "
+            f"{run['trace_bytes'] / 1e6:8.1f} MB trace"
+        )
+    for size, rows in data["engines_alike"].items():
+        ratios = ", ".join(f"{r['metric']} {fmt(r.get('ratio'))}" for r in rows)
+        console.print(f"{size}: columnar vs agents (ratio to the split-half floor): {ratios}")

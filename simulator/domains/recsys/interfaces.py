@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 
 import numpy as np
 import polars as pl
@@ -24,6 +25,45 @@ class RecContext:
     session: int
     page: int
     exclude: frozenset[int]  # already shown in this session
+
+
+class RecContexts(Sequence[RecContext]):
+    """The contexts of a batch of requests, by the array (`recommend_many`'s third argument).
+
+    A target may offer `recommend_many(users, k, contexts)`, answering a list of pages
+    or a (requests, <= k) integer array padded with -1. Indexing gives each request's
+    `RecContext`; `excluded()` gives every request's shown items at once, for a target
+    that scores the batch as a matrix.
+    """
+
+    def __init__(
+        self, t: np.ndarray, session: np.ndarray, page: np.ndarray, pointers: np.ndarray,
+        items: np.ndarray,
+    ) -> None:  # fmt: skip
+        self.t, self.session, self.page = t, session, page
+        self._pointers, self._items = pointers, items
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @overload
+    def __getitem__(self, i: int) -> RecContext: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[RecContext]: ...
+    def __getitem__(self, i: int | slice) -> RecContext | list[RecContext]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        shown = self._items[self._pointers[i] : self._pointers[i + 1]]
+        return RecContext(
+            t=float(self.t[i]),
+            session=int(self.session[i]),
+            page=int(self.page[i]),
+            exclude=frozenset(shown.tolist()),
+        )
+
+    def excluded(self) -> tuple[np.ndarray, np.ndarray]:
+        """Request i's shown item ids are `items[pointers[i]:pointers[i + 1]]`."""
+        return self._pointers, self._items
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,8 @@ class BrowseState:
     importance: np.ndarray  # (n, genres)
     importance_total: np.ndarray
     remembered_at: np.ndarray
-    shown: dict[int, list[int]] = field(default_factory=dict)  # open sessions' pages so far
+    # Open sessions' pages so far: one array of item ids per page.
+    shown: dict[int, list[np.ndarray]] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int, genres: int) -> BrowseState:
@@ -211,13 +212,27 @@ class BrowseState:
     def get_state(self) -> dict[str, Any]:
         """Plain data: the arrays, and each open session's shown items."""
         state: dict[str, Any] = {f.name: getattr(self, f.name).copy() for f in fields(self)[:-1]}
-        state["shown"] = {str(i): list(items) for i, items in self.shown.items()}
+        who = sorted(self.shown)
+        state["shown_who"] = np.array(who, dtype=np.int64)
+        state["shown_sizes"] = np.array([len(self.shown_items(i)) for i in who], dtype=np.int64)
+        state["shown_items"] = np.concatenate(
+            [self.shown_items(i) for i in who] or [np.zeros(0, dtype=np.int64)]
+        )
         return state
+
+    def shown_items(self, i: int) -> np.ndarray:
+        """What persona i's open session has shown (empty if it has none)."""
+        pages = self.shown.get(i, [])
+        return np.concatenate(pages) if pages else np.zeros(0, dtype=np.int64)
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> BrowseState:
         """Continue from `get_state`."""
         names = [f.name for f in fields(cls)[:-1]]
         arrays = {name: np.array(state[name]) for name in names}
-        shown = {int(i): list(items) for i, items in state["shown"].items()}
+        ends = np.cumsum(state["shown_sizes"])
+        shown = {
+            int(i): [np.asarray(state["shown_items"][end - size : end], dtype=np.int64)]
+            for i, size, end in zip(state["shown_who"], state["shown_sizes"], ends, strict=True)
+        }
         return cls(**arrays, shown=shown)

@@ -14,7 +14,7 @@ import numpy as np
 
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.columnar.population import BrowseState
-from simulator.domains.recsys.interfaces import RecContext, TargetError
+from simulator.domains.recsys.interfaces import RecContexts, TargetError
 from simulator.domains.recsys.targets.spec import check_slate
 
 
@@ -58,15 +58,17 @@ def ask_target(
     k: int,
 ) -> tuple[np.ndarray, list[TargetError | None]]:
     """Each persona's page (item ids, -1 padded) and, where it failed, why."""
-    contexts = [
-        RecContext(
-            t=float(t[j]),
-            session=int(state.session[i]),
-            page=int(state.page[i]),
-            exclude=frozenset(state.shown.get(i, ())),
-        )
-        for j, i in enumerate(idx.tolist())
-    ]
+    empty = np.zeros(0, dtype=np.int64)
+    shown = [state.shown_items(i) if i in state.shown else empty for i in idx.tolist()]
+    pointers = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum([len(x) for x in shown], out=pointers[1:])
+    contexts = RecContexts(
+        t=t,
+        session=state.session[idx],
+        page=state.page[idx],
+        pointers=pointers,
+        items=np.concatenate(shown) if shown else empty,
+    )
     keys = [str(u) for u in users]
     many = getattr(target, "recommend_many", None)
     if callable(many):

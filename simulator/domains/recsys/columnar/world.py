@@ -193,8 +193,8 @@ class ColumnarWorld(World):
         s.ratings[idx] += outcome.clicks
         s.liked[idx] += outcome.liked
         stay = idx[~left]
-        for i, row in zip(idx.tolist(), slates.tolist(), strict=True):
-            s.shown.setdefault(i, []).extend(x for x in row if x >= 0)
+        for i, row in zip(stay.tolist(), slates[~left], strict=True):
+            s.shown.setdefault(i, []).append(row[row >= 0])
         gone = idx[left]
         for i in gone.tolist():
             s.shown.pop(i, None)

@@ -10,7 +10,7 @@ import polars as pl
 import scipy.sparse as sp
 
 from simulator.domains.recsys.catalog import Catalog
-from simulator.domains.recsys.interfaces import Interaction, RecContext
+from simulator.domains.recsys.interfaces import Interaction, RecContext, RecContexts
 from simulator.domains.recsys.targets.history import UserHistory, top_k, top_k_many
 
 _BLOCK = 1024  # rows per dense block: 1024 x 10k items is 80 MB
@@ -100,10 +100,9 @@ class ItemKNNRecommender:
             )
             scores = np.asarray((history @ self.similarity).todense()) + tie_break
             scores[history.nonzero()] = -np.inf
-            shown = [(j, item) for j, i in enumerate(block) for item in contexts[i].exclude]
-            if shown:
-                where, items = zip(*shown, strict=True)
-                scores[np.array(where), self.catalog.index(list(items))] = -np.inf
+            where, items = _excluded(contexts, block)
+            if len(items):
+                scores[where, self.catalog.index(items)] = -np.inf
             result[block.start : block.stop] = top_k_many(scores, self.catalog, k)
         return result
 
@@ -124,3 +123,15 @@ class ItemKNNRecommender:
         self.history.set_state(state["history"])
         self.similarity = state["similarity"]
         self.popularity = state["popularity"]
+
+
+def _excluded(contexts: Sequence[RecContext], block: range) -> tuple[np.ndarray, np.ndarray]:
+    """(row in the block, item id) of every shown item of the block's requests."""
+    if isinstance(contexts, RecContexts):
+        pointers, items = contexts.excluded()
+        lo, hi = pointers[block.start], pointers[block.stop]
+        sizes = np.diff(pointers[block.start : block.stop + 1])
+        return np.repeat(np.arange(len(block)), sizes), items[lo:hi]
+    pairs = [(j, item) for j, i in enumerate(block) for item in contexts[i].exclude]
+    where = np.array([j for j, _ in pairs], dtype=np.int64)
+    return where, np.array([item for _, item in pairs], dtype=np.int64)
