@@ -10,7 +10,12 @@ import polars as pl
 import pytest
 
 from simulator.domains.recsys.config import RunConfig
-from simulator.domains.recsys.interfaces import RecContext, RecContexts, TargetError
+from simulator.domains.recsys.interfaces import (
+    Interactions,
+    RecContext,
+    RecContexts,
+    TargetError,
+)
 from simulator.domains.recsys.run import Prepared, simulate, train_interactions
 from simulator.domains.recsys.targets.itemknn import ItemKNNRecommender
 
@@ -175,3 +180,22 @@ def test_bench_scale_measures_both_engines_and_their_likeness() -> None:
     assert data["columnar_seconds_per_persona_week"] is not None
     bad = CliRunner().invoke(app, ["bench", "scale", "--engine", "gpu"])
     assert bad.exit_code == 2 and "choose agents or columnar" in bad.output
+
+
+def test_feedback_by_the_array_is_feedback_one_by_one(prepared: Prepared) -> None:
+    rng = np.random.default_rng(1)
+    n = 200
+    events = Interactions(
+        user=np.array([f"u{u}" for u in rng.integers(0, 20, n)], dtype=object),
+        item_id=rng.choice(prepared.catalog.item_ids, n),
+        kind=np.where(rng.random(n) < 0.5, "click", "rate").astype(object),
+        t=np.sort(rng.random(n)),
+        rating=rng.integers(1, 6, n).astype(float),
+    )
+    assert [events[i].rating is None for i in range(n)] == (events.kind == "click").tolist()
+    batched, single = (ItemKNNRecommender(prepared.catalog) for _ in range(2))
+    batched.feedback_many(events)
+    for i in range(len(events)):
+        single.feedback(events[i])
+    assert batched.history.items == single.history.items
+    assert sum(len(s) for s in single.history.items.values()) > 0

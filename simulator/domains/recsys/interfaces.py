@@ -77,6 +77,34 @@ class Interaction:
     rating: float | None = None
 
 
+@dataclass(frozen=True)
+class Interactions:
+    """Many interactions by the array, in the order heard (`feedback_many`'s argument).
+
+    A target may offer `feedback_many(events)`, meaning exactly `feedback` for each
+    event in order; `rating` is NaN for a click.
+    """
+
+    user: np.ndarray  # str
+    item_id: np.ndarray  # int64
+    kind: np.ndarray  # "click" or "rate"
+    t: np.ndarray  # float64
+    rating: np.ndarray  # float64
+
+    def __len__(self) -> int:
+        return len(self.item_id)
+
+    def __getitem__(self, i: int) -> Interaction:
+        rating = float(self.rating[i])
+        return Interaction(
+            user=str(self.user[i]),
+            item_id=int(self.item_id[i]),
+            kind=self.kind[i],
+            t=float(self.t[i]),
+            rating=None if self.kind[i] == "click" else rating,
+        )
+
+
 INTERACTIONS_SCHEMA = {
     "user": pl.String,
     "item_id": pl.Int64,
@@ -111,7 +139,11 @@ class TargetError(ValueError):
 
 
 class Recommender(Stateful, Protocol):
-    """A recommender under test. `fit` takes INTERACTIONS_SCHEMA frames (ratings)."""
+    """A recommender under test. `fit` takes INTERACTIONS_SCHEMA frames (ratings).
+
+    Optional, for the columnar engine's batches: `recommend_many(users, k, contexts)`
+    (contexts a `RecContexts`) and `feedback_many(events)` (an `Interactions`).
+    """
 
     name: str
 

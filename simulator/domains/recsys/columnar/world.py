@@ -33,7 +33,7 @@ from simulator.domains.recsys.columnar.population import (
     PopulationArrays,
 )
 from simulator.domains.recsys.columnar.slates import ask_target
-from simulator.domains.recsys.interfaces import INTERACTIONS_SCHEMA, Interaction, TargetError
+from simulator.domains.recsys.interfaces import INTERACTIONS_SCHEMA, Interactions, TargetError
 from simulator.domains.recsys.world import World
 
 SLICE = 3600.0
@@ -86,6 +86,7 @@ class ColumnarWorld(World):
             gap = self.pages.gap(everyone, self.state.session)
             self.state.next_at[:] = np.where(continues, 0.0, gap)
         self.rated: list[pl.DataFrame] = []  # what the target learns from, chunk by chunk
+        self._id_text: pa.Array | None = None  # persona ids as Arrow text, taken per round
 
     def in_session(self) -> int:
         """Personas inside a session now."""
@@ -228,25 +229,33 @@ class ColumnarWorld(World):
     ) -> dict[int, tuple[float, TargetError]]:
         """Tell the target every click and rating, in page order; who it failed to hear."""
         failed: dict[int, tuple[float, TargetError]] = {}
-        users = self.arrays.users[idx]
         heard = np.flatnonzero(keep & ((ev.kind == "click") | (ev.kind == "rate")))
         heard = heard[np.lexsort((ev.order[heard], ev.b[heard]))]
-        for e in heard.tolist():
-            b = int(ev.b[e])
-            if b in failed:
-                continue
-            rating = None if ev.kind[e] == "click" else float(ev.rating[e])
-            event = Interaction(
-                user=str(users[b]),
-                item_id=int(ev.item_id[e]),
-                kind=ev.kind[e],
-                t=float(ev.t[e]),
-                rating=rating,
-            )
+        b = ev.b[heard]
+        events = Interactions(
+            user=self.arrays.users[idx[b]],
+            item_id=ev.item_id[heard],
+            kind=ev.kind[heard],
+            t=ev.t[heard],
+            rating=np.where(ev.kind[heard] == "click", np.nan, ev.rating[heard]),
+        )
+        many = getattr(self.target, "feedback_many", None)
+        if callable(many):
             try:
-                self.target.feedback(event)
+                many(events)
+                return failed
             except TargetError as error:
-                failed[b] = (float(ev.t[e]), error)
+                # The batch is one call: every persona in it is charged at its first event.
+                first = np.unique(b, return_index=True)[1]
+                return {int(b[e]): (float(events.t[e]), error) for e in first.tolist()}
+        for e in range(len(events)):
+            who = int(b[e])
+            if who in failed:
+                continue
+            try:
+                self.target.feedback(events[e])
+            except TargetError as error:
+                failed[who] = (float(events.t[e]), error)
         return failed
 
     def _remember(self, idx: np.ndarray, outcome: Any, keep_rated: np.ndarray) -> None:
@@ -324,21 +333,23 @@ class ColumnarWorld(World):
         position = optional["position"][order]
         item = optional["item_id"][order]
         persona = merged["persona"][order]
+        if self._id_text is None:
+            self._id_text = pa.array(self.arrays.ids, pa.string())
         self.trace.emit_columns(
             len(order),
             {
                 "t": merged["t"][order],
-                "event": kind.tolist(),
-                "persona_id": self.arrays.ids[persona].tolist(),
+                "event": pa.array(kind, pa.string()),
+                "persona_id": self._id_text.take(pa.array(persona)),
                 "session": self.state.session[persona],
                 "page": _masked(optional["page"][order], page_events),
                 "position": _masked(position, position >= 0),
                 "item_id": _masked(item, item >= 0),
                 "examined": _masked(optional["examined"][order], is_impression),
                 "rating": _masked(rating, ~np.isnan(rating)),
-                "reason": optional["reason"][order].tolist(),
+                "reason": pa.array(optional["reason"][order], pa.string()),
                 "target": _masked_text(self.target.name, is_impression),
-                "text": optional["text"][order].tolist(),
+                "text": pa.array(optional["text"][order], pa.string()),
                 "count": _masked(count, count >= 0),
                 "channel": _masked_text(
                     "recommender", np.isin(kind, ["impression", "click", "rate", "consume"])
@@ -380,5 +391,7 @@ def _masked(values: np.ndarray, present: np.ndarray) -> pa.Array:
     return pa.array(values, mask=~present)
 
 
-def _masked_text(text: str, present: np.ndarray) -> list[str | None]:
-    return [text if x else None for x in present.tolist()]
+def _masked_text(text: str, present: np.ndarray) -> pa.Array:
+    """`text` where present, nulls elsewhere."""
+    codes = pa.array(np.zeros(len(present), dtype=np.int32), mask=~present)
+    return pa.DictionaryArray.from_arrays(codes, pa.array([text])).cast(pa.string())

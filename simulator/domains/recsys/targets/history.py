@@ -19,13 +19,27 @@ class UserHistory:
 
     def reset(self, interactions: pl.DataFrame) -> None:
         """Replace everything with the users' items in `interactions`."""
-        self.items = {}
-        for user, item in zip(interactions["user"], interactions["item_id"], strict=True):
-            self.items.setdefault(user, set()).add(int(item))
+        # Grouped by polars, so a million users' histories cost one set each, not a loop
+        # over every interaction.
+        grouped = interactions.group_by("user").agg(pl.col("item_id").unique())
+        self.items = {
+            user: set(items)
+            for user, items in zip(grouped["user"].to_list(), grouped["item_id"].to_list(),
+                                   strict=True)
+        }  # fmt: skip
 
     def add(self, user: str, item_id: int) -> None:
         """Record one consumed item."""
         self.items.setdefault(user, set()).add(item_id)
+
+    def add_many(self, users: Iterable[str], item_ids: Iterable[int]) -> None:
+        """Record many consumed items, `add` for each pair."""
+        items = self.items
+        for user, item in zip(users, item_ids, strict=True):
+            if (held := items.get(user)) is None:
+                items[user] = {item}
+            else:
+                held.add(item)
 
     def of(self, user: str) -> set[int]:
         """The user's items (empty for a user never seen)."""

@@ -10,7 +10,12 @@ import polars as pl
 import scipy.sparse as sp
 
 from simulator.domains.recsys.catalog import Catalog
-from simulator.domains.recsys.interfaces import Interaction, RecContext, RecContexts
+from simulator.domains.recsys.interfaces import (
+    Interaction,
+    Interactions,
+    RecContext,
+    RecContexts,
+)
 from simulator.domains.recsys.targets.history import UserHistory, top_k, top_k_many
 
 _BLOCK = 1024  # rows per dense block: 1024 x 10k items is 80 MB
@@ -37,10 +42,14 @@ class ItemKNNRecommender:
     def fit(self, interactions: pl.DataFrame) -> None:
         """Build the item-item similarity from a binary user-item matrix."""
         self.history.reset(interactions)
-        users, user_rows = np.unique(interactions["user"].to_numpy(), return_inverse=True)
+        # Any numbering of users does (they are summed over): a hash-built categorical is
+        # far cheaper than sorting a million strings.
+        user_rows = interactions["user"].cast(pl.Categorical).to_physical().to_numpy()
+        _, user_rows = np.unique(user_rows, return_inverse=True)
         cols = self.catalog.index(interactions["item_id"].to_numpy())
         matrix = sp.csc_matrix(
-            (np.ones(len(cols)), (user_rows, cols)), shape=(len(users), len(self.catalog))
+            (np.ones(len(cols)), (user_rows, cols)),
+            shape=(int(user_rows.max(initial=-1)) + 1, len(self.catalog)),
         )
         matrix.data[:] = 1.0  # duplicates count once
         counts = np.asarray(matrix.sum(axis=0)).ravel()
@@ -109,6 +118,10 @@ class ItemKNNRecommender:
     def feedback(self, event: Interaction) -> None:
         """New consumptions shape the next recommendations at once."""
         self.history.add(event.user, event.item_id)
+
+    def feedback_many(self, events: Interactions) -> None:
+        """`feedback` for a batch, in order."""
+        self.history.add_many(events.user.tolist(), events.item_id.tolist())
 
     def get_state(self) -> dict[str, Any]:
         """History, similarities and popularity (refits change the model, so it is state)."""
