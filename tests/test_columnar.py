@@ -169,7 +169,7 @@ def test_bench_scale_measures_both_engines_and_their_likeness() -> None:
             "--agents-max", "40", "--json"]  # fmt: skip
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)  # each run is also said on stderr as it ends
     ran = [(r["personas"], r["engine"]) for r in data["runs"]]
     assert ran == [(40, "agents"), (40, "columnar"), (60, "columnar")]
     for run in data["runs"]:

@@ -172,6 +172,9 @@ def scale_command(
     agents_max: Annotated[
         int, typer.Option(help="the largest population the per-agent engine is run for")
     ] = 10_000,
+    shards: Annotated[
+        int, typer.Option(min=1, help="also run the columnar engine in this many Ray shards")
+    ] = 1,
     as_json: AsJson = False,
 ) -> None:
     """Wall, persona-weeks/s, events/s, peak RSS and trace bytes per size and engine."""
@@ -190,13 +193,15 @@ def scale_command(
             target=target,
             seed=seed,
             agents_max=agents_max,
+            shards=shards,
+            on_run=lambda run: typer.echo(json.dumps(run), err=True),
         )
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return
     for run in data["runs"]:
         console.print(
-            f"{run['personas']:>9} x {run['days']}d {run['engine']:<8} "
+            f"{run['personas']:>9} x {run['days']}d {run['engine']:<8} x{run['shards']:<3} "
             f"{run['run_seconds']:8.1f} s  {run['persona_weeks_per_second']:9.0f} persona-weeks/s  "
             f"{run['events_per_second']:9.0f} events/s  {run['peak_rss_mb']:7.0f} MB  "
             f"{run['trace_bytes'] / 1e6:8.1f} MB trace"

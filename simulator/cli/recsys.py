@@ -63,7 +63,8 @@ class RecsysCommands:
     """Browsing a recommender: days of sessions, held against the users' held-out ratings."""
 
     options = COMMON | {
-        "days", "target", "brain", "engine", "population", "exposure", "page_share", *LLM_OPTIONS
+        "days", "target", "brain", "engine", "population", "shards", "shard_on", "exposure",
+        "page_share", *LLM_OPTIONS
     }  # fmt: skip
 
     def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
@@ -73,7 +74,7 @@ class RecsysCommands:
 
         fields = (
             "dataset", "personas", "personas_file", "days", "seed", "target", "brain", "engine",
-            "population",
+            "population", "shards", "shard_on",
         )  # fmt: skip
         update = {k: options[k] for k in fields if k in options}
         llm = llm_overrides(config, options)

@@ -60,6 +60,17 @@ def run(
             "(the population as arrays, pages by the batch; the utility brain)"
         ),
     ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            help="recommenders, columnar engine: this many crowds side by side, each with its "
+            "own copy of the target (the events are the same as with 1)"
+        ),
+    ] = None,
+    shard_on: Annotated[
+        str | None,
+        typer.Option(help="where shards run: ray (pip install 'simfolk[ray]') or process"),
+    ] = None,
     population: Annotated[
         str | None,
         typer.Option(
@@ -117,6 +128,8 @@ def run(
         target=target,
         brain=brain,
         engine=engine,
+        shards=shards,
+        shard_on=shard_on,
         population=population,
         model=model,
         api_base=api_base,

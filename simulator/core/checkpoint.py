@@ -20,8 +20,8 @@ from simulator.trace import TraceWriter
 
 # 2: the world keeps its clock in seconds, for every domain; 3: data, not pickle;
 # 4: the state's sha256 beside it; 5: simulated interactions carry their count;
-# 6: a recommender's user histories as arrays
-CHECKPOINT_VERSION = 6
+# 6: a recommender's user histories as arrays; 7: the columnar engine's state by shard
+CHECKPOINT_VERSION = 7
 CHECKPOINT_FILE = "checkpoint.msgpack"
 _PICKLED = "checkpoint.pkl"  # what versions before 3 wrote; never read
 

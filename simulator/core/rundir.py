@@ -82,13 +82,17 @@ def refuse_strangers(out: Path, *, what: str = "run") -> None:
 def run_id(config: BaseModel) -> str:
     """What names a run: a digest of its config, less where its system under test is.
 
-    The field a domain's config names as `SYSTEM_UNDER_TEST` is left out, so the same
+    The field a domain's config names as `SYSTEM_UNDER_TEST` is left out (and those it
+    names as `PLACEMENT`: where the work runs), so the same
     people against the same system, in process or over HTTP, write the same event files
     byte for byte; which system it was is the manifest's to say (and the manifest's
     digests of the parts tell two arms' files apart).
     """
     left_out = getattr(type(config), "SYSTEM_UNDER_TEST", None)
-    canonical = config.model_dump_json(round_trip=True, exclude={left_out} if left_out else None)
+    # Where the run's work is done (e.g. in how many shards) changes no event either.
+    placement = set(getattr(type(config), "PLACEMENT", ()))
+    excluded = placement | ({left_out} if left_out else set())
+    canonical = config.model_dump_json(round_trip=True, exclude=excluded or None)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

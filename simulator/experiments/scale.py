@@ -4,15 +4,20 @@ Each (size, engine) run goes to its own process (spawned), so its peak memory is
 its own; sizes the per-agent engine would take too long for are left to the
 columnar one. Where both ran, the columnar trace is held against the per-agent
 one with the split-half compare (the per-agent run as the "real" side): ratios
-near 1 say the two engines' populations behave alike.
+near 1 say the two engines' populations behave alike. With `shards` S > 1 each
+size also runs the columnar engine in S Ray shards, and says whether its event
+files are byte for byte those of one process (its peak RSS is the driver's: the
+Ray workers are the raylet's children, not the bench's).
 """
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import resource
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +36,7 @@ def _one(config: RunConfig, out: str) -> dict[str, Any]:
         "personas": config.personas,
         "days": config.days,
         "engine": config.engine,
+        "shards": config.shards,
         "events": result.events,
         "wall_seconds": result.wall_seconds,
         "run_seconds": result.run_seconds,
@@ -39,6 +45,11 @@ def _one(config: RunConfig, out: str) -> dict[str, Any]:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "trace_bytes": sum(p.stat().st_size for p in parts),
     }
+
+
+def _digests(run: str) -> dict[str, str]:
+    parts = sorted((Path(run) / "events").glob("part-*.parquet"))
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in parts}
 
 
 def _engines_alike(agents: str, columnar: str, seed: int) -> list[dict[str, Any]]:
@@ -79,6 +90,8 @@ def bench_scale(
     target: str,
     seed: int,
     agents_max: int,
+    shards: int = 1,
+    on_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Wall, speed, peak memory and trace size per (size, engine); the engines' likeness."""
     runs: list[dict[str, Any]] = []
@@ -87,9 +100,11 @@ def bench_scale(
     with tempfile.TemporaryDirectory(prefix="simfolk-scale-") as tmp:
         for size in sizes:
             dirs: dict[str, str] = {}
-            for engine in engines:
-                if engine == "agents" and size > agents_max:
-                    continue
+            order = sorted(set(engines))  # agents first: columnar is held against it
+            plan = [(e, 1) for e in order if e == "columnar" or size <= agents_max]
+            if shards > 1 and "columnar" in engines:
+                plan.append(("columnar", shards))
+            for engine, cut in plan:
                 config = RunConfig(
                     dataset=dataset,
                     personas=size,
@@ -97,17 +112,29 @@ def bench_scale(
                     seed=seed,
                     target=target,
                     engine=engine,  # type: ignore[arg-type]
+                    shards=cut,
                     part_rows=1_000_000,
                 )
-                out = str(Path(tmp) / f"{engine}-{size}")
+                name = engine if cut == 1 else f"{engine}x{cut}"
+                out = str(Path(tmp) / f"{name}-{size}")
                 with spawn.Pool(1) as pool:
                     runs.append(pool.apply(_one, (config, out)))
-                dirs[engine] = out
-            if len(dirs) == 2:
-                alike[str(size)] = _engines_alike(dirs["agents"], dirs["columnar"], seed)
+                if cut > 1:  # the shards' files against one process's, byte for byte
+                    runs[-1]["same_events_as_one_shard"] = _digests(out) == _digests(dirs[engine])
+                dirs[name] = out
+                if on_run is not None:  # a long bench says each run as it ends
+                    on_run(runs[-1])
+                if name == "columnar" and "agents" in dirs:
+                    alike[str(size)] = _engines_alike(dirs["agents"], dirs["columnar"], seed)
+            for run in dirs.values():  # the next size's traces need the disk more
+                shutil.rmtree(run, ignore_errors=True)
     frame = pl.DataFrame(runs)
     slope = None
-    columnar = frame.filter(pl.col("engine") == "columnar") if frame.height else frame
+    columnar = (
+        frame.filter(pl.col("engine") == "columnar", pl.col("shards") == 1)
+        if frame.height
+        else frame
+    )
     if columnar.height >= 2:  # seconds per persona-week, fitted through the sizes
         weeks = (columnar["personas"] * columnar["days"] / 7.0).to_numpy()
         seconds = columnar["run_seconds"].to_numpy()

@@ -30,6 +30,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     SYSTEM_UNDER_TEST: ClassVar[str] = "target"  # left out of the run id
+    PLACEMENT: ClassVar[tuple[str, ...]] = ("shards", "shard_on")  # nor these: no event changes
 
     scenario: str = "movielens_week"
     dataset: str = "ml-latest-small"
@@ -60,6 +61,19 @@ class RunConfig(BaseModel):
         description="agents: one process per persona (every brain, every door); columnar: "
         "the population as arrays, pages decided by the batch (the utility brain, the "
         "recommender's page), for large populations",
+    )
+    shards: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="columnar engine: cut the population into this many crowds, each with "
+        "its own copy of the target (built by name), stepping side by side",
+    )
+    shard_on: Literal["ray", "process"] = Field(
+        default="ray",
+        description="where shards run: 'ray' (actors on a Ray cluster; pip install "
+        "simfolk[ray]) or 'process' (one after another in this process, to check a sharded "
+        "run without Ray)",
     )
     calibrate: bool = Field(
         default=True, description="fit the utility brain on the train split before running"

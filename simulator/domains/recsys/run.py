@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,6 +270,11 @@ def simulate(
     check_brain_name(config.brain)
     if config.engine == "columnar":
         check_columnar(config)
+    if config.shards > 1 and (config.engine != "columnar" or target is not None):
+        raise ValueError(
+            "--shards runs the columnar engine with a target by name (each shard builds its "
+            "own copy): use --engine columnar and a registered --target, or --shards 1"
+        )
     with claim(out, config, resume) as resume:  # from here on: whether it continues
         streams = Streams(config.seed)
         prep = prepared or prepare(config)
@@ -323,7 +328,8 @@ def _simulate(
         target = make_target(config.target, prep.catalog, streams)
     else:
         target = built(given, prep.catalog, streams, where=_described(given))
-    with _closed_after(target):
+    with ExitStack() as stack:
+        stack.enter_context(_closed_after(target))
         train = train_interactions(prep.split)
         engine = ColumnarWorld if config.engine == "columnar" else World
         world = engine(
@@ -338,9 +344,10 @@ def _simulate(
             llm=llm,
             mind=_mind_factory(effective) if llm is not None else None,
         )
+        stack.enter_context(_closed_after(getattr(world, "shards", None)))  # Ray actors
         state = restore(world, out, resume)
         if state is None:  # a resume's target continues from its checkpointed state instead
-            target.fit(train)
+            world.fit_target(train)
         manifest = _manifest(config, prep, out, personas)
         if given is not None:
             manifest["target"] = _described(given)

@@ -133,12 +133,16 @@ class World(ClockWorld[PersonaAgent]):
         simulated = pl.DataFrame(self.simulated, schema=INTERACTIONS_SCHEMA, orient="row")
         return pl.concat([self.train, simulated])
 
+    def fit_target(self, interactions: pl.DataFrame) -> None:
+        """(Re)train the system under test (an engine with several copies fits them all)."""
+        self.target.fit(interactions)
+
     def _refits(self) -> Generator[simpy.Event, Any, None]:
         every = self.config.refit_every_days
         while self.next_refit is not None and every and self.next_refit < self.config.horizon:
             yield self.env.timeout(max(self.next_refit - self.env.now, 0.0))
             try:
-                self.target.fit(self.interactions())
+                self.fit_target(self.interactions())
             except TargetError as error:  # it keeps what it learnt before; the run goes on
                 self.counters["target_errors"] += 1
                 self.trace.emit(

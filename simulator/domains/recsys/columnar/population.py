@@ -166,6 +166,10 @@ class PopulationArrays:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def slice(self, lo: int, hi: int) -> PopulationArrays:
+        """Personas lo .. hi - 1 (a shard's crowd)."""
+        return PopulationArrays(**{f.name: getattr(self, f.name)[lo:hi] for f in fields(self)})
+
 
 IDLE, BROWSE = 0, 1  # the step due at next_at: a session start, or a page
 
