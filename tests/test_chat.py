@@ -506,6 +506,7 @@ def helpful_bot(messages: list[dict[str, str]]) -> str:
     return HELPFUL
 
 
+@pytest.mark.slow  # ~100 s of model turns; its paired statistics are analysis.ab's (test_ab_run)
 def test_a_chat_ab_judges_goals_by_rule_and_pairs_the_personas(tmp_path):
     from typer.testing import CliRunner
 
