@@ -102,7 +102,16 @@ def list_brain(
     pop: Population, params: UtilityParams, llm: Any = None
 ) -> ListTaskBrain | DeliberateTasks:
     """The population's brain for the tasks; one with a language model, as DeliberateTasks."""
-    brain = make_brain(pop.config.brain, pop.prep.catalog, params, llm)
+    config = pop.config
+    brain = make_brain(
+        config.brain,
+        pop.prep.catalog,
+        params,
+        llm,
+        personas=pop.personas,
+        archetypes=config.archetypes,
+        seed=config.seed,
+    )
     if pop.prep.dataset.feedback == "implicit" and hasattr(brain, "watch_list"):
         raise ValueError(
             f"{pop.prep.dataset.name} has no ratings (implicit feedback: plays), and brain "

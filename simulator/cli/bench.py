@@ -81,10 +81,13 @@ def fidelity_command(
         int | None, typer.Option(help="how many users to draw [all]", show_default=False)
     ] = None,
     ratios: Annotated[str, typer.Option(help="negatives per positive, comma-separated")] = "1,3,9",
-    brain: Annotated[str, typer.Option(help="utility, llm or hybrid")] = "utility",
+    brain: Annotated[str, typer.Option(help="utility, llm, hybrid or archetype")] = "utility",
     model: Annotated[
-        str, typer.Option(help="for llm/hybrid: 'local' or a litellm model string")
+        str, typer.Option(help="for a brain with words: 'local' or a litellm model string")
     ] = "local",
+    archetypes: Annotated[
+        int, typer.Option(min=1, help="--brain archetype: archetypes (k-means clusters)")
+    ] = 16,
     api_base: Annotated[str | None, typer.Option(help="an OpenAI-compatible endpoint")] = None,
     macro: Annotated[bool, typer.Option(help="also simulate and compare (macro)")] = True,
     seed: Annotated[int, typer.Option(help="root seed")] = 0,
@@ -97,6 +100,7 @@ def fidelity_command(
     """Micro (list task), ratings and macro (simulation vs real) fidelity on held-out data."""
     from analysis.fidelity import fidelity
     from analysis.fidelity_lists import parse_ratios
+    from simulator.domains.recsys.brains.archetypes import ArchetypeConfig
     from simulator.domains.recsys.config import RunConfig
     from simulator.domains.recsys.exposure.config import ExposureConfig, with_doors
     from simulator.llm.config import LLMConfig
@@ -111,6 +115,7 @@ def fidelity_command(
         brain=brain,
         llm=LLMConfig(model=model, api_base=api_base),
         exposure=with_doors(ExposureConfig(), exposure, page_share),
+        archetypes=ArchetypeConfig(count=archetypes),
     )
     with working("bench fidelity"):
         report = fidelity(config, users=users, ratios=parsed, macro=macro)

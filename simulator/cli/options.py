@@ -25,6 +25,10 @@ ExposureFlag = Annotated[
 PageShareOption = Annotated[
     float | None, typer.Option(help="with --exposure: share of sessions on the page")
 ]
+ArchetypesOption = Annotated[
+    int | None,
+    typer.Option(min=1, help="--brain archetype: how many archetypes the personas cluster into"),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="print one JSON object")]
 
 # Options of `simfolk run` every domain takes, and those of its language model.

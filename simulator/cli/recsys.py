@@ -64,7 +64,7 @@ class RecsysCommands:
 
     options = COMMON | {
         "days", "target", "brain", "engine", "population", "shards", "shard_on", "exposure",
-        "page_share", *LLM_OPTIONS
+        "page_share", "archetypes", *LLM_OPTIONS
     }  # fmt: skip
 
     def configure(self, config: BaseModel, options: Mapping[str, Any]) -> BaseModel:
@@ -78,7 +78,10 @@ class RecsysCommands:
         )  # fmt: skip
         update = {k: options[k] for k in fields if k in options}
         llm = llm_overrides(config, options)
-        fitted = RunConfig.model_validate({**config.model_dump(), **update, "llm": llm})
+        settings = config.model_dump()
+        if "archetypes" in options:
+            settings["archetypes"] = {**settings["archetypes"], "count": options["archetypes"]}
+        fitted = RunConfig.model_validate({**settings, **update, "llm": llm})
         doors = with_doors(fitted.exposure, options.get("exposure"), options.get("page_share"))
         return fitted.model_copy(update={"exposure": doors})
 

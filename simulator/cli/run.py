@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from simulator.cli.app import app, console, shown
-from simulator.cli.options import ExposureFlag, PageShareOption
+from simulator.cli.options import ArchetypesOption, ExposureFlag, PageShareOption
 
 if TYPE_CHECKING:
     pass
@@ -96,6 +96,7 @@ def run(
     ] = None,
     exposure: ExposureFlag = None,
     page_share: PageShareOption = None,
+    archetypes: ArchetypesOption = None,
     max_failed_share: Annotated[
         float,
         typer.Option(
@@ -141,6 +142,7 @@ def run(
         bot_ref=bot_ref,
         exposure=exposure,
         page_share=page_share,
+        archetypes=archetypes,
     )
     config: Any = configure(domain, module.CONFIG, options, scenario=scenario)
     run_dir = out or Path("runs") / config.scenario

@@ -6,6 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.domains.recsys.brains.archetypes import ArchetypeConfig
 from simulator.domains.recsys.brains.utility import UtilityParams
 from simulator.domains.recsys.exposure.config import ExposureConfig
 from simulator.domains.recsys.perception import PerceptionConfig
@@ -102,6 +103,7 @@ class RunConfig(BaseModel):
     exposure: ExposureConfig = ExposureConfig()
     llm: LLMConfig = LLMConfig()
     mind: ReflectiveMemoryConfig = ReflectiveMemoryConfig()
+    archetypes: ArchetypeConfig = ArchetypeConfig()
     broker_window: float = Field(
         default=60.0,
         ge=0,

@@ -42,7 +42,7 @@ from simulator.core.rundir import (
     run_id,
     write_parquet_atomically,
 )
-from simulator.domains.recsys.brains import LLM_BRAINS, check_brain_name
+from simulator.domains.recsys.brains import LLM_BRAINS, REFLECTIVE_BRAINS, check_brain_name
 from simulator.domains.recsys.calibrate import Calibration, calibrate, resample_weights
 from simulator.domains.recsys.catalog import Catalog
 from simulator.domains.recsys.columnar.world import ColumnarWorld, check_columnar
@@ -342,7 +342,7 @@ def _simulate(
             trace=TraceWriter(out, config.part_rows, run_id(config)),
             streams=streams,
             llm=llm,
-            mind=_mind_factory(effective) if llm is not None else None,
+            mind=_mind_factory(effective) if config.brain in REFLECTIVE_BRAINS else None,
         )
         stack.enter_context(_closed_after(getattr(world, "shards", None)))  # Ray actors
         state = restore(world, out, resume)

@@ -95,7 +95,16 @@ class World(ClockWorld[PersonaAgent]):
         mind: Callable[[], Any] | None,
     ) -> None:
         """One agent per persona, each with its perception, memory and the run's brain."""
-        brain = make_brain(self.config.brain, self.catalog, self.config.utility, llm)
+        config = self.config
+        brain = make_brain(
+            config.brain,
+            self.catalog,
+            config.utility,
+            llm,
+            personas=personas,
+            archetypes=config.archetypes,
+            seed=config.seed,
+        )
         perception = Perception(self.config.perception, self.catalog)
         for persona in personas:
             self.population.append(

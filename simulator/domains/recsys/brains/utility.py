@@ -249,9 +249,22 @@ class UtilityBrain:
         rng: np.random.Generator,
     ) -> list[Act]:
         """Clicks and ratings (or counts) in page order; maybe a Leave at the end."""
+        logits, expected = self.scores(persona, observation, recall, session.clicks)
+        return self.choose(persona, observation, logits, expected, session, space, rng)
+
+    def choose(
+        self,
+        persona: Persona,
+        observation: Observation,
+        logits: np.ndarray,
+        expected: np.ndarray,
+        session: SessionState,
+        space: ActionSpace,
+        rng: np.random.Generator,
+    ) -> list[Act]:
+        """The page's actions from its examined slots' click log-odds and expected ratings."""
         p = self.params
         views = observation.examined_items()
-        logits, expected = self.scores(persona, observation, recall, session.clicks)
         # A fixed number of draws per slot keeps the stream aligned across arms.
         draws = rng.random((len(views), 2))
         noise = rng.standard_normal(len(views))
