@@ -98,6 +98,7 @@ def test_the_ab_command_runs_the_scenario_and_prints_the_differences(tmp_path):
     assert refused.exit_code != 0
 
 
+@pytest.mark.slow  # 16 runs; the A/A false-positive bench at size is `simfolk bench aa`
 def test_bench_aa_small():
     from simulator.experiments.aa import bench_aa
 

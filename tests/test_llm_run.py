@@ -227,15 +227,25 @@ def test_failed_decisions_are_events_and_end_the_session(
 
 @pytest.mark.parametrize(
     "brain",
-    # The hybrid's lists go the llm's way; its calibrated rating is test_llm_brain's.
-    ["llm", pytest.param("hybrid", marks=pytest.mark.slow)],
+    # One archetype asks 3 calls for every list; the llm asks one per list (and per rating).
+    [
+        pytest.param("llm", marks=pytest.mark.slow),
+        pytest.param("hybrid", marks=pytest.mark.slow),
+        "archetype",
+    ],
 )
 def test_fidelity_bench_scores_deliberate_brains(brain, cache_dir):
     from analysis.fidelity import fidelity
     from analysis.fidelity_population import population
+    from simulator.domains.recsys.brains.archetypes import ArchetypeConfig
 
     config = RunConfig(
-        scenario="bench-fidelity", dataset="ml-latest-small", seed=0, brain=brain, taste_dims=8
+        scenario="bench-fidelity",
+        dataset="ml-latest-small",
+        seed=0,
+        brain=brain,
+        taste_dims=8,
+        archetypes=ArchetypeConfig(count=1),
     )
     report = fidelity(config, users=3, ratios=(1,), macro=False)
     micro = report.micro[0]
@@ -246,5 +256,5 @@ def test_fidelity_bench_scores_deliberate_brains(brain, cache_dir):
     assert c.tp + c.fn == c.fp + c.tn  # 1:1 lists: as many negatives as positives
     heldout = population(config, 3).heldout.height
     assert report.ratings.as_dict()["n"] + report.failed["ratings"] == heldout > 0
-    if brain == "hybrid":
+    if brain != "llm":
         assert report.failed["ratings"] == 0  # the calibrated model rates; no call to fail

@@ -128,5 +128,7 @@ def test_ratings_are_on_the_scale_and_follow_the_taste(prepared, persona):
 
 
 def test_brain_registry_says_the_fix(prepared):
-    with pytest.raises(ValueError, match="choose one of: hybrid, llm, utility"):
+    with pytest.raises(ValueError, match="unknown brain 'llm-please'; choose one of: ") as error:
         make_brain("llm-please", prepared.catalog, UtilityParams())
+    named = str(error.value).split("choose one of: ")[1].split(", ")
+    assert named == sorted(named) and {"archetype", "hybrid", "llm", "utility"} <= set(named)
