@@ -56,10 +56,10 @@ def _sessions_closed(events: pl.DataFrame) -> None:
 def warm_pair(
     tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig
 ) -> tuple[Path, Path, Path]:
-    """The same two-day --brain llm run three times on one cache: cold; warm; warm, paused
+    """The same two-day --brain llm run (two personas) three times on one cache: cold; warm; warm, paused
     after day one and resumed."""
     root = tmp_path_factory.mktemp("warm")
-    config = _config(small_config).model_copy(update={"days": 2, "personas": 3})
+    config = _config(small_config).model_copy(update={"days": 2, "personas": 2})
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIMFOLK_CACHE_DIR", str(root / "cache"))
         first = simulate(config, root / "cold")
