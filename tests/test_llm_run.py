@@ -56,8 +56,8 @@ def _sessions_closed(events: pl.DataFrame) -> None:
 def warm_pair(
     tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig
 ) -> tuple[Path, Path, Path]:
-    """The same two-day --brain llm run (two personas) three times on one cache: cold; warm; warm, paused
-    after day one and resumed."""
+    """The same two-day --brain llm run of two personas three times on one cache: cold;
+    warm; warm, paused after day one and resumed."""
     root = tmp_path_factory.mktemp("warm")
     config = _config(small_config).model_copy(update={"days": 2, "personas": 2})
     with pytest.MonkeyPatch.context() as patch:

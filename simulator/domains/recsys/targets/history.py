@@ -10,6 +10,8 @@ import polars as pl
 
 from simulator.domains.recsys.catalog import Catalog
 
+_CHUNK = 16  # entries per chunk whose minimum bounds a row's top k
+
 
 class UserHistory:
     """Consumed items per user, updated by fit and by feedback."""
@@ -95,9 +97,10 @@ def top_k(scores: np.ndarray, catalog: Catalog, exclude: Iterable[int], k: int) 
 def top_k_many(scores: np.ndarray, catalog: Catalog, k: int) -> np.ndarray:
     """`top_k` for each row of `scores` (-inf: excluded): item ids, -1 where none is left.
 
-    The same rule, ties to the lower item id, without sorting a whole row: the k-th
-    best score is found by partition, everything better is taken, and the ties at it
-    fill the rest in item-id order.
+    The same rule, ties to the lower item id, without sorting or partitioning whole
+    rows: the k-th smallest of the rows' chunk minima (of -score) bounds the k-th best
+    score, since those minima are k distinct entries; only the few entries within the
+    bound are sorted exactly, by score and then item id.
     """
     n, m = scores.shape
     k = min(k, m)
@@ -105,16 +108,19 @@ def top_k_many(scores: np.ndarray, catalog: Catalog, k: int) -> np.ndarray:
     if k == 0 or n == 0:
         return chosen
     neg = -scores
-    kth = np.partition(neg, k - 1, axis=1)[:, k - 1 : k]
-    better = neg < kth
-    ties = (neg == kth) & np.isfinite(neg)
-    room = k - better.sum(axis=1, keepdims=True)
-    take = better | (ties & (np.cumsum(ties, axis=1) <= room))
-    rows, cols = np.nonzero(take)
-    # Each row's picks, best first, then by item id (= catalogue row order).
-    order = np.lexsort((cols, neg[rows, cols], rows))
+    whole = (m // _CHUNK) * _CHUNK
+    # Too few chunks to hold k entries: the entries themselves.
+    chunked = whole // _CHUNK >= k
+    minima = neg[:, :whole].reshape(n, -1, _CHUNK).min(axis=2) if chunked else neg
+    bound = np.partition(minima, k - 1, axis=1)[:, k - 1 : k]
+    rows, cols = np.nonzero(neg <= bound)
+    values = neg[rows, cols]
+    kept = values != np.inf  # excluded items are never chosen
+    rows, cols, values = rows[kept], cols[kept], values[kept]
+    # Each row's candidates, best first, then by item id (= catalogue row order).
+    order = np.lexsort((cols, values, rows))
     rows, cols = rows[order], cols[order]
-    starts = np.searchsorted(rows, np.arange(n))
-    slot = np.arange(len(rows)) - starts[rows]
-    chosen[rows, slot] = catalog.item_ids[cols]
+    slot = np.arange(len(rows)) - np.searchsorted(rows, np.arange(n))[rows]
+    first = slot < k
+    chosen[rows[first], slot[first]] = catalog.item_ids[cols[first]]
     return chosen
