@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import simpy
 
 from personas.schema import Persona
@@ -46,6 +47,9 @@ def check_columnar(config: Any) -> None:
             "engine 'columnar' shows the recommender's page only; use --engine agents for "
             "exposure doors (intent, friends, trending)"
         )
+
+
+_PAGE_KINDS = pa.array(["impression", "click", "rate", "consume"])  # the page's door
 
 
 class ColumnarWorld(World):
@@ -139,12 +143,14 @@ class ColumnarWorld(World):
                     p[name] if p.get(name) is not None else np.full(n, fill, dtype=dtype)
                     for p, n in zip(parts, n_rows, strict=True)
                 ]
-            ).astype(dtype)
+            ).astype(dtype, copy=False)
         order = np.lexsort((merged["order"], merged["persona"], merged["t"]))
         order = order[merged["t"][order] < horizon]  # past the end nothing happens
-        kind = merged["kind"][order]
-        is_impression = kind == "impression"
-        page_events = kind != "session_start"
+        # The kinds as Arrow text once; the masks below are Arrow's compares, not Python's.
+        event = pa.array(merged["kind"][order], pa.string())
+        is_impression = _flags(pc.equal(event, "impression"))
+        page_events = _flags(pc.not_equal(event, "session_start"))
+        on_page = _flags(pc.is_in(event, value_set=_PAGE_KINDS))
         rating = optional["rating"][order]
         count = optional["count"][order]
         position = optional["position"][order]
@@ -156,7 +162,7 @@ class ColumnarWorld(World):
             len(order),
             {
                 "t": merged["t"][order],
-                "event": pa.array(kind, pa.string()),
+                "event": event,
                 "persona_id": self._id_text.take(pa.array(persona)),
                 "session": merged["session"][order],
                 "page": _masked(optional["page"][order], page_events),
@@ -168,9 +174,7 @@ class ColumnarWorld(World):
                 "target": _masked_text(self.target.name, is_impression),
                 "text": pa.array(optional["text"][order], pa.string()),
                 "count": _masked(count, count >= 0),
-                "channel": _masked_text(
-                    "recommender", np.isin(kind, ["impression", "click", "rate", "consume"])
-                ),
+                "channel": _masked_text("recommender", on_page),
             },
         )
 
@@ -199,6 +203,11 @@ def _ipc(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_ipc(buffer)
     return buffer.getvalue()
+
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    """An Arrow boolean array with no nulls as numpy booleans."""
+    return mask.to_numpy(zero_copy_only=False)
 
 
 def _masked(values: np.ndarray, present: np.ndarray) -> pa.Array:
