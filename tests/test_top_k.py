@@ -40,3 +40,10 @@ def test_many_rows_pick_what_one_row_picks(case: tuple[np.ndarray, int], offset:
         single = top_k(finite, catalog, excluded, k)  # type: ignore[arg-type]
         assert [int(i) for i in picked if i >= 0] == single
         assert (picked[len(single) :] == -1).all()  # the rest is empty
+
+
+def test_a_score_that_is_no_number_is_never_chosen() -> None:
+    scores = np.arange(32, dtype=np.float64)[None, :]
+    scores[0, 16:] = np.nan  # every chunk but one holds no number
+    catalog = _Items(item_ids=np.arange(32, dtype=np.int64))
+    assert top_k_many(scores, catalog, 3).tolist() == [[15, 14, 13]]  # type: ignore[arg-type]

@@ -108,6 +108,7 @@ def top_k_many(scores: np.ndarray, catalog: Catalog, k: int) -> np.ndarray:
     if k == 0 or n == 0:
         return chosen
     neg = -scores
+    neg[np.isnan(neg)] = np.inf  # a score that is no number is never chosen, as -inf
     whole = (m // _CHUNK) * _CHUNK
     # Too few chunks to hold k entries: the entries themselves.
     chunked = whole // _CHUNK >= k
