@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,57 +14,121 @@ _CHUNK = 16  # entries per chunk whose minimum bounds a row's top k
 
 
 class UserHistory:
-    """Consumed items per user, updated by fit and by feedback."""
+    """Consumed items per user, updated by fit and by feedback.
+
+    What a fit saw is kept as arrays — the users sorted, each one's items sorted and
+    unique, end to end — so a million users cost a few bytes an item, not a Python set
+    each; what feedback adds until the next fit is a dict of sets, folded into the
+    arrays for a checkpoint.
+    """
 
     def __init__(self) -> None:
-        self.items: dict[str, set[int]] = {}
+        self._set_rows(np.zeros(0, dtype=str), np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self._added: dict[str, set[int]] = {}
 
     def reset(self, interactions: pl.DataFrame) -> None:
         """Replace everything with the users' items in `interactions`."""
-        # Grouped by polars, so a million users' histories cost one set each, not a loop
-        # over every interaction.
-        grouped = interactions.group_by("user").agg(pl.col("item_id").unique())
-        self.items = {
-            user: set(items)
-            for user, items in zip(grouped["user"].to_list(), grouped["item_id"].to_list(),
-                                   strict=True)
-        }  # fmt: skip
+        # Grouped and sorted by polars (byte order of UTF-8 is numpy's code point order).
+        grouped = interactions.group_by("user").agg(pl.col("item_id").unique().sort()).sort("user")
+        self._set_rows(
+            grouped["user"].cast(pl.String).to_numpy().astype(str),
+            grouped["item_id"].list.len().cast(pl.Int64).to_numpy(),
+            grouped["item_id"].explode().cast(pl.Int64).to_numpy(),
+        )
+        self._added = {}
 
     def add(self, user: str, item_id: int) -> None:
         """Record one consumed item."""
-        self.items.setdefault(user, set()).add(item_id)
+        self._added.setdefault(user, set()).add(item_id)
 
     def add_many(self, users: Iterable[str], item_ids: Iterable[int]) -> None:
         """Record many consumed items, `add` for each pair."""
-        items = self.items
+        added = self._added
         for user, item in zip(users, item_ids, strict=True):
-            if (held := items.get(user)) is None:
-                items[user] = {item}
+            if (held := added.get(user)) is None:
+                added[user] = {item}
             else:
                 held.add(item)
 
     def of(self, user: str) -> set[int]:
         """The user's items (empty for a user never seen)."""
-        return self.items.get(user, set())
+        row = int(np.searchsorted(self._users, user))
+        found = row < len(self._users) and self._users[row] == user
+        items = self._items[self._starts[row] : self._ends[row]].tolist() if found else []
+        added = self._added.get(user)
+        return set(items) if added is None else added.union(items)
+
+    def rows(self, users: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """`of` for each user by the array: CSR pointers and each row's item ids, sorted."""
+        n, m = len(users), len(self._users)
+        keys = np.asarray(users, dtype=str)
+        pos = np.minimum(np.searchsorted(self._users, keys), max(m - 1, 0))
+        found = self._users[pos] == keys if m else np.zeros(n, dtype=bool)
+        lo = np.where(found, self._starts[pos] if m else 0, 0)
+        sizes = np.where(found, self._ends[pos] - lo if m else 0, 0)
+        owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        within = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        items = self._items[np.repeat(lo, sizes) + within]
+        added = self._added
+        more_owner: list[int] = []
+        more_items: list[int] = []
+        for b, user in enumerate(users):
+            if (held := added.get(user)) is not None:
+                more_owner += [b] * len(held)
+                more_items += held
+        if more_owner:
+            owner, items = _unique_pairs(
+                np.concatenate([owner, np.array(more_owner, dtype=np.int64)]),
+                np.concatenate([items, np.array(more_items, dtype=np.int64)]),
+            )
+        return np.searchsorted(owner, np.arange(n + 1)), items
 
     def get_state(self) -> dict[str, Any]:
         """Plain data for a checkpoint: three arrays, so a million users encode in a blink."""
-        users = list(self.items)
-        lists = [sorted(self.items[u]) for u in users]
-        return {
-            "users": np.array(users, dtype=str),
-            "sizes": np.array([len(x) for x in lists], dtype=np.int64),
-            "items": np.array([i for x in lists for i in x], dtype=np.int64),
-        }
+        self._fold()
+        return {"users": self._users, "sizes": self._ends - self._starts, "items": self._items}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint."""
-        ends = np.cumsum(state["sizes"])
-        items = state["items"].tolist()
-        self.items = {
-            str(user): set(items[end - size : end])
-            for user, size, end in zip(state["users"], state["sizes"], ends, strict=True)
-        }
+        """Continue from a checkpoint (whose users may come in any order)."""
+        users = np.asarray(state["users"], dtype=str)
+        sizes = np.asarray(state["sizes"], dtype=np.int64)
+        owner = np.repeat(np.arange(len(users), dtype=np.int64), sizes)
+        self._set_pairs(users, owner, np.asarray(state["items"], dtype=np.int64))
+        self._added = {}
+
+    def _fold(self) -> None:
+        """Fold what feedback added into the arrays."""
+        if not self._added:
+            return
+        sets = list(self._added.values())
+        users = np.concatenate([self._users, np.asarray(list(self._added), dtype=str)])
+        extra = len(self._users) + np.arange(len(sets), dtype=np.int64)
+        base = np.repeat(np.arange(len(self._users), dtype=np.int64), self._ends - self._starts)
+        owner = np.concatenate([base, np.repeat(extra, [len(s) for s in sets])])
+        added = np.fromiter((i for s in sets for i in s), np.int64)
+        self._set_pairs(users, owner, np.concatenate([self._items, added]))
+        self._added = {}
+
+    def _set_pairs(self, users: np.ndarray, owner: np.ndarray, items: np.ndarray) -> None:
+        """The arrays from (user, item) pairs, `owner` indexing `users` (which may repeat)."""
+        names, index = np.unique(users, return_inverse=True)
+        rows, items = _unique_pairs(index.ravel().astype(np.int64)[owner], items)
+        sizes = np.diff(np.searchsorted(rows, np.arange(len(names) + 1)))
+        self._set_rows(names.astype(str), sizes, items)
+
+    def _set_rows(self, users: np.ndarray, sizes: np.ndarray, items: np.ndarray) -> None:
+        self._users, self._items = users, items
+        self._ends = np.cumsum(sizes, dtype=np.int64)
+        self._starts = self._ends - sizes
+
+
+def _unique_pairs(rows: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row, item) pairs sorted by row then item, each once."""
+    order = np.lexsort((items, rows))
+    rows, items = rows[order], items[order]
+    keep = np.ones(len(rows), dtype=bool)
+    keep[1:] = (rows[1:] != rows[:-1]) | (items[1:] != items[:-1])
+    return rows[keep], items[keep]
 
 
 def fitted_row(users: np.ndarray, user: str) -> int | None:

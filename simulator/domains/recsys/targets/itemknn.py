@@ -100,10 +100,9 @@ class ItemKNNRecommender:
         result = np.full((len(users), min(k, n_items)), -1, dtype=np.int64)
         for start in range(0, len(users), _BLOCK):
             block = range(start, min(start + _BLOCK, len(users)))
-            seen = [self.history.of(users[i]) for i in block]
-            pointers = np.cumsum([0, *(len(s) for s in seen)])
-            flat = [item for s in seen for item in s]
-            rows = self.catalog.index(flat) if flat else np.zeros(0, dtype=np.int64)
+            # Each user's items in catalogue order, so similarities sum as `recommend` sums them.
+            pointers, flat = self.history.rows([users[i] for i in block])
+            rows = self.catalog.index(flat)
             history = sp.csr_matrix(
                 (np.ones(len(rows)), rows, pointers), shape=(len(block), n_items)
             )
