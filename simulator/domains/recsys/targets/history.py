@@ -52,9 +52,8 @@ class UserHistory:
 
     def of(self, user: str) -> set[int]:
         """The user's items (empty for a user never seen)."""
-        row = int(np.searchsorted(self._users, user))
-        found = row < len(self._users) and self._users[row] == user
-        items = self._items[self._starts[row] : self._ends[row]].tolist() if found else []
+        row = fitted_row(self._users, user)
+        items = [] if row is None else self._items[self._starts[row] : self._ends[row]].tolist()
         added = self._added.get(user)
         return set(items) if added is None else added.union(items)
 
@@ -62,10 +61,13 @@ class UserHistory:
         """`of` for each user by the array: CSR pointers and each row's item ids, sorted."""
         n, m = len(users), len(self._users)
         keys = np.asarray(users, dtype=str)
-        pos = np.minimum(np.searchsorted(self._users, keys), max(m - 1, 0))
-        found = self._users[pos] == keys if m else np.zeros(n, dtype=bool)
-        lo = np.where(found, self._starts[pos] if m else 0, 0)
-        sizes = np.where(found, self._ends[pos] - lo if m else 0, 0)
+        if m:
+            pos = np.minimum(np.searchsorted(self._users, keys), m - 1)
+            found = self._users[pos] == keys
+            lo = np.where(found, self._starts[pos], 0)
+            sizes = np.where(found, self._ends[pos] - self._starts[pos], 0)
+        else:  # nothing fitted yet
+            lo = sizes = np.zeros(n, dtype=np.int64)
         owner = np.repeat(np.arange(n, dtype=np.int64), sizes)
         within = np.arange(len(owner)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
         items = self._items[np.repeat(lo, sizes) + within]
